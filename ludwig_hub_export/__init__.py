@@ -1,0 +1,1 @@
+"""ludwig-hub-export."""

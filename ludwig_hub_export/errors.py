@@ -1,0 +1,46 @@
+"""One exception hierarchy for the package. Every message says what is wrong, where, and what to do.
+
+Each class carries the process exit code the command line uses for it:
+0 success, 1 invalid input, 2 usage error, 3 authentication or permission, 4 Hub or network failure.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_HUB = 4
+
+
+class ExportError(Exception):
+    """Base class: a failure the user can act on. `remedy` is appended to the message."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+    def __init__(self, message: str, remedy: str | None = None) -> None:
+        self.message = message
+        self.remedy = remedy
+        super().__init__(f"{message}\n  -> {remedy}" if remedy else message)
+
+
+class UsageError(ExportError):
+    exit_code = EXIT_USAGE
+
+
+class InvalidModelError(ExportError):
+    """The saved model (or the path given) cannot be exported as it is."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+class AuthError(ExportError):
+    """No usable token, a token without write access, or a namespace the token cannot write to."""
+
+    exit_code = EXIT_AUTH
+
+
+class HubError(ExportError):
+    """The Hub or the network kept failing after the retries and time budget allowed."""
+
+    exit_code = EXIT_HUB

@@ -1,0 +1,13 @@
+"""A local Hugging Face Hub for tests and offline pipelines.
+
+``LocalHub`` serves the Hub's HTTP API on loopback, so the real ``huggingface_hub`` client (with
+``HF_HUB_DISABLE_XET=1`` and ``HF_ENDPOINT`` pointing at it) can create repos, upload, list and download.
+It has accounts, rate limits and scripted faults, and records every request.
+"""
+
+from .api import Limits
+from .control import HubControl
+from .faults import Fault
+from .server import LocalHub, RequestRecord
+
+__all__ = ["LocalHub", "Limits", "Fault", "HubControl", "RequestRecord"]
