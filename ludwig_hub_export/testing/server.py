@@ -113,6 +113,7 @@ class LocalHub:
         self.faults = FaultInjector(seed)
         self.rate_limits = RateLimiter()
         self.limits = limits or Limits()
+        self._default_limits = dict(vars(self.limits))
         self.repos = RepoStore(self.data_dir / "state.json")
         self.blobs = BlobStore(self.data_dir / "blobs")
         self.admin_key = secrets.token_hex(16)
@@ -187,6 +188,7 @@ class LocalHub:
         self.faults.clear()
         self.rate_limits.clear()
         self.api.tree_page_size = self.default_tree_page_size
+        vars(self.limits).update(self._default_limits)
         self.accounts.users.clear()
         self.accounts.tokens.clear()
         self.accounts.add_token(self.default_user, "write", value=self.token, name="default")
@@ -295,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._admin(hub, params["action"], body)
         fault = hub.faults.take(kind, split.path)
         if fault is not None:
-            record.fault = f"{fault.action} {fault.status or ''} {fault.when}".strip()
+            record.fault = " ".join(str(x) for x in (fault.action, fault.status, fault.when) if x is not None)
         if fault is not None and fault.when == "before":
             self._before(fault, body)
             if fault.action == "respond" and fault.status:
@@ -361,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.send_response(response.status)
         headers = dict(response.headers)
-        if response.stream is None:
+        if response.stream is None and "Content-Length" not in headers:
             headers["Content-Length"] = str(len(response.body))
         if self.close_connection:
             headers["Connection"] = "close"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-CHUNK = 1 << 20
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 GITATTRIBUTES = b"""*.bin filter=lfs diff=lfs merge=lfs -text
 *.ckpt filter=lfs diff=lfs merge=lfs -text
 *.h5 filter=lfs diff=lfs merge=lfs -text
@@ -61,14 +62,17 @@ class BlobStore:
             (self.root / kind).mkdir(parents=True, exist_ok=True)
 
     def path(self, kind: str, oid: str) -> Path:
+        # oids come from requests: only plain hex names may touch the disk
+        if not _HEX.fullmatch(oid or "") or kind not in ("lfs", "git"):
+            raise ValueError(f"invalid {kind} oid {oid!r}")
         return self.root / kind / oid
 
     def has(self, kind: str, oid: str, size: int | None = None) -> bool:
-        p = self.path(kind, oid)
         try:
-            return size is None or p.stat().st_size == size
-        except FileNotFoundError:
+            actual = self.path(kind, oid).stat().st_size
+        except (FileNotFoundError, ValueError):
             return False
+        return size is None or actual == size
 
     def put_bytes(self, data: bytes) -> str:
         """Store a regular (git) blob; returns its git sha1."""
