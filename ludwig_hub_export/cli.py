@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import EXIT_OK, EXIT_USAGE, ExportError
+from .errors import EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, ExportError, UsageError
 
 PROG = "ludwig-hub-export"
 
@@ -46,6 +46,58 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _limits(args: argparse.Namespace):
+    from .limits import HubLimits
+
+    overrides = {}
+    for spec in getattr(args, "limit", None) or []:
+        key, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"--limit {spec!r} is not NAME=VALUE", "for example: --limit max_file_size=50GB")
+        overrides[key.strip()] = value.strip()
+    try:
+        return HubLimits().with_overrides(overrides)
+    except ValueError as e:
+        raise UsageError(f"--limit: {e}", "see the limits listed in `ludwig-hub-export check --help`") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    import json
+
+    from .checks import check
+
+    report = check(args.path, base_model=args.base_model, latest=args.latest, prefer_adapter=args.adapter,
+                   limits=_limits(args), convert_pickle=args.convert_pickle)
+    if args.json:
+        print(json.dumps(report.to_dict(strict=args.strict), indent=2))
+    else:
+        print(report.format(strict=args.strict))
+    return EXIT_OK if report.passed(strict=args.strict) else EXIT_INVALID_INPUT
+
+
+def _normalize(args: argparse.Namespace) -> int:
+    from .checks import check
+    from .normalize import normalize
+
+    # On disk a local base model path is fine: only an upload needs a Hub id.
+    report = check(args.src, latest=args.latest, prefer_adapter=args.adapter, convert_pickle=args.convert_pickle,
+                   for_upload=False)
+    if not report.passed():
+        print(report.format())
+        return EXIT_INVALID_INPUT
+    result = normalize(args.src, args.dest, layout=report.layout, convert_pickle=args.convert_pickle)
+    print(f"{result.layout.description} ({result.layout.kind}): {result.layout.reason}")
+    for path, why in result.layout.left_out.items():
+        print(f"  left out {path}: {why}")
+    print(f"  {len(result.linked)} files hard-linked (no weight bytes copied)")
+    for path, why in result.copied.items():
+        print(f"  copied {path}: {why}")
+    for new, old in result.converted.items():
+        print(f"  converted {old} -> {new} (loaded with weights_only)")
+    print(f"normalized into {result.model_dir}  (LudwigModel.load('{result.model_dir}'))")
+    return EXIT_OK
+
+
 def _parse_rate_limit(spec: str) -> tuple[str, int, float]:
     try:
         bucket, rest = spec.split("=", 1)
@@ -64,6 +116,38 @@ def build_parser() -> argparse.ArgumentParser:
                "4 Hub or network failure after retries.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def model_source(p: argparse.ArgumentParser, name: str = "path") -> None:
+        p.add_argument(name, type=Path, help="a model.save() directory, a run's model/ directory, a run directory, "
+                                             "or a results/ directory")
+        p.add_argument("--latest", action="store_true", help="with several runs in results/, take the newest")
+        p.add_argument("--adapter", action="store_true",
+                       help="for a merged run, export the adapter instead of the merged full model")
+        p.add_argument("--convert-pickle", action="store_true",
+                       help="convert pickle weights (.bin, legacy model_weights) to safetensors, loading them "
+                            "safely (weights_only); the source files are not changed")
+
+    check_cmd = commands.add_parser(
+        "check", help="inspect a saved model before publishing (no network)",
+        description="Validate a saved Ludwig model: layout, JSON, safetensors headers, adapter config and shapes, "
+                    "shards, Hub limits, symlinks and secrets. Weight bytes are not read past the headers.",
+        epilog="Limits (override with --limit NAME=VALUE): recommended_file_size, max_file_size, "
+               "max_entries_per_folder, max_files_per_repo, files_per_commit, recommended_repo_size.")
+    model_source(check_cmd)
+    check_cmd.add_argument("--base-model", metavar="ORG/NAME",
+                           help="Hub id of the base model, written into the uploaded adapter config")
+    check_cmd.add_argument("--strict", action="store_true", help="treat warnings as failures")
+    check_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    check_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
+    check_cmd.set_defaults(func=_check)
+
+    norm = commands.add_parser(
+        "normalize", help="lay a saved model out as DEST/model/model_weights (hard links, no copies)",
+        description="Write DEST/model/... in the layout LudwigModel.load and Ludwig's uploader expect. Files are "
+                    "hard links to the source (copied only across devices); the source is never modified.")
+    model_source(norm, "src")
+    norm.add_argument("dest", type=Path, help="new or empty destination directory")
+    norm.set_defaults(func=_normalize)
 
     hub = commands.add_parser("hub", help="run a local Hub (loopback) that huggingface_hub can talk to")
     hub_commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND")
@@ -100,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":
