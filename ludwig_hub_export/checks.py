@@ -97,6 +97,7 @@ class _Checker:
     def __init__(self, layout: ModelLayout, report: CheckReport, base_model: str | None, limits: HubLimits,
                  convert_pickle: bool, for_upload: bool = True) -> None:
         self.for_upload = for_upload
+        self._small_files: dict[Path, bytes] = {}
         self.layout = layout
         self.report = report
         self.base_model = base_model
@@ -114,9 +115,16 @@ class _Checker:
         shown = self.show(path) if isinstance(path, Path) else path
         self.report.problems.append(Problem(severity, shown, message, fix, code))
 
+    def read_small(self, path: Path) -> bytes:
+        """Whole small files (JSON, text), read once even when two checks need them."""
+        raw = self._small_files.get(path)
+        if raw is None:
+            raw = self._small_files[path] = path.read_bytes()
+            self.report.bytes_read += len(raw)
+        return raw
+
     def read_json(self, path: Path) -> object:
-        raw = path.read_bytes()
-        self.report.bytes_read += len(raw)
+        raw = self.read_small(path)
         try:
             return json.loads(raw)
         except (UnicodeDecodeError, ValueError) as e:
@@ -344,9 +352,7 @@ class _Checker:
                 continue
             size = self.report.files.get(normalized, 0)
             if path.suffix in _TEXT_SUFFIXES and size <= _SCAN_LIMIT and normalized not in self.layout.legacy:
-                data = path.read_bytes()
-                self.report.bytes_read += len(data)
-                if _HF_TOKEN.search(data):
+                if _HF_TOKEN.search(self.read_small(path)):
                     self.add("error", path, "contains what looks like a Hugging Face token (hf_...)", "remove the "
                              "token from the file, and revoke it at huggingface.co/settings/tokens",
                              "token-in-file")

@@ -1,0 +1,52 @@
+"""Shared test helpers: copies of the committed fixtures, re-pointed at a copy of the tiny base model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures" / "models"
+sys.path.insert(0, str(ROOT / "fixtures"))
+import make_fixtures  # noqa: E402
+
+MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
+# The generator's own name for each layout -> the kind the exporter must report.
+KIND_OF_LAYOUT = {
+    "ecd_safetensors": "ecd", "ecd_legacy_pickle": "ecd", "peft_adapter": "adapter", "peft_adapter_bin": "adapter",
+    "peft_named_adapter": "adapter", "full_model": "full", "full_model_sharded": "full",
+    "merged_with_stale_adapter": "merged", "empty_adapter_after_merge": "adapter",
+}
+
+
+def copy_fixture(name: str, dest_root: Path) -> Path:
+    """A private copy of a fixture whose base-model paths point at a private copy of the tiny base model."""
+    base = dest_root / "_base" / "tiny-llama"
+    if not base.exists():
+        shutil.copytree(FIXTURES / "_base" / "tiny-llama", base)
+    target = dest_root / name
+    shutil.copytree(FIXTURES / name, target, symlinks=True)
+    make_fixtures.repoint_base_model(target, base)
+    return target
+
+
+def model_dir(fixture_root: Path, name: str) -> Path:
+    return fixture_root.parent / MANIFEST[name]["model_dir"] if fixture_root.name == name else fixture_root
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every path under root with its content hash (or link target), to prove nothing was modified."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = "link:" + os.readlink(path)
+        elif path.is_file():
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest() + f":{path.stat().st_mode:o}"
+        else:
+            out[rel] = "dir"
+    return out
