@@ -1,1 +1,41 @@
-"""ludwig-hub-export."""
+"""Publish models saved by Ludwig to the Hugging Face Hub: normalize, check, push (with retries, per-file
+fallback and resume), verify, and pull back.
+
+The public API is imported lazily so that ``import ludwig_hub_export`` stays cheap.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "check": ("checks", "check"),
+    "CheckReport": ("checks", "CheckReport"),
+    "normalize": ("normalize", "normalize"),
+    "find_layout": ("layout", "find_layout"),
+    "export": ("push", "export"),
+    "push": ("push", "push"),
+    "ExportSettings": ("push", "ExportSettings"),
+    "ExportReport": ("push", "ExportReport"),
+    "RetryPolicy": ("retry", "RetryPolicy"),
+    "HubLimits": ("limits", "HubLimits"),
+    "ExportError": ("errors", "ExportError"),
+    "InvalidModelError": ("errors", "InvalidModelError"),
+    "AuthError": ("errors", "AuthError"),
+    "HubError": ("errors", "HubError"),
+    "UsageError": ("errors", "UsageError"),
+    "load_ludwig_model": ("ludwig_compat", "load_model"),
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        module, attr = _EXPORTS[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

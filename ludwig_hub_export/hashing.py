@@ -1,0 +1,86 @@
+"""File hashes for the Hub: sha256 (LFS oid) and git blob sha1 (regular files), in one read per file.
+
+Results are cached by (real path, size, mtime, inode) so a rerun after an interruption does not read the
+weights again. The cache is a small JSON file; losing it only costs time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 8 << 20
+GIT_SHA1_MAX = 10 * 1000 * 1000  # files this small may be stored as regular git blobs: worth their sha1 too
+
+
+@dataclass(frozen=True)
+class Digest:
+    size: int
+    sha256: str
+    git_sha1: str | None  # None for files too large to be regular blobs
+
+    def matches_remote(self, remote_blob_id: str | None, remote_lfs_sha256: str | None) -> bool:
+        if remote_lfs_sha256:
+            return remote_lfs_sha256 == self.sha256
+        return remote_blob_id is not None and remote_blob_id == self.git_sha1
+
+
+def digest_bytes(data: bytes) -> Digest:
+    git = hashlib.sha1(b"blob %d\0" % len(data))
+    git.update(data)
+    return Digest(len(data), hashlib.sha256(data).hexdigest(), git.hexdigest())
+
+
+def default_cache_path() -> Path:
+    root = os.environ.get("LUDWIG_HUB_EXPORT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ludwig-hub-export")
+    return Path(root) / "hashes.json"
+
+
+class HashCache:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else default_cache_path()
+        self._lock = threading.Lock()
+        self.bytes_read = 0
+        try:
+            self._entries: dict[str, list] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        st = path.stat()
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+
+    def digest(self, path: Path) -> Digest:
+        key = self._key(path)
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None:
+            return Digest(*hit)
+        size = path.stat().st_size
+        sha = hashlib.sha256()
+        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                sha.update(chunk)
+                if git is not None:
+                    git.update(chunk)
+                self.bytes_read += len(chunk)
+        result = Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+        with self._lock:
+            self._entries[key] = [result.size, result.sha256, result.git_sha1]
+        return result
+
+    def save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._entries))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a re-read next time
