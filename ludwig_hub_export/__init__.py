@@ -17,6 +17,8 @@ _EXPORTS = {
     "push": ("push", "push"),
     "ExportSettings": ("push", "ExportSettings"),
     "ExportReport": ("push", "ExportReport"),
+    "pull": ("pull", "pull"),
+    "PullResult": ("pull", "PullResult"),
     "RetryPolicy": ("retry", "RetryPolicy"),
     "HubLimits": ("limits", "HubLimits"),
     "ExportError": ("errors", "ExportError"),

@@ -4,6 +4,7 @@ them, so `--help` and the light commands start fast."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -62,8 +63,6 @@ def _limits(args: argparse.Namespace):
 
 
 def _check(args: argparse.Namespace) -> int:
-    import json
-
     from .checks import check
 
     report = check(args.path, base_model=args.base_model, latest=args.latest, prefer_adapter=args.adapter,
@@ -95,6 +94,47 @@ def _normalize(args: argparse.Namespace) -> int:
     for new, old in result.converted.items():
         print(f"  converted {old} -> {new} (loaded with weights_only)")
     print(f"normalized into {result.model_dir}  (LudwigModel.load('{result.model_dir}'))")
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace, repo_id: str):
+    from .push import ExportSettings
+    from .retry import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=args.max_retries + 1, budget=args.budget, read_timeout=args.timeout)
+    return ExportSettings(
+        repo_id=repo_id, token=args.token, token_command=args.token_command, endpoint=args.endpoint,
+        public=args.public, revision=args.revision, create_pr=args.create_pr, base_model=args.base_model,
+        latest=args.latest, prefer_adapter=args.adapter, convert_pickle=args.convert_pickle, license=args.license,
+        commit_message=args.commit_message, commit_description=args.commit_description, dry_run=args.dry_run,
+        min_interval=args.min_interval, strict=args.strict, retry=policy, limits=_limits(args),
+        quiet=args.quiet or args.json, interactive=False if (args.quiet or args.json) else None,
+    )
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .push import push
+
+    report = push(args.path, _settings(args, args.repo_id))
+    if args.report:
+        report.write(args.report)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif report.dry_run:
+        print(f"dry run: {sum(f.status == 'uploaded' for f in report.files)} file(s) would be uploaded to "
+              f"{report.repo_id}")
+    else:
+        print(f"{report.pr_url or report.url} @ {report.commit_oid}")
+    return EXIT_OK
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from .pull import pull
+
+    result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint)
+    print(f"pulled {result.repo_id}@{result.commit[:12]} ({result.kind}, {len(result.files)} files verified "
+          f"against the manifest) into {result.dest}")
+    print(f"load it with: LudwigModel.load('{result.model_dir}')")
     return EXIT_OK
 
 
@@ -149,6 +189,53 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("dest", type=Path, help="new or empty destination directory")
     norm.set_defaults(func=_normalize)
 
+    def hub_access(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--token", help="Hub token (default: HF_TOKEN, then the token file of `hf auth login`)")
+        p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)")
+        p.add_argument("--revision", help="branch (push: created if missing) or revision (pull)")
+
+    push_cmd = commands.add_parser(
+        "push", help="check, then publish a saved model to the Hub (resumable, verified)",
+        description="Check the model (no network call when that fails), then upload it in one commit, falling "
+                    "back to one commit per file when that keeps failing. Reruns upload only what is missing. "
+                    "Every file is verified on the Hub at the end.")
+    model_source(push_cmd)
+    push_cmd.add_argument("--repo-id", required=True, metavar="NAMESPACE/NAME", help="the Hub repo to publish to")
+    hub_access(push_cmd)
+    push_cmd.add_argument("--base-model", metavar="ORG/NAME",
+                          help="Hub id of the base model (replaces a local path in the uploaded copies)")
+    push_cmd.add_argument("--public", action="store_true", help="create the repo public (default: private); "
+                                                                 "an existing repo's visibility is never changed")
+    push_cmd.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main")
+    push_cmd.add_argument("--dry-run", action="store_true", help="print the plan (files, sizes, what is already "
+                                                                 "there, commits) and change nothing")
+    push_cmd.add_argument("--token-command", metavar="CMD", help="command that prints a fresh token, run after a 401")
+    push_cmd.add_argument("--license", help="license id for the model card, e.g. apache-2.0")
+    push_cmd.add_argument("--commit-message", help="commit message")
+    push_cmd.add_argument("--commit-description", help="commit description")
+    push_cmd.add_argument("--min-interval", type=float, default=0.0, metavar="SECONDS",
+                          help="wait at least this long between commits (for accounts near their rate limits)")
+    push_cmd.add_argument("--max-retries", type=int, default=5, help="retries per step (default: 5)")
+    push_cmd.add_argument("--budget", type=float, default=3600.0, metavar="SECONDS",
+                          help="time budget for the whole export, waits included (default: 3600)")
+    push_cmd.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                          help="read timeout of each request (default: 120)")
+    push_cmd.add_argument("--strict", action="store_true", help="refuse to push when check has warnings")
+    push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
+    push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
+    push_cmd.add_argument("--quiet", action="store_true", help="print only the result line")
+    push_cmd.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    push_cmd.set_defaults(func=_push)
+
+    pull_cmd = commands.add_parser(
+        "pull", help="download a published model, verify it, and rebuild DEST/model for LudwigModel.load",
+        description="Download every file listed in the repo's ludwig_export.json at one commit, check sizes and "
+                    "sha256, and lay them out as DEST/model/... (LudwigModel.load(DEST/model)).")
+    pull_cmd.add_argument("repo_id", metavar="REPO_ID")
+    pull_cmd.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
+    hub_access(pull_cmd)
+    pull_cmd.set_defaults(func=_pull)
+
     hub = commands.add_parser("hub", help="run a local Hub (loopback) that huggingface_hub can talk to")
     hub_commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND")
     serve = hub_commands.add_parser(
@@ -180,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         return func(args)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": e.message, "remedy": e.remedy, "exit_code": e.exit_code}))
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -299,9 +299,16 @@ def test_reset_mid_body_on_lfs_put_is_retried(hub_api: HfApi, repo: str, local_h
 
 @pytest.fixture
 def short_timeout_client():
-    set_client_factory(lambda: httpx2.Client(timeout=0.5))
+    from huggingface_hub.utils._http import default_client_factory
+
+    def factory():
+        client = default_client_factory()
+        client.timeout = httpx2.Timeout(0.5)
+        return client
+
+    set_client_factory(factory)
     yield
-    set_client_factory(lambda: httpx2.Client(timeout=None, follow_redirects=True))
+    set_client_factory(default_client_factory)
 
 
 def test_delayed_answer_trips_client_timeout(hub_api: HfApi, local_hub: LocalHub, short_timeout_client):

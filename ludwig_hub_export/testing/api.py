@@ -191,6 +191,17 @@ class HubApi:
                                    for n, oid in repo.branches.items() if n.startswith("refs/pr/")]
         return Response.json(200, out)
 
+    def create_branch(self, call: Call) -> Response:
+        repo = self._repo(call, write=True)
+        branch = call.params["branch"]
+        start = (call.body.json() or {}).get("startingPoint") or "main"
+        with self.repos.lock:
+            if branch in repo.branches:
+                raise HubError(409, f"Reference already exists: refs/heads/{branch}")
+            repo.branches[branch] = self._commit(repo, start).oid
+            self.repos.save()
+        return Response.json(200, {})
+
     def commits(self, call: Call) -> Response:
         repo = self._repo(call)
         history = [c.to_api() for c in repo.history(self._commit(repo, call.params["rev"]))]

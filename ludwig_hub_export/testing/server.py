@@ -48,6 +48,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "commit", _API_REPO + rf"/commit/{_REV}$"),
         ("GET", "commits", _API_REPO + rf"/commits/{_REV}$"),
         ("GET", "refs", _API_REPO + r"/refs$"),
+        ("POST", "create_branch", _API_REPO + r"/branch/(?P<branch>[^/]+)$"),
         ("POST", "lfs_batch", _GIT_REPO + r"\.git/info/lfs/objects/batch$"),
         ("POST", "lfs_verify", _GIT_REPO + r"\.git/info/lfs/objects/verify$"),
         ("PUT", "lfs_upload", r"^/_lfs/(?P<oid>[0-9a-f]{64})$"),
@@ -123,6 +124,7 @@ class LocalHub:
         self.log: list[RequestRecord] = []
         self.stats = Stats()
         self._stats_lock = threading.Lock()
+        self._generation = 0  # bumped by reset(): requests still running from before are not recorded
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -193,6 +195,7 @@ class LocalHub:
         self.accounts.tokens.clear()
         self.accounts.add_token(self.default_user, "write", value=self.token, name="default")
         with self._stats_lock:
+            self._generation += 1
             self.log.clear()
             self.stats = Stats()
 
@@ -234,8 +237,10 @@ class LocalHub:
         with self._stats_lock:
             return [r for r in self.log if kind is None or r.kind == kind]
 
-    def _record(self, record: RequestRecord) -> None:
+    def _record(self, record: RequestRecord, generation: int) -> None:
         with self._stats_lock:
+            if generation != self._generation:
+                return  # a request from before the last reset
             self.log.append(record)
             self.stats.requests[record.kind] += 1
             self.stats.statuses[(record.kind, record.status)] += 1
@@ -264,6 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         hub: LocalHub = self.server.hub  # type: ignore[attr-defined]
+        self._generation = hub._generation
         started = time.monotonic()
         split = urlsplit(self.path)
         body = BodyReader(self.rfile, self.headers)
@@ -280,7 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             record.bytes_in = body.received
             record.seconds = time.monotonic() - started
-            hub._record(record)
+            hub._record(record, self._generation)
 
     def _route(self, path: str) -> tuple[str, dict[str, str]]:
         if path.startswith("/_local/"):
@@ -316,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = e.to_response()
         if fault is not None and fault.when == "after":
             if fault.delay:
-                time.sleep(fault.delay)
+                self._sleep(fault.delay)
             if fault.action == "drop":
                 self._drop()
             if fault.status is not None:
@@ -329,9 +335,18 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(401, INVALID_CREDENTIALS)
         return token  # type: ignore[return-value]
 
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, but give up (dropping the connection) when the hub is reset meanwhile."""
+        hub: LocalHub = self.server.hub  # type: ignore[attr-defined]
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if hub._generation != self._generation:
+                self._drop()
+            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
     def _before(self, fault: Fault, body: BodyReader) -> None:
         if fault.delay:
-            time.sleep(fault.delay)
+            self._sleep(fault.delay)
         if fault.action == "drop":
             self._drop()
         if fault.action == "reset":

@@ -1,0 +1,364 @@
+"""`push` against the local Hub with the real client: what lands, that it loads, and how failures end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import FIXTURES, copy_fixture, tree_digest
+from huggingface_hub import HfApi
+
+from ludwig_hub_export.errors import AuthError, HubError, InvalidModelError
+from ludwig_hub_export.normalize import normalize
+from ludwig_hub_export.push import ExportSettings, push
+from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.testing import LocalHub
+
+FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
+BASE = "tester/tiny-llama"
+
+
+@pytest.fixture
+def base_on_hub(local_hub: LocalHub, hub_api: HfApi) -> str:
+    """The tiny base model, published so that adapters can name it by Hub id and loaders can fetch it."""
+    hub_api.create_repo(BASE, private=False)
+    hub_api.upload_folder(repo_id=BASE, folder_path=FIXTURES / "_base" / "tiny-llama")
+    return BASE
+
+
+@pytest.fixture
+def env_token(local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("HF_TOKEN", local_hub.token)
+    return local_hub.token
+
+
+def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
+    options.setdefault("retry", FAST)
+    options.setdefault("quiet", True)
+    options.setdefault("interactive", False)
+    options.setdefault("base_model", BASE)
+    return ExportSettings(repo_id=repo_id, **options)
+
+
+def logits(model, ids=(1, 5, 9, 12)) -> torch.Tensor:
+    with torch.no_grad():
+        return model(torch.tensor([list(ids)])).logits
+
+
+# --- what lands, and that the ecosystem loads it ---------------------------------------------------------------
+
+def test_adapter_push_loads_with_peft_from_the_hub(tmp_path, local_hub, base_on_hub, env_token):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    source = copy_fixture("lora_run", tmp_path)
+    before = tree_digest(tmp_path)
+    report = push(source, settings())
+    assert report.verified and report.created_repo and len(report.commits) == 1
+    assert tree_digest(tmp_path) == before  # the user's files are never edited
+
+    files = local_hub.files("tester/model")
+    assert {"adapter_config.json", "adapter_model.safetensors", "ludwig_config.json", "training_set_metadata.json",
+            "README.md", "ludwig_export.json"} <= set(files)
+    remote_config = json.loads(local_hub.read_file("tester/model", "adapter_config.json"))
+    assert remote_config["base_model_name_or_path"] == BASE
+    assert str(tmp_path) not in local_hub.read_file("tester/model", "training_set_metadata.json").decode()
+    assert HfApi(token=env_token).repo_info("tester/model").private is True
+
+    hub_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), "tester/model")
+    local_dir = source / "results" / "api_experiment_run" / "model" / "model_weights"
+    local_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "_base" / "tiny-llama"),
+                                            local_dir)
+    assert torch.equal(logits(hub_model), logits(local_model))
+
+
+@pytest.mark.parametrize("name", ["full_sharded", "merged_run"])
+def test_full_and_merged_models_load_with_transformers(name, tmp_path, local_hub, base_on_hub, env_token):
+    from transformers import AutoModelForCausalLM
+
+    source = copy_fixture(name, tmp_path)
+    report = push(source, settings(f"tester/{name}"))
+    assert report.kind == ("full" if name == "full_sharded" else "merged")
+    remote = set(local_hub.files(f"tester/{name}"))
+    assert not any(p.startswith("adapter_") for p in remote)  # stale adapter files left out of a merged export
+    # Locally, the merged run's stale adapter files would make transformers apply the adapter a second time on
+    # top of the merged weights; the normalized layout leaves them out, like the export.
+    weights = normalize(source, tmp_path / "normalized").model_dir / "model_weights"
+    assert torch.equal(logits(AutoModelForCausalLM.from_pretrained(f"tester/{name}")),
+                       logits(AutoModelForCausalLM.from_pretrained(weights)))
+
+
+def test_card_and_manifest_describe_the_upload(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_run", tmp_path)
+    report = push(source, settings(base_model=None))
+    card = local_hub.read_file("tester/model", "README.md").decode()
+    assert card.startswith("---\nlibrary_name: ludwig\n") and "pipeline_tag: tabular-classification" in card
+    assert "| label accuracy |" in card  # metrics from the run's training_statistics.json
+    manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
+    assert manifest["kind"] == "ecd" and manifest["versions"]["ludwig"]
+    remote = local_hub.files("tester/model")
+    for entry in manifest["files"]:
+        assert remote[entry["path"]].size == entry["size"]
+        assert local_hub.read_file("tester/model", entry["path"]).__len__() == entry["size"]
+    assert {e["path"] for e in manifest["files"]} == {f.path for f in report.files} - {"ludwig_export.json"}
+
+
+def test_rerun_of_a_complete_export_makes_no_commit(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    first = push(source, settings(base_model=None))
+    commits = local_hub.stats.requests["commit"]
+    again = push(source, settings(base_model=None))
+    assert local_hub.stats.requests["commit"] == commits
+    assert again.commits == [] and again.verified and again.commit_oid == first.commit_oid
+    assert {f.status for f in again.files} == {"already there"}
+
+
+def test_check_failure_makes_no_network_call(tmp_path, local_hub, env_token):
+    source = copy_fixture("lora_saved", tmp_path)
+    weights = source / "model_weights" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(InvalidModelError, match="nothing was uploaded"):
+        push(source, settings())
+    assert local_hub.requests() == []
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path, local_hub, env_token, capsys):
+    source = copy_fixture("lora_saved", tmp_path)
+    report = push(source, settings(quiet=False, dry_run=True))
+    err = capsys.readouterr().err
+    assert "dry run" in err and "adapter_model.safetensors" in err and "would create private repo" in \
+        " ".join(report.notes)
+    assert not [r for r in local_hub.requests() if r.kind in ("create_repo", "commit", "preupload", "lfs_upload")]
+
+
+def test_create_pr_and_revision(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    push(source, settings(base_model=None))
+    changed = copy_fixture("ecd_legacy_pickle", tmp_path)
+    report = push(changed, settings(base_model=None, create_pr=True, convert_pickle=True))
+    assert report.pr_url.endswith("/discussions/1") and report.revision == "refs/pr/1" and report.verified
+    assert "model_weights.safetensors" in local_hub.files("tester/model", "refs/pr/1")
+    report = push(source, settings(base_model=None, revision="experiments"))
+    assert report.verified and "ludwig_export.json" in local_hub.files("tester/model", "experiments")
+
+
+def test_new_repos_are_private_unless_public_and_existing_visibility_is_kept(tmp_path, local_hub, hub_api, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    push(source, settings("tester/open", base_model=None, public=True))
+    assert hub_api.repo_info("tester/open").private is False
+    hub_api.create_repo("tester/closed", private=True)
+    push(source, settings("tester/closed", base_model=None, public=True))
+    assert hub_api.repo_info("tester/closed").private is True
+    assert local_hub.stats.requests["create_repo"] == 2  # looked before creating: none for the existing repo
+
+
+# --- authentication ----------------------------------------------------------------------------------------------
+
+def test_read_only_token_fails_before_anything_is_uploaded(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    reader = local_hub.add_token("tester", role="read")
+    with pytest.raises(AuthError, match="read-only") as err:
+        push(source, settings(base_model=None, token=reader))
+    assert err.value.exit_code == 3 and reader not in str(err.value)
+    assert [r.kind for r in local_hub.requests()] == ["whoami"]
+
+
+def test_token_for_another_namespace_is_refused(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    with pytest.raises(AuthError, match="cannot write to the namespace 'acme'"):
+        push(source, settings("acme/model", base_model=None, token=local_hub.token))
+
+
+def test_401_mid_export_is_refreshed_from_the_environment(tmp_path, local_hub, monkeypatch):
+    source = copy_fixture("ecd_saved", tmp_path)
+    fresh = local_hub.add_token("tester")
+    monkeypatch.setenv("HF_TOKEN", fresh)
+    local_hub.add_fault("commit", 401, body={"error": "Invalid credentials in Authorization header"})
+    report = push(source, settings(base_model=None, token=local_hub.token))
+    assert report.verified and report.token_origin == "HF_TOKEN"
+    assert len(local_hub.commits("tester/model")) == 2
+
+
+def test_revoked_token_is_replaced_by_the_token_command(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    stale = local_hub.add_token("tester")
+    local_hub.revoke(stale)
+    fresh = local_hub.add_token("tester")
+    report = push(source, settings(base_model=None, token=stale, token_command=lambda: fresh))
+    assert report.verified and report.token_origin == "token command"
+
+
+def test_401_without_a_fresher_token_exits_3(tmp_path, local_hub, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    source = copy_fixture("ecd_saved", tmp_path)
+    local_hub.add_fault("preupload", 401, times=None, body={"error": "Invalid credentials in Authorization header"})
+    with pytest.raises(AuthError) as err:
+        push(source, settings(base_model=None, token=local_hub.token))
+    assert err.value.exit_code == 3 and "hf auth login" in str(err.value)
+    assert local_hub.token not in str(err.value)
+
+
+# --- failures the Hub and its gateways produce -------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["create_repo", "preupload", "commit"])
+def test_429_with_retry_after_is_waited_out(kind, tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    local_hub.add_fault(kind, 429, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    report = push(source, settings(base_model=None))
+    assert report.verified and local_hub.stats.statuses[(kind, 429)] == 1
+    assert time.monotonic() - started >= 1.0
+    assert len(local_hub.commits("tester/model")) == 2
+
+
+def test_5xx_bursts_end_in_one_verified_commit(tmp_path, local_hub, env_token):
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.add_fault("lfs_batch", 500, times=2)
+    local_hub.add_fault("commit", 502, times=2)
+    local_hub.add_fault("repo_info", 503, times=1)
+    report = push(source, settings())
+    assert report.verified and report.retries >= 3 and report.fallback is None
+    assert len(local_hub.commits("tester/model")) == 2
+
+
+@pytest.mark.parametrize("action", ["respond", "drop"])
+def test_lost_commit_response_makes_exactly_one_commit(action, tmp_path, local_hub, env_token):
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.add_fault("commit", 504 if action == "respond" else None, when="after", action=action)
+    report = push(source, settings())
+    assert report.verified
+    history = local_hub.commits("tester/model")
+    assert len(history) == 2, [c.title for c in history]
+    assert report.commit_oid == history[0].oid
+    assert local_hub.stats.requests["commit"] == 1  # the landed commit was found, not repeated
+
+
+def test_timeout_of_a_commit_that_landed_is_not_repeated(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    local_hub.add_fault("commit", when="after", delay=2.0)
+    report = push(source, settings(base_model=None, retry=RetryPolicy(base_delay=0.01, read_timeout=0.5,
+                                                                      budget=60)))
+    assert report.verified and len(local_hub.commits("tester/model")) == 2
+
+
+def test_folder_commit_that_keeps_failing_falls_back_to_per_file(tmp_path, local_hub, env_token):
+    source = copy_fixture("lora_run", tmp_path)
+    local_hub.add_fault("commit", 500, times=FAST.max_attempts)
+    report = push(source, settings())
+    assert report.verified and report.fallback
+    titles = [c.title for c in local_hub.commits("tester/model")]
+    assert len(titles) == len(report.files) + 1
+    assert titles[0].endswith("ludwig_export.json") and titles[1].endswith("README.md")  # card and manifest last
+    assert titles[-2].endswith("adapter_model.safetensors")  # weights first
+
+
+def test_persistent_503_exits_4_within_the_budget_and_nothing_claims_completion(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    local_hub.add_fault("commit", 503, times=None)
+    started = time.monotonic()
+    with pytest.raises(HubError) as err:
+        push(source, settings(base_model=None, retry=RetryPolicy(base_delay=0.2, max_delay=1, budget=4)))
+    assert err.value.exit_code == 4
+    assert time.monotonic() - started < 4 + 3
+    assert "ludwig_export.json" not in local_hub.files("tester/model")
+
+
+def test_stale_manifest_is_removed_before_a_per_file_update(tmp_path, local_hub, env_token):
+    push(copy_fixture("ecd_saved", tmp_path), settings(base_model=None))
+    local_hub.add_fault("commit", 500, times=FAST.max_attempts)
+    report = push(copy_fixture("ecd_legacy_pickle", tmp_path), settings(base_model=None))
+    titles = [c.title for c in local_hub.commits("tester/model")]
+    assert report.fallback and titles[-3] == "Mark the export incomplete while it is updated"
+    assert titles[0].endswith("ludwig_export.json")
+
+
+def test_min_interval_paces_commits(tmp_path, local_hub, env_token):
+    source = copy_fixture("ecd_saved", tmp_path)
+    local_hub.add_fault("commit", 500, times=FAST.max_attempts)
+    push(source, settings(base_model=None, min_interval=0.3))
+    commits = [c for c in local_hub.commits("tester/model")][:-1]
+    gaps = [a.date - b.date for a, b in zip(commits, commits[1:])]
+    assert gaps and min(gaps) >= 0.29
+
+
+# --- the command line: interruption and resume, secrets, exit codes ------------------------------------------------
+
+def _big_sharded_model(tmp_path: Path) -> tuple[Path, list[int]]:
+    """The sharded fixture with three 8 MB shards (real safetensors, index to match)."""
+    from safetensors.torch import save_file
+
+    root = copy_fixture("full_sharded", tmp_path)
+    weights = root / "model_weights"
+    index = json.loads((weights / "model.safetensors.index.json").read_text())
+    sizes = []
+    for shard in sorted(set(index["weight_map"].values())):
+        names = [k for k, v in index["weight_map"].items() if v == shard]
+        generator = torch.Generator().manual_seed(len(sizes))
+        tensors = {n: torch.randn(2 * 1024 * 1024 // len(names), generator=generator) for n in names}
+        save_file(tensors, str(weights / shard), metadata={"format": "pt"})
+        sizes.append((weights / shard).stat().st_size)
+    return root, sizes
+
+
+def _cli_env(local_hub: LocalHub, tmp_path: Path, token: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(local_hub.env(token=token, hf_home=tmp_path / "hf-home"))
+    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
+    return env
+
+
+def test_interrupted_push_resumes_and_sends_only_the_rest(tmp_path, local_hub):
+    source, sizes = _big_sharded_model(tmp_path)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    command = [sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/big",
+               "--base-model", BASE, "--quiet"]
+    local_hub.add_fault("lfs_upload", delay=60, times=1)  # holds the first PUT; the others go through
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until two shards are stored while the third is held
+        if sum(1 for r in local_hub.requests("lfs_upload") if r.status == 200) >= 2:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.communicate()
+    stored_first = sum(r.bytes_in for r in local_hub.requests("lfs_upload") if r.status == 200)
+    assert 0 < stored_first < sum(sizes)
+    assert "ludwig_export.json" not in local_hub.files("tester/big")
+
+    local_hub.faults.clear()
+    before = len(local_hub.requests("lfs_upload"))
+    rerun = subprocess.run(command + ["--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    result = json.loads(rerun.stdout)
+    assert result["verified"]
+    sent = sum(r.bytes_in for r in local_hub.requests("lfs_upload")[before:] if r.status == 200)
+    assert sent == sum(sizes) - stored_first  # only what was missing crossed the wire again
+
+
+def test_no_token_value_in_any_output_or_report(tmp_path, local_hub):
+    source = copy_fixture("lora_saved", tmp_path)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    report_file = tmp_path / "report.json"
+    ok = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/m",
+                         "--base-model", BASE, "--report", str(report_file), "--json"],
+                        env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    local_hub.revoke(local_hub.token)
+    env["HF_TOKEN_PATH"] = str(tmp_path / "no-token-file")
+    refused = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",
+                              "tester/m", "--base-model", BASE], env=env, capture_output=True, text=True,
+                             timeout=300, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr
+    everything = ok.stdout + ok.stderr + refused.stdout + refused.stderr + report_file.read_text()
+    for path in local_hub.data_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            everything += path.read_bytes().decode("utf-8", "replace")  # nothing the hub stored either
+    assert local_hub.token not in everything
+    assert json.loads(report_file.read_text())["token_origin"] == "HF_TOKEN"
