@@ -138,6 +138,12 @@ def _pull(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
 def _parse_rate_limit(spec: str) -> tuple[str, int, float]:
     try:
         bucket, rest = spec.split("=", 1)
@@ -235,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     pull_cmd.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
     hub_access(pull_cmd)
     pull_cmd.set_defaults(func=_pull)
+
+    demo = commands.add_parser("demo", help="run check, push, pull, load and predict on an embedded local Hub",
+                               description="An end-to-end demo on a local Hub: nothing leaves this machine.")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's working directory")
+    demo.set_defaults(func=_demo)
 
     hub = commands.add_parser("hub", help="run a local Hub (loopback) that huggingface_hub can talk to")
     hub_commands = hub.add_subparsers(dest="hub_command", metavar="HUB_COMMAND")

@@ -184,9 +184,10 @@ class LocalHub:
         return env
 
     def reset(self) -> None:
-        """Forget repos, accounts (but the default one), faults, quotas, the log and the counters."""
+        """Forget repos and their blobs, accounts (but the default one), faults, quotas, the log and counters."""
         with self.repos.lock:
             self.repos.clear()
+            self.blobs.clear()
         self.faults.clear()
         self.rate_limits.clear()
         self.api.tree_page_size = self.default_tree_page_size

@@ -106,6 +106,11 @@ class BlobStore:
             raise
         return received
 
+    def clear(self) -> None:
+        for kind in ("lfs", "git"):
+            for path in (self.root / kind).iterdir():
+                path.unlink(missing_ok=True)
+
     def open(self, kind: str, oid: str) -> BinaryIO:
         return open(self.path(kind, oid), "rb")
 
