@@ -19,6 +19,7 @@ _EXPORTS = {
     "ExportReport": ("push", "ExportReport"),
     "pull": ("pull", "pull"),
     "PullResult": ("pull", "PullResult"),
+    "HubExportCallback": ("callback", "HubExportCallback"),
     "RetryPolicy": ("retry", "RetryPolicy"),
     "HubLimits": ("limits", "HubLimits"),
     "ExportError": ("errors", "ExportError"),

@@ -138,6 +138,23 @@ def _pull(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _upload(args: argparse.Namespace) -> int:
+    """`ludwig upload hf_hub`'s flags, on top of push."""
+    from .push import push
+
+    if args.repo_type != "model":
+        raise UsageError(f"-t {args.repo_type}: only model repos hold Ludwig models", "use -t model")
+    value = (args.private or "True").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise UsageError(f"-p {args.private!r} is not True or False", "use -p (private), or -p False (public)")
+    private = value in ("true", "1", "yes")
+    args.public = not private
+    args.commit_message = args.commit_message
+    report = push(args.model_path, _settings(args, args.repo_id))
+    print(f"{report.pr_url or report.url} @ {report.commit_oid}")
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -232,6 +249,32 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--quiet", action="store_true", help="print only the result line")
     push_cmd.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     push_cmd.set_defaults(func=_push)
+
+    upload = commands.add_parser(
+        "upload", help="drop-in for `ludwig upload hf_hub` (same flags), with checks, retries and verification",
+        description="The flags of `ludwig upload hf_hub`, so a script can switch by changing the program name. "
+                    "One difference on purpose: a new repo is private unless -p False is given.")
+    upload.add_argument("service", choices=["hf_hub"], help="only hf_hub")
+    upload.add_argument("-r", "--repo_id", "--repo-id", dest="repo_id", required=True, help="username/repo_name")
+    upload.add_argument("-m", "--model_path", "--model-path", dest="model_path", type=Path, required=True,
+                        help="the trained model: run directory, its model/ directory, or a model.save() directory")
+    upload.add_argument("-p", "--private", nargs="?", const="True", default=None, metavar="{True,False}",
+                        help="make a new repo private (the default here); -p False makes it public")
+    upload.add_argument("-t", "--repo_type", "--repo-type", dest="repo_type", default="model",
+                        choices=["model", "space", "dataset"], help="type of repo (only model)")
+    upload.add_argument("-c", "--commit_message", "--commit-message", dest="commit_message",
+                        help="commit message")
+    upload.add_argument("-d", "--commit_description", "--commit-description", dest="commit_description",
+                        help="commit description")
+    upload.add_argument("-l", "--logging_level", default="info", help="accepted for compatibility")
+    upload.add_argument("--base-model", metavar="ORG/NAME", help="Hub id of the base model (adapters)")
+    hub_access(upload)
+    for name, default in (("latest", False), ("adapter", False), ("convert_pickle", False), ("create_pr", False),
+                          ("dry_run", False), ("token_command", None), ("license", None), ("min_interval", 0.0),
+                          ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
+                          ("limit", None), ("quiet", False), ("json", False)):
+        upload.set_defaults(**{name: default})
+    upload.set_defaults(func=_upload)
 
     pull_cmd = commands.add_parser(
         "pull", help="download a published model, verify it, and rebuild DEST/model for LudwigModel.load",

@@ -488,6 +488,17 @@ def _print_plan(console: _Console, plan: ExportPlan, missing: set[str], settings
         console.say(f"  note: {note}")
 
 
-def export(model: str | Path, repo_id: str, **options) -> ExportReport:
-    """Python entry point: push the saved model at `model` to `repo_id`; options are `ExportSettings` fields."""
-    return push(model, ExportSettings(repo_id=repo_id, **options))
+def export(model, repo_id: str, **options) -> ExportReport:
+    """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
+    which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields."""
+    settings = ExportSettings(repo_id=repo_id, **options)
+    if isinstance(model, (str, Path)):
+        return push(model, settings)
+    if not (hasattr(model, "save") and hasattr(model, "config_obj")):
+        raise UsageError(f"cannot export a {type(model).__name__}",
+                         "pass a LudwigModel or the path of a saved model (model.save(), ludwig train results)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ludwig-hub-export-model-") as tmp:
+        model.save(tmp)
+        return push(tmp, settings)

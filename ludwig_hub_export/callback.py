@@ -1,0 +1,78 @@
+"""A Ludwig callback that publishes the model once training has finished and the final model is saved.
+
+Ludwig has no hook after its final save: ``on_train_end`` runs (in a ``finally:``, also when training
+fails) *before* the final merge and save. So ``on_train_end`` arms the export, only when no exception is in
+flight, by wrapping the ``save``/``save_base_model`` methods of this run's model object; Ludwig's own final save
+then triggers one export of the run directory, merged models included. A failed training never publishes, and
+a failed export never raises into training: it is reported, and the model stays on disk.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ludwig.callbacks import Callback
+
+from .errors import ExportError
+
+
+class HubExportCallback(Callback):
+    """``LudwigModel(config, callbacks=[HubExportCallback("me/my-model", base_model="org/base")])``.
+
+    Options are the fields of `ExportSettings` (public, base_model, token, create_pr, retry, ...). After
+    training, `report` holds the `ExportReport`, or `error` the failure (the trained model is untouched).
+    """
+
+    def __init__(self, repo_id: str, **options) -> None:
+        self.repo_id = repo_id
+        self.options = options
+        self.report = None
+        self.error: BaseException | None = None
+        self.skipped: str | None = None
+        self._model = None
+        self._originals: dict[str, object] = {}
+
+    def on_train_start(self, model, config, config_fp, **kwargs) -> None:
+        self._model = model
+
+    def on_train_end(self, output_directory: str, **kwargs) -> None:
+        if sys.exc_info()[0] is not None:  # called from Ludwig's `finally:` while the training error propagates
+            self.skipped = "training failed: nothing was published"
+            print(f"ludwig-hub-export: {self.skipped}", file=sys.stderr)
+            return
+        if self._model is None:
+            self.skipped = "no model was handed to on_train_start"
+            return
+        for name in ("save", "save_base_model"):
+            original = getattr(self._model, name, None)
+            if original is not None:
+                self._originals[name] = original
+                setattr(self._model, name, self._after(original))
+
+    def _after(self, original):
+        def save_then_export(save_path, *args, **kwargs):
+            result = original(save_path, *args, **kwargs)
+            self._disarm()
+            self._export(Path(save_path))
+            return result
+
+        return save_then_export
+
+    def _disarm(self) -> None:
+        for name in self._originals:
+            self._model.__dict__.pop(name, None)  # back to the class's method
+        self._originals.clear()
+
+    def _export(self, model_dir: Path) -> None:
+        from .push import export
+
+        source = model_dir.parent if model_dir.name == "model" else model_dir
+        try:
+            self.report = export(source, self.repo_id, **self.options)
+        except Exception as e:  # noqa: BLE001 - an export must never take the training result down with it
+            self.error = e
+            detail = str(e) if isinstance(e, ExportError) else f"{type(e).__name__}: {e}"
+            print(f"ludwig-hub-export: publishing to {self.repo_id} failed; the trained model is safe in "
+                  f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {source} "
+                  f"--repo-id {self.repo_id}", file=sys.stderr)
