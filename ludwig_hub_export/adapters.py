@@ -56,6 +56,8 @@ def config_problems(config: object) -> list[str]:
     peft_type = config.get("peft_type")
     if peft_type is None:
         return ['has no "peft_type": it is not a PEFT adapter config']
+    if not isinstance(peft_type, str):
+        return [f'"peft_type" must be a string, got {peft_type!r}']
     known = known_peft_types()
     if known and peft_type not in known:
         return [f'"peft_type" {peft_type!r} is not a type the installed peft knows ({", ".join(sorted(known))})']
@@ -64,13 +66,22 @@ def config_problems(config: object) -> list[str]:
         r = config.get("r")
         if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
             problems.append(f'"r" must be a positive integer, got {r!r}')
-        if not config.get("target_modules"):
+        targets = config.get("target_modules")
+        if not targets:
             problems.append('"target_modules" is empty: the adapter would not attach to any layer')
+        elif not (isinstance(targets, str) or isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
+            problems.append(f'"target_modules" must be a list of module names or a regex, got {targets!r}')
+        pattern = config.get("rank_pattern")
+        if pattern is not None and not (isinstance(pattern, dict) and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pattern.values())):
+            problems.append(f'"rank_pattern" must map module patterns to positive ranks, got {pattern!r}')
     return problems
 
 
 def lora_shape_problems(config: dict, tensors: dict[str, TensorInfo]) -> list[str]:
-    """Tensor shapes versus the config's rank, and every target module present in the weights."""
+    """Tensor shapes versus the config's rank, and every target module present in the weights.
+
+    Call it only for a config `config_problems` accepted."""
     r = config.get("r")
     if config.get("peft_type") != "LORA" or not isinstance(r, int):
         return []

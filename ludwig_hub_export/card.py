@@ -49,7 +49,8 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
            adapter_name: str | None, versions: dict[str, str], license: str | None = None) -> str:
     tags = ["ludwig"]
     if kind == "adapter":
-        tags += ["peft", "lora"] if (config.get("adapter") or {}).get("type", "lora") == "lora" else ["peft"]
+        adapter = config.get("adapter") if isinstance(config.get("adapter"), dict) else {}
+        tags += ["peft", "lora"] if adapter.get("type", "lora") == "lora" else ["peft"]
     if kind != "ecd":
         tags.append("llm")
     meta: dict = {"library_name": LIBRARY[kind]}

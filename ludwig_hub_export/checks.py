@@ -25,6 +25,7 @@ _SECRET_NAMES = (".env", ".netrc", ".git-credentials", "credentials.json", "id_r
 _SECRET_SUFFIXES = (".pem", ".key", ".p12")
 _TEXT_SUFFIXES = (".json", ".md", ".txt", ".yaml", ".yml", ".cfg", ".ini", ".py", ".sh", ".toml", ".csv", "")
 _SCAN_LIMIT = 20 * 1000 * 1000  # text files above this are not scanned for tokens
+INVALID = object()  # read_json's answer for a file that does not parse (JSON null is a valid value)
 _SHARD = re.compile(r"^(model|pytorch_model)-\d+-of-\d+\.(safetensors|bin)$")
 
 
@@ -130,7 +131,7 @@ class _Checker:
         except (UnicodeDecodeError, ValueError) as e:
             self.add("error", path, f"not valid JSON ({e})", "restore the file from the training run or save the "
                      "model again", "invalid-json")
-            return None
+            return INVALID
 
     def header(self, normalized: str) -> SafetensorsHeader | None:
         path = self.layout.files[normalized]
@@ -180,7 +181,7 @@ class _Checker:
         for normalized, path in self.layout.files.items():
             if path.suffix == ".json" and normalized not in self.layout.legacy:
                 value = self.read_json(path)
-                if normalized == f"model/{HYPERPARAMETERS}" and value is not None:
+                if normalized == f"model/{HYPERPARAMETERS}" and value is not INVALID:
                     self.check_ludwig_config(path, value)
         if f"model/{METADATA}" not in self.layout.files:
             self.add("error", self.layout.model_dir / METADATA, "missing: LudwigModel.load needs it to rebuild "
@@ -214,9 +215,10 @@ class _Checker:
             return
         path = self.layout.files[config_key]
         config = self.read_json(path)
-        if config is None:
+        if config is INVALID:
             return
-        for message in adapters.config_problems(config):
+        config_problems = adapters.config_problems(config)
+        for message in config_problems:
             self.add("error", path, message, "use the adapter_config.json PEFT wrote for these weights",
                      "bad-adapter-config")
         if not isinstance(config, dict):
@@ -233,7 +235,7 @@ class _Checker:
                          "merge_adapter_into_base_model, model.save() keeps only an empty adapter and loading it "
                          "gives a freshly initialised one", "export the training run directory, whose "
                          "model_weights/ holds the merged model", "empty-adapter")
-            elif header is not None:
+            elif header is not None and not config_problems:
                 for message in adapters.lora_shape_problems(config, header.tensors):
                     self.add("error", self.layout.files[weights_key], message, "the weights and adapter_config.json "
                              "come from different adapters: save the adapter again", "adapter-shape-mismatch")
@@ -262,7 +264,7 @@ class _Checker:
                      "cannot load the model without it", "save the model again", "missing-config")
         else:
             config = self.read_json(files[config_key])
-            if config is not None and not (isinstance(config, dict) and config.get("model_type")):
+            if config is not INVALID and not (isinstance(config, dict) and config.get("model_type")):
                 self.add("error", files[config_key], 'has no "model_type"', "use the config.json transformers "
                          "wrote for this model", "bad-config")
         base = self.layout.config.get("base_model")
@@ -281,8 +283,9 @@ class _Checker:
         files = self.layout.files
         index = self.read_json(files[index_key])
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
-        if not isinstance(weight_map, dict) or not weight_map:
-            if index is not None:
+        if not isinstance(weight_map, dict) or not weight_map or not all(isinstance(v, str)
+                                                                         for v in weight_map.values()):
+            if index is not INVALID:
                 self.add("error", files[index_key], 'has no "weight_map"', "copy the index from the training run",
                          "bad-index")
             return

@@ -173,7 +173,7 @@ def _describe_llm(layout: ModelLayout, weights: Path, model_type: str, prefer_ad
     if adapter_dir is not None:
         layout.adapter_name = adapter_dir.name if adapter_dir != weights else None
     if adapter_dir is not None and has_full:
-        merge = ((layout.config.get("adapter") or {}).get("postprocessor") or {}).get("merge_adapter_into_base_model")
+        merge = _mapping(_mapping(layout.config.get("adapter")).get("postprocessor")).get("merge_adapter_into_base_model")
         why = "the config sets adapter.postprocessor.merge_adapter_into_base_model" if merge else \
             "both the merged full model and adapter files are present"
         if prefer_adapter:
@@ -191,6 +191,10 @@ def _describe_llm(layout: ModelLayout, weights: Path, model_type: str, prefer_ad
     else:
         layout.kind, layout.reason = "full", f"{WEIGHTS}/ holds a full model (config.json and model weights)"
         _take(layout, weights, None, "all")
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _adapter_dir(weights: Path) -> Path | None:
