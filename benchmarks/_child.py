@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 
@@ -14,6 +13,12 @@ import time
 def io_read() -> int:
     with open("/proc/self/io") as f:
         return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+
+def peak_rss() -> int:
+    # VmHWM, not ru_maxrss: after fork + exec, ru_maxrss still holds the parent's peak.
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("VmHWM:")).split()[1]) * 1024
 
 
 def main() -> None:
@@ -57,8 +62,7 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown mode {mode}")
     wall = time.perf_counter() - started
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children) * 1024
+    rss = peak_rss()
     print(json.dumps({"mode": mode, "ok": ok, "wall": wall, "read": io_read() - read0, "peak_rss": rss}))
 
 

@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--models", default="adapter,1g")
     parser.add_argument("--tools", default="push,upload_folder,ludwig,hf_cli")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json-out", type=Path, help="also write the measurements here (for benchmarks/plot.py)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="export-bench-"))
     server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
@@ -139,6 +140,9 @@ def main() -> None:
                 rows.append((model_name, size, tool, samples))
             for row in [r for r in rows if r[0] == model_name]:
                 print_row(row, rows)
+            if args.json_out:
+                args.json_out.write_text(json.dumps([{"model": m, "size": sz, "tool": t, "samples": smp}
+                                                     for m, sz, t, smp in rows], indent=1))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -70,11 +70,23 @@ class HashCache:
                 sha.update(chunk)
                 if git is not None:
                     git.update(chunk)
-                self.bytes_read += len(chunk)
+                with self._lock:
+                    self.bytes_read += len(chunk)
         result = Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
         with self._lock:
             self._entries[key] = [result.size, result.sha256, result.git_sha1]
         return result
+
+    def digest_many(self, paths: list[Path]) -> None:
+        """Hash several files at once (hashlib releases the GIL on large reads: one file per core)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = [p for p in paths if self._key(p) not in self._entries]
+        if len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
+                list(pool.map(self.digest, todo))
+        elif todo:
+            self.digest(todo[0])
 
     def save(self) -> None:
         try:

@@ -91,6 +91,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     hub_base = base_model or (config.get("base_model") if base_model_kind(config.get("base_model")) == "hub"
                               else None)
     plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [])
+    cache.digest_many(sorted(set(layout.files.values())))
     adapter_locals: set[str] = set()
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
