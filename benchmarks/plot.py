@@ -26,7 +26,7 @@ def main(source: str, target: str) -> None:
             row = next((r for r in rows if r["model"] == model and r["tool"] == tool), None)
             x = j + i * width
             if row is None or "error" in row["samples"][-1]:
-                ax.text(x, 0, "failed", rotation=90, ha="center", va="bottom", fontsize=8, color="firebrick")
+                ax.text(x, 0.2, f"{tool}: failed", rotation=90, ha="center", va="bottom", fontsize=8, color="firebrick")
                 continue
             ax.bar(x, statistics.median(s["wall"] for s in row["samples"]), width, label=tool if j == 0 else None,
                    color=f"C{i}")

@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from test_ludwig_roundtrip import predictions
 from test_push import BASE, FAST, _cli_env, base_on_hub, env_token  # noqa: F401 - fixtures
 
 from ludwig_hub_export import HubExportCallback, export, pull
-from ludwig_hub_export.errors import AuthError
+from ludwig_hub_export.errors import AuthError, InvalidModelError
 
 pytestmark = pytest.mark.ludwig
 
@@ -26,7 +27,8 @@ def _base_copy(tmp_path: Path) -> Path:
     import shutil
 
     base = tmp_path / "tiny-llama"
-    shutil.copytree(FIXTURES / "_base" / "tiny-llama", base)
+    if not base.exists():
+        shutil.copytree(FIXTURES / "_base" / "tiny-llama", base)
     return base
 
 
@@ -48,21 +50,43 @@ def _same_predictions(model, repo_id: str, tmp_path: Path, kind: str) -> None:
 OPTIONS = dict(quiet=True, interactive=False, retry=FAST)
 
 
-def test_export_of_a_live_ludwig_model(tmp_path, local_hub, env_token):
-    model = _train(make_fixtures.ecd_config(), make_fixtures.ecd_dataframe(), tmp_path)
-    report = export(model, "tester/live-ecd", **OPTIONS)
-    assert report.verified and report.kind == "ecd"
-    assert not list(Path("/tmp").glob("ludwig-hub-export-model-*"))  # the temporary save is removed
-    _same_predictions(model, "tester/live-ecd", tmp_path, "ecd")
+LORA = {"type": "lora", "r": 4}
+MERGED = {"type": "lora", "r": 4, "postprocessor": {"merge_adapter_into_base_model": True}}
+KINDS = {"adapter": LORA, "full": None, "merged": MERGED}
 
 
-@pytest.mark.parametrize("adapter,kind", [({"type": "lora", "r": 4}, "adapter"),
-                                          ({"type": "lora", "r": 4, "postprocessor":
-                                            {"merge_adapter_into_base_model": True}}, "merged")])
-def test_callback_publishes_after_the_final_save(adapter, kind, tmp_path, local_hub, base_on_hub, env_token):
+def _config(kind: str, tmp_path: Path) -> tuple[dict, object]:
+    if kind == "ecd":
+        return make_fixtures.ecd_config(), make_fixtures.ecd_dataframe()
+    return make_fixtures.llm_config(_base_copy(tmp_path), KINDS[kind]), make_fixtures.llm_dataframe()
+
+
+@pytest.mark.parametrize("kind", ["ecd", "adapter", "full"])
+def test_export_of_a_live_ludwig_model(kind, tmp_path, local_hub, base_on_hub, env_token):
+    config, data = _config(kind, tmp_path)
+    model = _train(config, data, tmp_path)
+    report = export(model, f"tester/live-{kind}", base_model=None if kind == "ecd" else BASE, **OPTIONS)
+    assert report.verified and report.kind == kind
+    assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-model-*"))  # the temporary save is gone
+    _same_predictions(model, f"tester/live-{kind}", tmp_path, "ecd" if kind == "ecd" else "llm")
+
+
+def test_export_of_a_live_merged_model_is_refused_with_the_way_out(tmp_path, local_hub, base_on_hub, env_token):
+    # After merge_adapter_into_base_model, model.save() writes an empty adapter (Ludwig 0.17): refuse it.
+    config, data = _config("merged", tmp_path)
+    model = _train(config, data, tmp_path)
+    before = len(local_hub.requests())
+    with pytest.raises(InvalidModelError, match="the adapter holds no tensors") as err:
+        export(model, "tester/live-merged", base_model=BASE, **OPTIONS)
+    assert "training run directory" in str(err.value)
+    assert len(local_hub.requests()) == before  # refused before any network call
+
+
+@pytest.mark.parametrize("kind", ["adapter", "full", "merged"])
+def test_callback_publishes_after_the_final_save(kind, tmp_path, local_hub, base_on_hub, env_token):
     callback = HubExportCallback(f"tester/cb-{kind}", base_model=BASE, **OPTIONS)
-    config = make_fixtures.llm_config(_base_copy(tmp_path), adapter)
-    model = _train(config, make_fixtures.llm_dataframe(), tmp_path, [callback])
+    config, data = _config(kind, tmp_path)
+    model = _train(config, data, tmp_path, [callback])
     assert callback.error is None and callback.report.verified, callback.error
     assert callback.report.kind == kind
     _same_predictions(model, f"tester/cb-{kind}", tmp_path, "llm")
@@ -103,11 +127,13 @@ def test_failed_export_neither_crashes_nor_hides_the_training(tmp_path, local_hu
     assert reader not in err
 
 
-def _ludwig_train(tmp_path: Path, name: str) -> None:
+def _ludwig_train(tmp_path: Path, name: str, kind: str = "ecd") -> None:
+    config_dict, frame = _config(kind, tmp_path) if kind != "ecd" else (make_fixtures.ecd_config(),
+                                                                         make_fixtures.ecd_dataframe())
     data = tmp_path / "data.csv"
-    make_fixtures.ecd_dataframe().to_csv(data, index=False)
+    frame.to_csv(data, index=False)
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(make_fixtures.ecd_config()))
+    config.write_text(yaml.safe_dump(config_dict))
     ludwig = Path(sys.executable).parent / "ludwig"
     out = subprocess.run([str(ludwig), "train", "--config", str(config), "--dataset", str(data), "--output_directory",
                           str(tmp_path / "results"), "--experiment_name", name, "--skip_save_processed_input"],
@@ -146,3 +172,20 @@ def test_cli_after_ludwig_train_and_ludwig_upload_flags(tmp_path, local_hub, hub
     assert hub_api.repo_info("tester/compat-public").private is False
     wrong = _cli(["upload", "hf_hub", "-r", "tester/x", "-m", str(run), "-t", "dataset"], env)
     assert wrong.returncode == 2 and "only model" in wrong.stderr
+
+
+@pytest.mark.parametrize("kind", ["adapter", "full", "merged"])
+def test_cli_push_of_an_llm_ludwig_train_run(kind, tmp_path, local_hub, base_on_hub):
+    from transformers import AutoModelForCausalLM
+
+    _ludwig_train(tmp_path, "llm", kind)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    out = _cli(["push", str(tmp_path / "results"), "--repo-id", f"tester/cli-{kind}", "--base-model", BASE, "--json"],
+               env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["kind"] == kind
+    if kind != "adapter":
+        AutoModelForCausalLM.from_pretrained(f"tester/cli-{kind}", token=local_hub.token)
+    pulled = pull(f"tester/cli-{kind}", tmp_path / "pulled", token=local_hub.token)
+    run_model = next((tmp_path / "results").glob("llm*")) / "model"
+    assert predictions(pulled.model_dir, "llm") == predictions(run_model, "llm")
