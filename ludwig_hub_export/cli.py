@@ -149,7 +149,6 @@ def _upload(args: argparse.Namespace) -> int:
         raise UsageError(f"-p {args.private!r} is not True or False", "use -p (private), or -p False (public)")
     private = value in ("true", "1", "yes")
     args.public = not private
-    args.commit_message = args.commit_message
     report = push(args.model_path, _settings(args, args.repo_id))
     print(f"{report.pr_url or report.url} @ {report.commit_oid}")
     return EXIT_OK

@@ -72,14 +72,14 @@ def normalize(src: str | Path, dest: str | Path, *, latest: bool = False, prefer
 def _convert(result: NormalizeResult, normalized: str, source: Path) -> None:
     from .adapters import convert_pickle_to_safetensors
 
-    target = _safetensors_name(normalized)
+    target = safetensors_name(normalized)
     out = result.dest / target
     out.parent.mkdir(parents=True, exist_ok=True)
     convert_pickle_to_safetensors(source, out)
     result.converted[target] = normalized
 
 
-def _safetensors_name(normalized: str) -> str:
+def safetensors_name(normalized: str) -> str:
     """adapter_model.bin -> adapter_model.safetensors, pytorch_model.bin -> model.safetensors (the names loaders
     look for), and the ECD pickle file model_weights -> model_weights.safetensors."""
     folder, _, name = normalized.rpartition("/")

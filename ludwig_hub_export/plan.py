@@ -170,11 +170,11 @@ def _is_weights(name: str) -> bool:
 
 
 def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
-    from .normalize import _safetensors_name
+    from .normalize import safetensors_name
 
     if plan.workdir is None:
         plan.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
-    new_name = _safetensors_name(name)
+    new_name = safetensors_name(name)
     target = Path(plan.workdir.name) / new_name.replace("/", "__")
     convert_pickle_to_safetensors(source, target)
     plan.notes.append(f"{name} converted to {new_name} (loaded with weights_only)")

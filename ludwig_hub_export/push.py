@@ -476,7 +476,6 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
 
 
 def _print_plan(console: _Console, plan: ExportPlan, missing: set[str], settings: ExportSettings) -> None:
-    console.quiet = False if not settings.quiet else console.quiet
     console.say(f"dry run: nothing will be changed on {settings.repo_id}")
     for f in plan.files:
         state = "upload" if f.path in missing else "already there"
