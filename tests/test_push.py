@@ -362,3 +362,45 @@ def test_no_token_value_in_any_output_or_report(tmp_path, local_hub):
             everything += path.read_bytes().decode("utf-8", "replace")  # nothing the hub stored either
     assert local_hub.token not in everything
     assert json.loads(report_file.read_text())["token_origin"] == "HF_TOKEN"
+
+
+def test_401_on_a_terminal_asks_for_a_token_and_finishes(tmp_path, local_hub):
+    """A real pseudo-terminal: the prompt appears, the pasted token is not echoed, the push completes."""
+    import select
+
+    source = copy_fixture("ecd_saved", tmp_path)
+    stale = local_hub.add_token("tester")
+    local_hub.revoke(stale)
+    fresh = local_hub.add_token("tester")
+    env = _cli_env(local_hub, tmp_path, stale)
+    env["HF_TOKEN_PATH"] = str(tmp_path / "no-token-file")
+    fd, child_end = os.openpty()
+    # A new session whose first opened terminal becomes its controlling terminal (getpass reads /dev/tty).
+    become_tty = ("import os, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+                  "os.execv(sys.executable, [sys.executable, '-m', 'ludwig_hub_export'] + sys.argv[1:])")
+    child = subprocess.Popen([sys.executable, "-c", become_tty, "push", str(source), "--repo-id", "tester/tty"],
+                             env=env, stdin=child_end, stdout=child_end, stderr=child_end, start_new_session=True)
+    os.close(child_end)
+    seen, answered = b"", False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break  # the child exited
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"Token:" in seen:
+            os.write(fd, fresh.encode() + b"\n")
+            answered = True
+    returncode = child.wait(timeout=60)
+    os.close(fd)
+    text = seen.decode("utf-8", "replace")
+    assert answered, text
+    assert returncode == 0, text
+    assert "401" in text and fresh not in text and stale not in text
+    assert "ludwig_export.json" in local_hub.files("tester/tty")
