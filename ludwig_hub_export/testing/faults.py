@@ -73,6 +73,11 @@ class FaultInjector:
             raise ValueError(f"{path}: expected a JSON list of fault objects")
         return [self.add(**spec) for spec in specs]
 
+    def reseed(self, seed: int | None) -> None:
+        """Make probabilistic faults repeatable (a soak with the same seed meets the same failures)."""
+        with self._lock:
+            self._random.seed(seed)
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()

@@ -105,6 +105,7 @@ def run_soak(hub: LocalHub, sources: list[Path], exports: int, probability: floa
     from ..retry import RetryPolicy
 
     rng = random.Random(seed)
+    hub.faults.reseed(seed)
     result = SoakResult()
     digests = {src: _digest(src) for src in sources}
     policy = RetryPolicy(base_delay=0.01, max_delay=1.0, max_attempts=8, budget=300, read_timeout=30)
