@@ -35,6 +35,19 @@ def digest_bytes(data: bytes) -> Digest:
     return Digest(len(data), hashlib.sha256(data).hexdigest(), git.hexdigest())
 
 
+def file_digest(path: Path) -> Digest:
+    """sha256 (and, for files small enough to be regular blobs, the git sha1) in one read."""
+    size = path.stat().st_size
+    sha = hashlib.sha256()
+    git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            sha.update(chunk)
+            if git is not None:
+                git.update(chunk)
+    return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+
+
 def default_cache_path() -> Path:
     root = os.environ.get("LUDWIG_HUB_EXPORT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ludwig-hub-export")
@@ -62,19 +75,15 @@ class HashCache:
             hit = self._entries.get(key)
         if hit is not None:
             return Digest(*hit)
-        size = path.stat().st_size
-        sha = hashlib.sha256()
-        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                sha.update(chunk)
-                if git is not None:
-                    git.update(chunk)
-                with self._lock:
-                    self.bytes_read += len(chunk)
-        result = Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+        result = self._read(path)
         with self._lock:
             self._entries[key] = [result.size, result.sha256, result.git_sha1]
+        return result
+
+    def _read(self, path: Path) -> Digest:
+        result = file_digest(path)
+        with self._lock:
+            self.bytes_read += result.size
         return result
 
     def digest_many(self, paths: list[Path]) -> None:

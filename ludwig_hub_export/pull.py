@@ -7,7 +7,6 @@ expects (``DEST/model/model_hyperparameters.json``, ``DEST/model/model_weights..
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UsageError
+from .hashing import file_digest
 from .plan import MANIFEST, MANIFEST_FORMAT
 from .retry import Deadline, RetryPolicy, run_with_retries, status_of
 
@@ -47,20 +47,19 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     policy = retry or RetryPolicy()
     deadline = Deadline(policy.budget)
 
-    def call(step, fn):
+    def call(step, fn, missing_entry=None):
         def no_refresh(error):
             return False
 
         try:
             return run_with_retries(step, fn, policy=policy, deadline=deadline, refresh_auth=no_refresh,
                                     on_wait=lambda *a: None)
+        except EntryNotFoundError as e:
+            raise (missing_entry or HubError(f"{step} of {repo_id}: entry not found",
+                                             "check the repo id and revision")) from e
         except (RepositoryNotFoundError, RevisionNotFoundError) as e:
             raise UsageError(f"{repo_id}@{revision or 'main'} not found ({status_of(e)})",
                              "check the repo id and revision; a private repo needs a token that can read it") from e
-        except EntryNotFoundError as e:
-            raise InvalidModelError(f"{repo_id} has no {MANIFEST}: it was not published by ludwig-hub-export, "
-                                    "or its export did not complete", "push it (again) with ludwig-hub-export "
-                                    "push; an interrupted push resumes") from e
         except ExportError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -72,17 +71,21 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     commit = call("repo info", lambda: api.repo_info(repo_id, revision=revision)).sha
     staging = dest / ".download"
 
-    def download(path: str) -> Path:
+    def download(path: str, missing: ExportError) -> Path:
         return Path(call(f"download {path}", lambda: hf_hub_download(
-            repo_id, path, revision=commit, local_dir=staging, token=value, endpoint=endpoint)))
+            repo_id, path, revision=commit, local_dir=staging, token=value, endpoint=endpoint), missing))
 
-    manifest = json.loads(download(MANIFEST).read_text())
+    manifest = json.loads(download(MANIFEST, InvalidModelError(
+        f"{repo_id} has no {MANIFEST}: it was not published by ludwig-hub-export, or its export did not complete",
+        "push it (again) with ludwig-hub-export push; an interrupted push resumes")).read_text())
     if manifest.get("format") != MANIFEST_FORMAT:
         raise InvalidModelError(f"{repo_id}: {MANIFEST} has format {manifest.get('format')!r}; this version "
                                 f"reads format {MANIFEST_FORMAT}", "upgrade ludwig-hub-export")
     result = PullResult(repo_id, commit, dest, manifest.get("kind", "?"))
     for entry in manifest["files"]:
-        local = download(entry["path"])
+        local = download(entry["path"], HubError(
+            f"{repo_id}@{commit[:12]}: {entry['path']} is listed in {MANIFEST} but missing from the repo",
+            "the repo changed after its export: push the model again"))
         _verify(local, entry, repo_id)
         target = dest / (entry.get("ludwig_path") or entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,13 +97,9 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
 
 
 def _verify(local: Path, entry: dict, repo_id: str) -> None:
-    size = local.stat().st_size
-    digest = hashlib.sha256()
-    with open(local, "rb") as f:
-        while chunk := f.read(8 << 20):
-            digest.update(chunk)
-    if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
-        raise HubError(f"{repo_id}: {entry['path']} does not match {MANIFEST} (got {size} bytes, sha256 "
-                       f"{digest.hexdigest()[:12]}...; expected {entry['size']} bytes, {entry['sha256'][:12]}...)",
+    digest = file_digest(local)
+    if digest.size != entry["size"] or digest.sha256 != entry["sha256"]:
+        raise HubError(f"{repo_id}: {entry['path']} does not match {MANIFEST} (got {digest.size} bytes, sha256 "
+                       f"{digest.sha256[:12]}...; expected {entry['size']} bytes, {entry['sha256'][:12]}...)",
                        "the repo changed after its export or the download was damaged: pull again, or push the "
                        "model again")

@@ -56,3 +56,10 @@ def test_pull_cli(tmp_path, local_hub, env_token):
     assert out.returncode == 0, out.stderr
     assert "verified against the manifest" in out.stdout
     assert (tmp_path / "p" / "model" / "model_weights.safetensors").is_file()
+
+
+def test_pull_names_a_file_the_manifest_lists_but_the_repo_lost(tmp_path, local_hub, hub_api, env_token):
+    push(copy_fixture("ecd_saved", tmp_path), settings("tester/ecd", base_model=None))
+    hub_api.delete_file("training_set_metadata.json", repo_id="tester/ecd")
+    with pytest.raises(HubError, match="training_set_metadata.json is listed in ludwig_export.json but missing"):
+        pull("tester/ecd", tmp_path / "p")
