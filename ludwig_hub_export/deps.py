@@ -1,0 +1,128 @@
+"""Importing the heavy libraries (Ludwig, PEFT, transformers, torch) with a clear error when they cannot be.
+
+A library must not pin its users, so a user's environment can hold a set that does not import together (torch
+2.15 beside torchaudio 2.11: transformers imports torchaudio, which refuses a torch built for another CUDA).
+Every command that needs one of these goes through `require`, which turns any import failure into one
+`DependencyError` naming the package that failed, the versions involved and what to install. It also quiets
+the known third-party noise that is nobody's to act on.
+
+``python -m ludwig_hub_export.deps --check`` is the setup's import check: it imports what users' code imports
+and prints one line per broken package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import traceback
+import warnings
+from importlib import metadata
+
+from .errors import ExportError
+
+# The packages whose versions must agree with each other; named in every message about a broken set.
+TORCH_FAMILY = ("torch", "torchaudio", "torchvision", "torchcodec")
+# What to install for each heavy module that is missing altogether.
+_EXTRA_FOR = {"ludwig": "ludwig", "accelerate": "ludwig", "ray": "hyperopt", "dask": "hyperopt",
+              "s3fs": "s3", "gcsfs": "gcs", "adlfs": "azure"}
+# What users' code imports after a pull; the setup checks exactly these.
+USER_IMPORTS = ("peft", "transformers", "ludwig.api:LudwigModel")
+
+
+class DependencyError(ExportError):
+    """A library the command needs is missing or does not import in this environment."""
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _culprit(error: BaseException) -> str | None:
+    """The top-level package whose code raised `error` (the deepest site-packages frame)."""
+    culprit = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        parts = frame.filename.replace("\\", "/").split("/")
+        if "site-packages" in parts:
+            index = parts.index("site-packages")
+            if index + 1 < len(parts):
+                culprit = parts[index + 1].removesuffix(".py")
+    return culprit
+
+
+def explain_import_failure(module: str, error: BaseException) -> DependencyError:
+    """One message for any failure to import `module`: what is missing or broken, and what to do."""
+    top = module.split(".")[0]
+    if isinstance(error, ModuleNotFoundError) and error.name and error.name.split(".")[0] == top:
+        extra = _EXTRA_FOR.get(top)
+        how = f"pip install 'ludwig-hub-export[{extra}]'" if extra else f"pip install {top}"
+        return DependencyError(f"{top} is not installed, and this command needs it", how)
+    culprit = _culprit(error) or (error.name.split(".")[0] if isinstance(error, ImportError) and error.name
+                                  else top)
+    versions = ", ".join(f"{name} {v}" for name in TORCH_FAMILY if (v := _version(name)))
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    message = (f"importing {module} failed in {culprit}: {type(error).__name__}: {first_line}"
+               + (f" (installed: {versions})" if versions else ""))
+    if culprit in TORCH_FAMILY or any(name in first_line.lower() for name in TORCH_FAMILY):
+        remedy = ("install torch, torchaudio and torchvision releases built together (the same CUDA), e.g. "
+                  "pin torch to the release line of the newest torchaudio: pip install 'torch<2.15'; "
+                  "or build the project's tested set with `make env` (from uv.lock)")
+    else:
+        remedy = (f"reinstall {culprit} at a version that works with the rest "
+                  f"(pip install --force-reinstall {culprit}), or use the project's tested set (`make env`)")
+    return DependencyError(message, remedy)
+
+
+def quiet_third_party() -> None:
+    """Silence warnings printed on every import that nobody using this tool can act on."""
+    class _DropKernelsHint(logging.Filter):
+        # bitsandbytes asks for the optional `kernels` package, which would download code from the Hub.
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "gemm_4bit_forward" not in record.getMessage()
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_DropKernelsHint())
+    for category in (DeprecationWarning, FutureWarning):
+        for origin in ("transformers", "ludwig", "peft", "torch", "torchaudio", "torchvision", "ray", "dask"):
+            warnings.filterwarnings("ignore", category=category, module=rf"{origin}(\.|$)")
+
+
+def require(module: str, attribute: str | None = None):
+    """Import `module` (and return `attribute` of it), or raise a `DependencyError` with the remedy."""
+    quiet_third_party()
+    try:
+        imported = importlib.import_module(module)
+        return getattr(imported, attribute) if attribute else imported
+    except Exception as error:  # noqa: BLE001 - any failure to import becomes one clear message
+        raise explain_import_failure(module, error) from error
+
+
+def check_imports(names: tuple[str, ...] = USER_IMPORTS) -> list[str]:
+    """Import each `module[:attribute]`; return one line per failure (empty when all import)."""
+    problems = []
+    for name in names:
+        module, _, attribute = name.partition(":")
+        try:
+            require(module, attribute or None)
+        except DependencyError as e:
+            problems.append(f"{e.message}\n  -> {e.remedy}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in ([], ["--check"]):
+        print("usage: python -m ludwig_hub_export.deps [--check]", file=sys.stderr)
+        return 2
+    problems = check_imports()
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    if not problems:
+        print("import check: " + ", ".join(n.replace(":", ".") for n in USER_IMPORTS) + " import cleanly")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
