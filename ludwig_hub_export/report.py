@@ -1,0 +1,44 @@
+"""What an export did: `ExportReport` (returned by the API, written by `--report`) and its `FileResult`s."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class FileResult:
+    path: str
+    size: int
+    sha256: str
+    status: str  # "uploaded" or "already there"
+
+
+@dataclass
+class ExportReport:
+    repo_id: str
+    url: str
+    kind: str
+    revision: str
+    token_origin: str
+    files: list[FileResult] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+    commit_oid: str | None = None
+    pr_url: str | None = None
+    bytes_uploaded: int = 0
+    bytes_hashed: int = 0
+    retries: int = 0
+    waits: list[str] = field(default_factory=list)
+    fallback: str | None = None  # why per-file uploads were used
+    created_repo: bool = False
+    verified: bool = False
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")

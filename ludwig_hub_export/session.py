@@ -1,0 +1,145 @@
+"""One export's connection to the Hub: the client, the token, the retry policy around every call, and how a
+failure that outlived the retries is explained to the user. The phases (`repo`, `remote`, `upload`) all take a
+`HubSession`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Callable
+
+from . import auth
+from .errors import AuthError, ExportError, HubError
+from .plan import ExportPlan
+from .report import ExportReport
+from .retry import Deadline, OutOfTime, RetryPolicy, describe, run_with_retries, status_of
+from .settings import ExportSettings
+
+
+class Console:
+    """Progress and log lines go to stderr (results go to stdout); `quiet` silences them."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def client_settings(policy: RetryPolicy, quiet: bool):
+    """Explicit timeouts (the client has none by default) and quiet progress bars, for this export only."""
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from huggingface_hub.utils import _http
+
+    previous = getattr(_http, "_GLOBAL_CLIENT_FACTORY", _http.default_client_factory)
+
+    def factory():
+        client = previous()
+        client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+        return client
+
+    bars_were_off = are_progress_bars_disabled()
+    set_client_factory(factory)
+    if quiet:
+        disable_progress_bars()
+    try:
+        yield
+    finally:
+        set_client_factory(previous)
+        if quiet and not bars_were_off:
+            enable_progress_bars()
+
+
+class HubSession:
+    def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.console = console
+        self.token = auth.resolve_token(settings.token)
+        self.deadline = Deadline(settings.retry.budget)
+        self.revision = settings.revision or "main"
+        self.report = ExportReport(settings.repo_id, "", plan.kind, self.revision, self.token.origin,
+                                   notes=list(plan.notes), dry_run=settings.dry_run,
+                                   bytes_hashed=plan.bytes_hashed)
+        self._last_commit = 0.0
+        self._make_api()
+
+    def _make_api(self) -> None:
+        from huggingface_hub import HfApi
+
+        self.api = HfApi(endpoint=self.settings.endpoint, token=self.token.value)
+
+    def _on_wait(self, step: str, error: BaseException, wait: float, attempt: int) -> None:
+        self.report.retries += 1
+        line = f"{step}: {describe(error)}; waiting {wait:.1f} s before try {attempt + 1}/" \
+               f"{self.settings.retry.max_attempts}"
+        self.report.waits.append(line)
+        self.console.say(line)
+
+    def _refresh(self, error: BaseException) -> bool:
+        fresh = auth.fresher_token(self.token, self.settings.token_command, self.settings.interactive)
+        if fresh is None:
+            return False
+        self.console.say(f"the Hub refused the {self.token} (401); retrying with the {fresh}")
+        self.token = fresh
+        self.report.token_origin = fresh.origin
+        self._make_api()
+        return True
+
+    def call(self, step: str, fn: Callable[[], object], after_failure=None):
+        """`fn()` under the retry policy; failures become our errors, each with its remedy."""
+        try:
+            return run_with_retries(step, fn, policy=self.settings.retry, deadline=self.deadline,
+                                    on_wait=self._on_wait, refresh_auth=self._refresh, after_failure=after_failure)
+        except OutOfTime as e:
+            raise HubError(str(e), "try again later; --budget gives the export more time") from e
+        except ExportError:
+            raise
+        except Exception as e:  # noqa: BLE001 - turned into our errors with a remedy
+            raise self._explain(step, e) from e
+
+    def _explain(self, step: str, error: BaseException) -> ExportError:
+        status = status_of(error)
+        where = f"{step} ({self.settings.repo_id})"
+        if status == 401:
+            return AuthError(f"{where}: the Hub refused the {self.token} (401 Invalid credentials) and no fresher "
+                             "token was found", "log in again (`hf auth login`), set HF_TOKEN to a valid write "
+                             "token, or pass --token-command to fetch one")
+        if status == 403:
+            return AuthError(f"{where}: permission denied (403): {server_message(error)}",
+                             "use a write token of the repo's owner or of a member of its organisation")
+        if status is not None and 400 <= status < 500 and status not in (408, 429):
+            return HubError(f"{where}: the Hub answered {status}: {server_message(error)}",
+                            "this will fail the same way again; check the repo id, revision and files")
+        return HubError(f"{where}: still failing after {self.settings.retry.max_attempts} tries: "
+                        f"{describe(error)} {server_message(error)}".rstrip(),
+                        "the Hub or the network is having trouble; run the same command again later: it resumes "
+                        "and uploads only what is missing")
+
+    def pace(self) -> None:
+        """--min-interval between commits, for accounts near their commit limits."""
+        wait = self.settings.min_interval - (time.monotonic() - self._last_commit)
+        if self._last_commit and wait > 0:
+            self.console.say(f"pacing: waiting {wait:.1f} s before the next commit (--min-interval)")
+            time.sleep(wait)
+
+    def committed(self) -> None:
+        self._last_commit = time.monotonic()
+
+    def repo_url(self) -> str:
+        from huggingface_hub import constants
+
+        return f"{self.settings.endpoint or constants.ENDPOINT}/{self.settings.repo_id}"
+
+
+def server_message(error: BaseException) -> str:
+    message = getattr(error, "server_message", None)
+    if message:
+        return str(message).splitlines()[0]
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,47 @@
+"""`ExportSettings`: every option of an export (the CLI flags), validated when it is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import UsageError
+from .limits import HubLimits
+from .retry import RetryPolicy
+
+
+@dataclass
+class ExportSettings:
+    repo_id: str
+    token: str | None = None
+    token_command: str | Callable[[], str | None] | None = None
+    interactive: bool | None = None  # offer a login prompt on a 401 (default: when on a terminal)
+    endpoint: str | None = None
+    public: bool = False  # new repos are private unless asked
+    revision: str | None = None
+    create_pr: bool = False
+    base_model: str | None = None
+    latest: bool = False
+    prefer_adapter: bool = False
+    convert_pickle: bool = False
+    license: str | None = None
+    commit_message: str | None = None
+    commit_description: str | None = None
+    dry_run: bool = False
+    min_interval: float = 0.0  # seconds between commits
+    strict: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: HubLimits = field(default_factory=HubLimits)
+    quiet: bool = False
+    hash_cache: Path | None = None
+
+    def __post_init__(self) -> None:
+        from .card_metadata import is_repo_id
+
+        if not is_repo_id(self.repo_id) or "/" not in self.repo_id:
+            raise UsageError(f"repo id {self.repo_id!r} is not of the form NAMESPACE/NAME",
+                             "for example: --repo-id my-user/my-ludwig-model")
+        if self.create_pr and self.revision not in (None, "main"):
+            raise UsageError("--create-pr opens a PR against main; it cannot be combined with --revision",
+                             "drop --revision, or push to the branch without --create-pr")
