@@ -53,6 +53,14 @@ def _culprit(error: BaseException) -> str | None:
     return culprit
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    seen = {id(error)}
+    while (cause := error.__cause__ or error.__context__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        error = cause
+    return error
+
+
 def explain_import_failure(module: str, error: BaseException) -> DependencyError:
     """One message for any failure to import `module`: what is missing or broken, and what to do."""
     top = module.split(".")[0]
@@ -60,11 +68,12 @@ def explain_import_failure(module: str, error: BaseException) -> DependencyError
         extra = _EXTRA_FOR.get(top)
         how = f"pip install 'ludwig-hub-export[{extra}]'" if extra else f"pip install {top}"
         return DependencyError(f"{top} is not installed, and this command needs it", how)
-    culprit = _culprit(error) or (error.name.split(".")[0] if isinstance(error, ImportError) and error.name
-                                  else top)
+    # Lazy importers (transformers) re-raise with a vaguer message: the first failure is the informative one.
+    root = _root_cause(error)
+    culprit = _culprit(root) or (root.name.split(".")[0] if isinstance(root, ImportError) and root.name else top)
     versions = ", ".join(f"{name} {v}" for name in TORCH_FAMILY if (v := _version(name)))
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    message = (f"importing {module} failed in {culprit}: {type(error).__name__}: {first_line}"
+    first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
+    message = (f"importing {module} failed in {culprit}: {type(root).__name__}: {first_line}"
                + (f" (installed: {versions})" if versions else ""))
     if culprit in TORCH_FAMILY or any(name in first_line.lower() for name in TORCH_FAMILY):
         remedy = ("install torch, torchaudio and torchvision releases built together (the same CUDA), e.g. "
