@@ -24,20 +24,40 @@ pytestmark = pytest.mark.ludwig
     ("full_sharded", False), ("merged_run", False),
 ])
 def test_pulled_model_predicts_like_the_pushed_one(name, convert, tmp_path, local_hub, base_on_hub, env_token):
+    from ludwig.config_validation.validation import check_schema
+
     source = copy_fixture(name, tmp_path)
     report = push(source, settings(f"tester/{name}", convert_pickle=convert))
     result = pull(f"tester/{name}", tmp_path / "pulled")
     assert result.commit == report.commit_oid and result.kind == report.kind
-    assert (result.model_dir / "model_hyperparameters.json").is_file()
     pulled_config = json.loads((result.model_dir / "model_hyperparameters.json").read_text())
+    check_schema(pulled_config)  # the uploaded config is one Ludwig's own schema accepts: no null adapter keys
     if report.kind != "ecd":
         assert pulled_config["base_model"] == BASE  # loads its base model from the Hub, not a local path
-    assert plain_predictions(result.model_dir, report.kind) == predictions(tmp_path / MANIFEST[name]["model_dir"],
-                                                                           report.kind)
+    # What the card says: stock LudwigModel.load for ECD, load_ludwig_model for LLMs (see the test below).
+    pulled = plain_predictions(result.model_dir, report.kind) if report.kind == "ecd" else \
+        predictions(result.model_dir, report.kind)
+    assert pulled == predictions(tmp_path / MANIFEST[name]["model_dir"], report.kind)
+    card = (tmp_path / "pulled" / "README.md").read_text()
+    loader = "LudwigModel.load" if report.kind == "ecd" else "load_ludwig_model"
+    assert f'model = {loader}("./{name}/model")' in card
+
+
+def test_stock_ludwig_still_rejects_every_llm_config_it_saves(tmp_path, local_hub, base_on_hub, env_token):
+    """Why the card sends LLM users to load_ludwig_model: Ludwig 0.17 re-renders `"adapters": null` into the
+    config it loads and rejects it, whatever the file holds. When a Ludwig release fixes that, this fails: then
+    the card can say LudwigModel.load for every kind."""
+    from ludwig.error import ConfigValidationError
+
+    push(copy_fixture("full_sharded", tmp_path), settings("tester/full"))
+    result = pull("tester/full", tmp_path / "pulled")
+    assert "adapters" not in json.loads((result.model_dir / "model_hyperparameters.json").read_text())
+    with pytest.raises(ConfigValidationError, match="None is not of type 'object'"):
+        plain_predictions(result.model_dir, "full")
 
 
 def plain_predictions(model_dir, kind: str) -> list:
-    """Stock Ludwig, no workaround: the uploaded config must be one Ludwig's own schema accepts."""
+    """Stock Ludwig, no workaround."""
     import logging
 
     from ludwig.api import LudwigModel
