@@ -72,7 +72,7 @@ def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, e
     from huggingface_hub.utils._runtime import is_xet_available
 
     headers = build_hf_headers(token=token)
-    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=True)
+    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=False)  # retry.py retries
     if meta.size is not None and meta.size != size:
         raise UntrustedRepoError(f"{label}: the Hub has {meta.size} bytes; its manifest entry says {size}",
                                  "the repo changed after its export: push the model again")
@@ -100,7 +100,7 @@ def fetch_bytes(url: str, *, limit: int, label: str, token: str | None, endpoint
     from huggingface_hub.file_download import get_hf_file_metadata, http_get
     from huggingface_hub.utils import build_hf_headers, silent_tqdm
 
-    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=True)
+    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=False)  # retry.py retries
     if meta.size is not None and meta.size > limit:
         raise TooLarge(f"{label} is {meta.size} bytes; at most {limit} are accepted",
                        "this is not a manifest written by ludwig-hub-export: push the model again")

@@ -3,9 +3,10 @@
 Ludwig 0.17.10 saves every LLM config with ``"adapters": null`` (and ``"active": null`` / ``"merge": null``
 inside a named-adapter section), but its own JSON schema rejects null there, so ``LudwigModel.load`` of any LLM
 it saved fails with ``ConfigValidationError: ... None is not of type 'object'``. Editing the file does not
-help: ``load`` re-renders the config with ``to_dict()`` (``"adapters": null`` again) and validates it again. So on exactly that error the
-load is retried with ``ModelConfig.from_dict`` dropping those null keys in memory; nothing on disk changes.
-Imports Ludwig (slow), so only the commands that load models import this module.
+help: ``load`` re-renders the config with ``to_dict()`` (``"adapters": null`` again) and validates it again.
+So on that error the load is retried with ``ModelConfig.from_dict`` dropping those null keys in memory; nothing
+on disk changes. The module itself imports nothing heavy (``plan`` uses `drop_null_adapters` for the uploaded
+config); Ludwig is imported inside the functions that load models.
 """
 
 from __future__ import annotations
