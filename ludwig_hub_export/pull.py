@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 import uuid
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +79,11 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
     manifest = parse_manifest(raw, repo_id)
     _refuse_pickle(manifest, repo_id, allow_pickle)
-    _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
-
     staging = dest / STAGING
     objects = staging / "objects"
     todo = _missing(manifest, objects)
     _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
+    _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
     dest.mkdir(parents=True, exist_ok=True)
     for area in (staging, objects, staging / "tmp"):
         area.mkdir(exist_ok=True)
@@ -249,19 +248,22 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
         finally:
             tmp.unlink(missing_ok=True)
 
+    def guarded(entry: ManifestEntry) -> int:
+        try:
+            return one(entry)
+        except UntrustedRepoError:
+            stop.set()  # a bad repo: the other downloads are wasted. A network failure lets them finish (resume)
+            raise
+
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo)))) as pool:
-            futures = [pool.submit(one, e) for e in sorted(todo, key=lambda e: -e.size)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
-            if failed:
-                stop.set()
-                for f in futures:
-                    f.cancel()
-                errors = [f.exception() for f in futures if f.done() and not f.cancelled()
-                          and f.exception() is not None and not isinstance(f.exception(), _Stopped)]
-                raise errors[0] if errors else failed[0].exception()  # type: ignore[misc]
-            return sum(f.result() for f in futures)
+            futures = [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size)]
+            wait(futures)
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        real = [e for e in errors if not isinstance(e, _Stopped)]
+        if real or errors:
+            raise next((e for e in real if isinstance(e, UntrustedRepoError)), (real or errors)[0])
+        return sum(f.result() for f in futures)
     finally:
         bar.close()
 
