@@ -96,3 +96,25 @@ def test_pull_names_a_file_the_manifest_lists_but_the_repo_lost(tmp_path, local_
     hub_api.delete_file("training_set_metadata.json", repo_id="tester/ecd")
     with pytest.raises(UntrustedRepoError, match="training_set_metadata.json is listed in ludwig_export.json"):
         pull("tester/ecd", tmp_path / "p")
+
+
+def test_pull_takes_a_branch_a_tag_and_a_pr_ref_and_names_the_commit(tmp_path, local_hub, hub_api, env_token,
+                                                                     capsys):
+    from ludwig_hub_export.cli import main
+
+    first = push(copy_fixture("ecd_saved", tmp_path), settings("tester/ecd", base_model=None)).commit_oid
+    hub_api.create_tag("tester/ecd", tag="v1")
+    hub_api.create_branch("tester/ecd", branch="dev")
+    pr = hub_api.upload_file(path_or_fileobj=b"notes\n", path_in_repo="NOTES.txt", repo_id="tester/ecd",
+                             create_pr=True)
+    pr_commit = local_hub.commits("tester/ecd", "refs/pr/1")[0].oid
+    assert pr_commit != first and pr.pr_revision == "refs/pr/1"
+    for n, (revision, commit) in enumerate([("v1", first), ("dev", first), ("refs/pr/1", pr_commit),
+                                            (first[:10], first)]):
+        capsys.readouterr()
+        assert main(["pull", "tester/ecd", str(tmp_path / f"p{n}"), "--revision", revision]) == 0
+        out = capsys.readouterr().out
+        assert f"pulled tester/ecd {revision} at commit {commit} (ecd, 4 files verified" in out
+        assert (tmp_path / f"p{n}" / "model" / "model_weights.safetensors").is_file()
+    assert main(["pull", "tester/ecd", str(tmp_path / "missing"), "--revision", "v2"]) == 2
+    assert "tester/ecd@v2 not found" in capsys.readouterr().err
