@@ -1,6 +1,7 @@
 """One measured upload in a fresh process (so peak memory and bytes read are its own). Prints one JSON line.
 
     python benchmarks/_child.py push|upload_folder|ludwig|hf_cli SOURCE REPO_ID [FOLDER]
+    python benchmarks/_child.py pull|snapshot_download DEST REPO_ID
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ def main() -> None:
         if not ok:
             print(json.dumps({"mode": mode, "error": "hf upload failed"}))
             return
+    elif mode == "pull":  # `source` is the destination here
+        from ludwig_hub_export.pull import pull
+
+        ok = bool(pull(repo_id, source, progress=False).files)
+    elif mode == "snapshot_download":
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+        ok = bool(snapshot_download(repo_id, local_dir=source))
     else:
         raise SystemExit(f"unknown mode {mode}")
     wall = time.perf_counter() - started
