@@ -74,7 +74,11 @@ def main() -> None:
         raise SystemExit(f"unknown mode {mode}")
     wall = time.perf_counter() - started
     rss = peak_rss()
-    print(json.dumps({"mode": mode, "ok": ok, "wall": wall, "read": io_read() - read0, "peak_rss": rss}))
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads, imports included
+    print(json.dumps({"mode": mode, "ok": ok, "wall": wall, "read": io_read() - read0, "peak_rss": rss,
+                      "cpu": usage.ru_utime + usage.ru_stime}))
 
 
 if __name__ == "__main__":

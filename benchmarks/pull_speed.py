@@ -7,7 +7,8 @@ Models (pushed once with `push`, random weights): ``shards8`` a full-model save 
 SIZE/8, ``single`` one safetensors file of SIZE/2. Each measurement runs in a fresh process
 (benchmarks/_child.py) into a fresh directory with a fresh HF_HOME; pull and snapshot_download alternate, the
 one that goes first alternating too, so drifts of the machine hit both. The hub runs in its own process
-(HF_HUB_DISABLE_XET=1: the local Hub speaks LFS). Prints medians, the ratio pull / snapshot_download and peak RSS.
+(HF_HUB_DISABLE_XET=1: the local Hub speaks LFS). Prints medians of wall time, the ratio pull / snapshot_download,
+the client's CPU seconds (all threads; steadier than wall on a shared machine) and peak RSS.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> None:
     try:
         print(f"pull versus snapshot_download, {args.pairs} alternating pairs, medians (machine: {os.cpu_count()} "
               "CPUs, hub in its own process on loopback)")
-        print(f"  {'model':24} {'tool':18} {'wall s':>8} {'x snapshot':>11} {'peak RSS MiB':>13}  walls")
+        print(f"  {'model':24} {'tool':18} {'wall s':>8} {'x snapshot':>11} {'CPU s':>7} {'peak RSS MiB':>13}  walls")
         for name in args.models.split(","):
             total = args.size_mib * MIB if name == "shards8" else args.size_mib // 2 * MIB
             shard = total // 8 if name == "shards8" else total
@@ -83,7 +84,8 @@ def main() -> None:
                 walls = [s["wall"] for s in samples[tool]]
                 wall = statistics.median(walls)
                 rss = statistics.median(s["peak_rss"] for s in samples[tool]) / MIB
-                print(f"  {label:24} {tool:18} {wall:8.2f} {wall / base:11.2f} {rss:13.0f}  "
+                cpu = statistics.median(s["cpu"] for s in samples[tool])
+                print(f"  {label:24} {tool:18} {wall:8.2f} {wall / base:11.2f} {cpu:7.2f} {rss:13.0f}  "
                       + " ".join(f"{w:.2f}" for w in walls), flush=True)
     finally:
         server.terminate()

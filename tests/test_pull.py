@@ -118,3 +118,22 @@ def test_pull_takes_a_branch_a_tag_and_a_pr_ref_and_names_the_commit(tmp_path, l
         assert (tmp_path / f"p{n}" / "model" / "model_weights.safetensors").is_file()
     assert main(["pull", "tester/ecd", str(tmp_path / "missing"), "--revision", "v2"]) == 2
     assert "tester/ecd@v2 not found" in capsys.readouterr().err
+
+
+def test_the_streaming_hash_is_dropped_when_the_client_rewinds_and_refuses_bytes_past_the_size(tmp_path):
+    import hashlib
+
+    from ludwig_hub_export.download import TooLarge, _HashingWriter
+
+    seen = []
+    with open(tmp_path / "f", "wb+") as f:
+        writer = _HashingWriter(f, 10, "repo: f", seen.append)
+        writer.write(b"abcd")
+        assert writer.hexdigest() == hashlib.sha256(b"abcd").hexdigest() and not writer.rewound
+        writer.seek(0)  # what http_get does when a server answers a Range request with the whole file
+        writer.truncate()
+        writer.write(b"0123456789")
+        assert writer.rewound and writer.size == 10  # fetch then hashes the finished file instead
+        with pytest.raises(TooLarge, match="more than the 10 bytes"):
+            writer.write(b"x")
+    assert (tmp_path / "f").read_bytes() == b"0123456789" and seen == [4, 10]
