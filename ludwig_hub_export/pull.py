@@ -85,10 +85,11 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
     _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
     dest.mkdir(parents=True, exist_ok=True)
+    for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
+        shutil.rmtree(staging / leftover, ignore_errors=True)
     for area in (staging, objects, staging / "tmp"):
         area.mkdir(exist_ok=True)
         resolve_inside(dest, str(area.relative_to(dest)), "the staging area", repo_id)
-    shutil.rmtree(staging / "tree", ignore_errors=True)  # a layout an earlier run did not finish moving
 
     result = PullResult(repo_id, commit, dest, manifest.kind, revision,
                         resumed=len({e.sha256 for e in manifest.files}) - len(todo))
@@ -255,10 +256,16 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
             stop.set()  # a bad repo: the other downloads are wasted. A network failure lets them finish (resume)
             raise
 
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo)))) as pool:
-            futures = [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size)]
+        futures = [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size)]
+        try:
             wait(futures)
+        except BaseException:  # Ctrl-C: the running downloads stop at their next chunk instead of finishing
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         errors = [f.exception() for f in futures if f.exception() is not None]
         real = [e for e in errors if not isinstance(e, _Stopped)]
         if real or errors:

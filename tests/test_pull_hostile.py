@@ -367,3 +367,29 @@ def test_the_command_prints_no_traceback_for_a_hostile_repo(tmp_path, local_hub,
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "files[1].ludwig_path" in out.stderr and "'..' segment" in out.stderr
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "a").exists()
+
+
+def test_a_killed_pull_leaves_only_the_staging_area_and_the_rerun_resumes(tmp_path, local_hub, hub_api, env_token):
+    import time
+
+    craft(hub_api, good_manifest())
+    local_hub.add_fault("resolve", delay=60, times=1, path_contains="model_weights.safetensors")  # holds one file
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(local_hub.env(token=local_hub.token, hf_home=tmp_path / "hf-home"))
+    dest = tmp_path / "dest"
+    process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "pull", REPO, str(dest)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    objects = dest / STAGING / "objects"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (objects.exists() and len(list(objects.iterdir())) == 3):
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=30)
+    assert len(list(objects.iterdir())) == 3
+    assert [p.name for p in dest.iterdir()] == [STAGING]
+    local_hub.faults.clear()
+    result = pull(REPO, dest, retry=FAST, progress=False)
+    assert (result.downloaded, result.resumed) == (1, 3)
+    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "ludwig_export.json", "model"]
+    for path, (data, ludwig_path) in FILES.items():
+        assert (dest / (ludwig_path or path)).read_bytes() == data
