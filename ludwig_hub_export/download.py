@@ -64,6 +64,27 @@ class _HashingWriter:
         return self._sha.hexdigest()
 
 
+class _NoBar:
+    """A bar that shows nothing (pull draws its own overall bar). Unlike the client's `silent_tqdm` it answers
+    every call the Xet download reporter makes (`set_postfix_str`, `refresh`, ...): a missing one raises inside
+    hf_xet's progress callback, which prints a traceback on every Xet download."""
+
+    total = 0
+    n = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
 def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, endpoint: str | None,
           on_bytes: Callable[[int], None]) -> Fetched:
     """Download `url` into `target` (a new file), refusing more than `size` bytes; returns what was received."""
@@ -78,7 +99,7 @@ def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, e
                                  "the repo changed after its export: push the model again")
     if meta.xet_file_data is not None and is_xet_available():
         xet_get(incomplete_path=target, xet_file_data=meta.xet_file_data, headers=headers, expected_size=size,
-                displayed_filename=label, tqdm_class=silent_tqdm)
+                displayed_filename=label, tqdm_class=_NoBar)
         digest = file_digest(target)
         on_bytes(digest.size)
         return Fetched(digest.size, digest.sha256, streamed=False)

@@ -352,7 +352,8 @@ def test_a_failing_download_exits_4_and_a_rerun_fetches_only_the_rest(tmp_path, 
     result = pull(REPO, tmp_path / "dest", retry=FAST, progress=False)
     fetched = [r.path for r in local_hub.requests("resolve")[before:] if r.method == "GET"]
     assert result.downloaded == 1 and result.resumed == 3
-    assert len(fetched) == 2 and all("model_weights.safetensors" in p or "ludwig_export.json" in p for p in fetched)
+    # Only the manifest and the missing file travel again (on Xet the weights come from the CAS, not resolve).
+    assert fetched and all("model_weights.safetensors" in p or "ludwig_export.json" in p for p in fetched)
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["README.md", "ludwig_export.json", "model"]
 
 
