@@ -267,9 +267,9 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         errors = [f.exception() for f in futures if f.exception() is not None]
-        real = [e for e in errors if not isinstance(e, _Stopped)]
-        if real or errors:
-            raise next((e for e in real if isinstance(e, UntrustedRepoError)), (real or errors)[0])
+        if errors:  # the cause, not the downloads it stopped; a bad repo before a network failure
+            real = [e for e in errors if not isinstance(e, _Stopped)] or errors
+            raise next((e for e in real if isinstance(e, UntrustedRepoError)), real[0])
         return sum(f.result() for f in futures)
     finally:
         bar.close()

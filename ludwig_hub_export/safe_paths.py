@@ -2,7 +2,8 @@
 
 A repo path is text chosen by whoever pushed it. Only a plain relative POSIX path may become a file under the
 destination: no absolute or drive paths, no ``..`` / ``.`` / empty segments, no backslashes (a separator on
-Windows), no NUL or other control characters, nothing a filesystem would refuse. Two targets must not collide,
+Windows), no NUL or other control characters, no ``:`` and no segment ending in a dot or space (Windows would
+read those differently), nothing a filesystem would refuse. Two targets must not collide,
 also not when compared case-insensitively (macOS and Windows would merge them) nor as a file and a directory of
 the same name. And the place each one resolves to, symlinks already on disk included, must stay inside DEST.
 """
@@ -50,6 +51,8 @@ def check_relative(value: object, field: str, repo_id: str) -> str:
         raise _refuse(repo_id, field, value, "it is absolute (or home-relative)")
     if _DRIVE.match(value):
         raise _refuse(repo_id, field, value, "it starts with a drive letter")
+    if ":" in value:
+        raise _refuse(repo_id, field, value, "it contains ':' (a drive or an alternate data stream on Windows)")
     if len(encoded) > MAX_PATH:
         raise _refuse(repo_id, field, value, f"it is longer than {MAX_PATH} bytes")
     for segment in value.split("/"):
@@ -57,6 +60,8 @@ def check_relative(value: object, field: str, repo_id: str) -> str:
             raise _refuse(repo_id, field, value, "it has an empty segment (a doubled or trailing slash)")
         if segment in (".", ".."):
             raise _refuse(repo_id, field, value, f"it has a {segment!r} segment")
+        if segment[-1] in ". ":  # Windows drops a trailing dot or space: two names, one file
+            raise _refuse(repo_id, field, value, f"segment {segment!r} ends with a dot or a space")
         if len(segment.encode("utf-8")) > MAX_SEGMENT:
             raise _refuse(repo_id, field, value, f"a segment is longer than {MAX_SEGMENT} bytes")
     if value.split("/")[0] == STAGING:

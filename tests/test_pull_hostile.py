@@ -107,6 +107,9 @@ HOSTILE_PATHS = [
     ("c:escaped.txt", "drive letter"),
     ("..\\escaped.txt", "backslash"),
     ("model\\x.json", "backslash"),
+    ("model/x.json:stream", "contains ':'"),
+    ("model/x.json.", "ends with a dot or a space"),
+    ("model /x.json", "ends with a dot or a space"),
     ("model/x\x00.json", "NUL"),
     ("model/x\n.json", "control character"),
     ("", "empty"),
@@ -130,6 +133,15 @@ def test_a_hostile_path_in_any_manifest_field_is_refused_before_any_download(
     assert not dest.exists()
     assert not local_hub.requests("resolve") or all("ludwig_export.json" in r.path
                                                     for r in local_hub.requests("resolve"))
+
+
+@pytest.mark.parametrize("path", ["README.md", "model/model_weights/model-00001-of-00008.safetensors",
+                                  "model/model_weights/tiny_adapter/adapter_config.json", "mod\u00e8le/donn\u00e9es.json",
+                                  "model/.hidden", "model/a..b.json", "x" * 255])
+def test_ordinary_paths_pass(path):
+    from ludwig_hub_export.safe_paths import check_relative
+
+    assert check_relative(path, "files[0].path", REPO) == path
 
 
 def test_a_symlink_out_of_dest_is_never_followed(tmp_path):
