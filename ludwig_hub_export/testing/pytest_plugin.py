@@ -18,7 +18,8 @@ import pytest
 
 from .server import LocalHub
 
-_SCRUBBED = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "HF_HUB_ENABLE_HF_TRANSFER")
+_SCRUBBED = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "HF_HUB_ENABLE_HF_TRANSFER",
+            "HF_OIDC_RESOURCE", "HF_OIDC_ID_TOKEN")
 
 
 def pytest_configure(config: pytest.Config) -> None:
