@@ -16,7 +16,7 @@ from pathlib import Path
 from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UsageError
 from .hashing import file_digest
-from .plan import MANIFEST, MANIFEST_FORMAT
+from .plan import MANIFEST, MANIFEST_FORMAT, pull_order
 from .retry import Deadline, RetryPolicy, run_with_retries, status_of
 
 
@@ -82,7 +82,7 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
         raise InvalidModelError(f"{repo_id}: {MANIFEST} has format {manifest.get('format')!r}; this version "
                                 f"reads format {MANIFEST_FORMAT}", "upgrade ludwig-hub-export")
     result = PullResult(repo_id, commit, dest, manifest.get("kind", "?"))
-    for entry in manifest["files"]:
+    for entry in pull_order(manifest["files"]):  # the file the Hub counts downloads on first
         local = download(entry["path"], HubError(
             f"{repo_id}@{commit[:12]}: {entry['path']} is listed in {MANIFEST} but missing from the repo",
             "the repo changed after its export: push the model again"))
