@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from . import progress
 from .checks import check
 from .errors import InvalidModelError, UsageError
 from .hashing import HashCache
@@ -58,7 +59,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.duration = time.monotonic() - started
                 return result
             if todo:
+                progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
                 upload(s, todo)
+                progress.close()
             else:
                 console.say("every file is already on the Hub: nothing to upload")
             verify(s)
@@ -67,9 +70,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     finally:
         plan.cleanup()
     result.duration = time.monotonic() - started
-    where = result.pr_url or result.url
+    # The URL is the result: the command line prints it last, on stdout.
     console.say(f"published {settings.repo_id} ({len(todo)} file(s) uploaded, {human_size(result.bytes_uploaded)}"
-                f", verified): {where} @ {result.commit_oid}")
+                f", verified) at commit {result.commit_oid}")
     return result
 
 

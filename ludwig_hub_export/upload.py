@@ -4,6 +4,7 @@ compared with the local files first, so a commit that landed is not made twice."
 
 from __future__ import annotations
 
+from . import progress
 from .errors import HubError
 from .limits import human_size
 from .plan import CARD, MANIFEST, PlannedFile
@@ -71,6 +72,7 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
     if pr_url:
         _take_pr(s, pr_url)
     s.report.bytes_uploaded += sum(f.size for f in files)
+    progress.advance(sum(f.size for f in files))
     return oid
 
 

@@ -20,6 +20,12 @@ FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
 BASE = "tester/tiny-llama"
 
 
+@pytest.fixture
+def env_token(local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("HF_TOKEN", local_hub.token)
+    return local_hub.token
+
+
 def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
     options.setdefault("retry", FAST)
     options.setdefault("quiet", True)
@@ -102,3 +108,36 @@ def test_hugging_face_hub_token_is_a_source_and_hf_token_wins(tmp_path, local_hu
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     report = push(copy_fixture("ecd_saved", tmp_path / "again"), settings("tester/other"))
     assert report.token_origin == "HF_TOKEN"
+
+
+# --- downloads the Hub counts ----------------------------------------------------------------------------------
+
+def test_ecd_repo_has_a_counted_config_yaml_and_pull_fetches_it_first_once(tmp_path, local_hub, env_token):
+    import yaml
+
+    from ludwig_hub_export.plan import DOWNLOAD_COUNTED
+    from ludwig_hub_export.pull import pull
+
+    push(copy_fixture("ecd_run", tmp_path), settings("tester/ecd"))
+    files = local_hub.files("tester/ecd")
+    assert [p for p in files if p in DOWNLOAD_COUNTED] == ["config.yaml"]
+    ludwig_config = json.loads(local_hub.read_file("tester/ecd", "ludwig_config.json"))
+    assert yaml.safe_load(local_hub.read_file("tester/ecd", "config.yaml")) == ludwig_config
+    assert "counts this repo's downloads on `config.yaml`" in local_hub.read_file("tester/ecd", "README.md").decode()
+
+    local_hub.log.clear()
+    result = pull("tester/ecd", tmp_path / "pulled")
+    fetched = [r.path.rsplit("/", 1)[-1] for r in local_hub.requests("resolve")]
+    manifest_listed = [name for name in dict.fromkeys(fetched) if name != "ludwig_export.json"]
+    assert manifest_listed[0] == "config.yaml"  # first, so even an interrupted pull is counted
+    assert sum(1 for r in local_hub.requests("resolve") if r.path.endswith("/config.yaml") and r.method == "GET") == 1
+    assert yaml.safe_load((result.dest / "config.yaml").read_text()) == ludwig_config
+
+
+@pytest.mark.parametrize("name,counted", [("lora_saved", "adapter_config.json"), ("full_saved", "config.json")])
+def test_llm_repos_are_counted_on_their_own_config_and_get_no_extra_file(name, counted, tmp_path, local_hub,
+                                                                         env_token):
+    from ludwig_hub_export.plan import DOWNLOAD_COUNTED
+
+    push(copy_fixture(name, tmp_path), settings("tester/llm", base_model=BASE))
+    assert [p for p in local_hub.files("tester/llm") if p in DOWNLOAD_COUNTED] == [counted]
