@@ -30,7 +30,7 @@ def start(total_bytes: int, enabled: bool = True, description: str = "Uploading"
 
     with _lock:
         # disable=None: tqdm shows the bar only when stderr is a terminal.
-        _bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc=description,
+        _bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000, desc=description,
                     file=sys.stderr, disable=None, dynamic_ncols=True, name=f"{GROUP}.upload")
 
 

@@ -141,3 +141,201 @@ def test_llm_repos_are_counted_on_their_own_config_and_get_no_extra_file(name, c
 
     push(copy_fixture(name, tmp_path), settings("tester/llm", base_model=BASE))
     assert [p for p in local_hub.files("tester/llm") if p in DOWNLOAD_COUNTED] == [counted]
+
+
+# --- the card: metadata the Hub accepts and shows ----------------------------------------------------------------
+
+KIND_FIXTURES = {"ecd": "ecd_run", "adapter": "lora_run", "full": "full_sharded", "merged": "merged_run",
+                 "named adapter": "lora_named_adapter", "legacy ecd": "ecd_legacy_pickle"}
+
+
+def _validate_yaml(local_hub: LocalHub, content: str):
+    """The card as `create_commit` sends it: POST /api/validate-yaml, through the client's own HTTP session."""
+    from huggingface_hub.utils import get_session
+
+    return get_session().post(f"{local_hub.url}/api/validate-yaml", json={"content": content, "repoType": "model"})
+
+
+@pytest.mark.parametrize("label", sorted(KIND_FIXTURES))
+def test_card_of_every_kind_passes_the_hubs_validate_yaml(label, tmp_path, local_hub):
+    import yaml
+
+    from ludwig_hub_export.card_metadata import split_front_matter
+    from ludwig_hub_export.checks import check
+    from ludwig_hub_export.plan import build_plan
+
+    name = KIND_FIXTURES[label]
+    base = None if "ecd" in label else BASE
+    report = check(copy_fixture(name, tmp_path), base_model=base, convert_pickle=True)
+    plan = build_plan(report, "tester/m", base_model=base, convert_pickle=True, license="apache-2.0",
+                      dataset="acme/training-data")
+    try:
+        card = plan.by_path()["README.md"].data.decode()
+    finally:
+        plan.cleanup()
+    answer = _validate_yaml(local_hub, card)
+    assert answer.status_code == 200, answer.text
+    meta = yaml.safe_load(split_front_matter(card)[0])
+    assert meta["datasets"] == ["acme/training-data"] and meta["license"] == "apache-2.0"
+    if plan.kind == "adapter":
+        assert meta["base_model_relation"] == "adapter" and f"base_model:adapter:{BASE}" in meta["tags"]
+        assert {"peft", "lora", "transformers"} <= set(meta["tags"])
+    elif plan.kind in ("full", "merged"):
+        assert meta["base_model_relation"] == "finetune" and f"base_model:finetune:{BASE}" in meta["tags"]
+    else:
+        assert "base_model_relation" not in meta and "base_model" not in meta
+    assert "## Training hyperparameters" in card and "| learning rate |" in card
+    if plan.kind in ("adapter", "merged"):
+        assert "| r | 4 |" in card and "| alpha | 8 |" in card and "| target modules |" in card
+    # A model-index only with test metrics to show (runs have training_statistics.json; saved models do not).
+    assert ("model-index" in meta) == ("training_statistics.json" in plan.by_path())
+
+
+@pytest.mark.parametrize("front,complaint", [
+    ("license: Apache-2.0", "license"),
+    ("license: other", "license_name"),
+    ("base_model: /home/me/llama", "base_model"),
+    ("datasets: [./data.csv]", "datasets"),
+    ("base_model: org/base\nbase_model_relation: merged", "base_model_relation"),
+    ("base_model_relation: adapter", "base_model_relation"),
+    ("pipeline_tag: tabular-classifier", "pipeline_tag"),
+    ("model-index:\n- name: m\n  results:\n  - task: {type: text-generation}\n    metrics: [{type: loss, value: 1}]",
+     "dataset"),
+    ("model-index:\n- name: m\n  results:\n  - task: {type: text-generation}\n    dataset: {type: a/b, name: a/b}\n"
+     "    metrics: [{type: loss}]", "metrics"),
+])
+def test_validate_yaml_refuses_what_the_hub_refuses_and_the_client_reports_it(front, complaint, local_hub, hub_api):
+    card = f"---\nlibrary_name: ludwig\n{front}\n---\n# m\n"
+    answer = _validate_yaml(local_hub, card)
+    assert answer.status_code == 400 and complaint in answer.text
+    hub_api.create_repo("tester/refused")
+    with pytest.raises(ValueError, match="Invalid metadata in README.md"):
+        hub_api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id="tester/refused")
+    assert local_hub.stats.requests["commit"] == 0
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"license": "Apache-2.0"}, "did you mean 'apache-2.0'"),
+    ({"license": "other"}, "license_name and license_link"),
+    ({"license": "mit", "license_name": "x"}, "--license other"),
+    ({"dataset": "../data.csv"}, "not a Hub dataset id"),
+])
+def test_bad_license_or_dataset_is_a_usage_error_before_any_request(options, message, local_hub):
+    from ludwig_hub_export.errors import UsageError
+
+    with pytest.raises(UsageError, match=message) as err:
+        settings(**options)
+    assert err.value.exit_code == 2 and local_hub.requests() == []
+
+
+def test_license_other_and_dataset_land_in_the_card_on_the_hub(tmp_path, local_hub, env_token):
+    import yaml
+
+    from ludwig_hub_export.card_metadata import split_front_matter
+
+    push(copy_fixture("lora_run", tmp_path), settings(base_model=BASE, license="other", license_name="acme-1.0",
+                                                       license_link="https://acme.example/license",
+                                                       dataset="acme/instructions"))
+    card = local_hub.read_file("tester/model", "README.md").decode()
+    meta = yaml.safe_load(split_front_matter(card)[0])
+    assert (meta["license"], meta["license_name"], meta["license_link"]) == (
+        "other", "acme-1.0", "https://acme.example/license")
+    stats = json.loads((tmp_path / "lora_run" / "results" / "api_experiment_run" /
+                        "training_statistics.json").read_text())
+    [model] = meta["model-index"]
+    [result] = model["results"]
+    assert result["task"]["type"] == "text-generation" and result["dataset"]["type"] == "acme/instructions"
+    assert result["dataset"]["split"] == "test"
+    assert {m["type"]: m["value"] for m in result["metrics"]} == {
+        metric: values[-1] for metric, values in stats["test"]["output"].items()}
+    # Read back by huggingface_hub itself: the Hub's parser sees the same results.
+    from huggingface_hub import ModelCard
+
+    parsed = ModelCard(card).data
+    assert parsed.eval_results and {r.dataset_type for r in parsed.eval_results} == {"acme/instructions"}
+
+
+def test_no_model_index_without_a_dataset(tmp_path, local_hub, env_token):
+    push(copy_fixture("ecd_run", tmp_path), settings())
+    card = local_hub.read_file("tester/model", "README.md").decode()
+    assert "model-index" not in card and "datasets:" not in card
+
+
+# --- output like the hf CLI ----------------------------------------------------------------------------------------
+
+def _cli(args: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ludwig_hub_export", *args], env=env, capture_output=True,
+                          text=True, timeout=300, **kwargs)
+
+
+def test_push_formats_put_results_on_stdout_logs_on_stderr_and_the_url_last(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    url = f"{local_hub.url}/tester/fmt"
+
+    human = _cli(["push", str(source), "--repo-id", "tester/fmt"], env, stdin=subprocess.DEVNULL)
+    assert human.returncode == 0, human.stderr
+    assert human.stdout.strip().splitlines()[-1] == url and "verified" in human.stdout
+    assert "authenticated as tester" in human.stderr and url not in human.stderr
+    assert "%|" not in human.stderr and "Uploading" not in human.stderr  # not a terminal: no progress bar
+
+    for flags in (["--format", "json"], ["--json"]):
+        out = _cli(["push", str(source), "--repo-id", "tester/fmt", *flags], env)
+        assert out.returncode == 0 and json.loads(out.stdout)["url"] == url and out.stderr == ""
+    for flags in (["--format", "quiet"], ["--quiet"], ["-q"]):
+        out = _cli(["push", str(source), "--repo-id", "tester/fmt", *flags], env)
+        assert out.returncode == 0 and out.stdout == url + "\n" and out.stderr == ""
+
+    both = _cli(["push", str(source), "--repo-id", "tester/fmt", "--json", "--quiet"], env)
+    assert both.returncode == 2 and "mutually exclusive" in both.stderr
+
+
+def test_check_and_pull_formats(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    assert _cli(["check", str(source), "--format", "quiet"], env).stdout == "PASSED\n"
+    assert json.loads(_cli(["check", str(source), "--format", "json"], env).stdout)["status"] == "PASSED"
+    assert _cli(["push", str(source), "--repo-id", "tester/p", "-q"], env).returncode == 0
+    out = _cli(["pull", "tester/p", str(tmp_path / "a"), "--format", "json"], env)
+    assert out.returncode == 0 and json.loads(out.stdout)["model_dir"] == str(tmp_path / "a" / "model")
+    out = _cli(["pull", "tester/p", str(tmp_path / "b"), "--quiet"], env)
+    assert out.stdout == f"{tmp_path / 'b' / 'model'}\n" and out.stderr == ""
+
+
+def test_one_overall_progress_bar_on_a_terminal(tmp_path, local_hub):
+    """A real pseudo-terminal as stderr: one bar with bytes, rate and ETA; none of the client's per-file bars."""
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    source = copy_fixture("lora_run", tmp_path)
+    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    fd, child_end = os.openpty()
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal has a width
+    child = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",
+                              "tester/bar", "--base-model", BASE], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=child_end)
+    os.close(child_end)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif child.poll() is not None:
+            break
+    stdout, _ = child.communicate(timeout=120)
+    os.close(fd)
+    text = seen.decode("utf-8", "replace")
+    assert child.returncode == 0, text
+    bars = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("Uploading")]
+    assert bars and "100%" in bars[-1] and "B/s" in bars[-1], text  # bytes, rate
+    assert "<" in bars[-1]  # tqdm's elapsed<remaining (ETA)
+    assert "adapter_model.safetensors:" not in text  # the client's per-file bars stayed off
+    assert stdout.decode().strip().splitlines()[-1] == f"{local_hub.url}/tester/bar"
