@@ -60,14 +60,12 @@ def _add_format_flags(p: argparse.ArgumentParser, quiet_help: str) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
-    given = [flag for flag, on in (("--format", getattr(args, "format", None) is not None),
-                                   ("--json", getattr(args, "json", False)),
-                                   ("--quiet", getattr(args, "quiet", False))) if on]
-    if len(given) > 1:
-        raise UsageError(f"{given[0]} and {given[1]} are mutually exclusive", "choose one output format")
-    if getattr(args, "format", None):
-        return args.format
-    return "json" if getattr(args, "json", False) else "quiet" if getattr(args, "quiet", False) else "human"
+    # --json wins over --quiet (as before --format existed: scripts pass both); --format must agree with them.
+    alias = "json" if getattr(args, "json", False) else "quiet" if getattr(args, "quiet", False) else None
+    chosen = getattr(args, "format", None)
+    if chosen and alias and chosen != alias:
+        raise UsageError(f"--format {chosen} contradicts --{alias}", "choose one output format")
+    return chosen or alias or "human"
 
 
 def _limits(args: argparse.Namespace):

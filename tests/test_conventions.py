@@ -287,7 +287,9 @@ def test_push_formats_put_results_on_stdout_logs_on_stderr_and_the_url_last(tmp_
         assert out.returncode == 0 and out.stdout == url + "\n" and out.stderr == ""
 
     both = _cli(["push", str(source), "--repo-id", "tester/fmt", "--json", "--quiet"], env)
-    assert both.returncode == 2 and "mutually exclusive" in both.stderr
+    assert both.returncode == 0 and json.loads(both.stdout)["url"] == url  # --json wins, as it always did
+    clash = _cli(["push", str(source), "--repo-id", "tester/fmt", "--format", "human", "--json"], env)
+    assert clash.returncode == 2 and "contradicts" in clash.stderr
 
 
 def test_check_and_pull_formats(tmp_path, local_hub):
