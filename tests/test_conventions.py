@@ -110,6 +110,30 @@ def test_hugging_face_hub_token_is_a_source_and_hf_token_wins(tmp_path, local_hu
     assert report.token_origin == "HF_TOKEN"
 
 
+@pytest.fixture
+def token_file(local_hub: LocalHub):
+    """The token file huggingface_hub reads in this process (`$HF_HOME/token`), removed afterwards."""
+    from ludwig_hub_export.auth import token_file
+
+    path = token_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def test_token_file_is_named_and_a_401_falls_back_to_it_from_a_stale_hf_token(tmp_path, local_hub, token_file,
+                                                                             monkeypatch):
+    token_file.write_text(local_hub.token + "\n")
+    report = push(copy_fixture("ecd_saved", tmp_path), settings("tester/from-file"))
+    assert report.token_origin.startswith("token file ") and report.token_origin.endswith("token")
+    stale = local_hub.add_token("tester")
+    local_hub.revoke(stale)
+    monkeypatch.setenv("HF_TOKEN", stale)  # ranks above the file, and is refused: the file's token is different
+    report = push(copy_fixture("ecd_saved", tmp_path / "again"), settings("tester/after-401"))
+    assert report.verified and report.token_origin.startswith("token file ")
+    assert local_hub.stats.statuses[("whoami", 401)] == 1
+
+
 # --- downloads the Hub counts ----------------------------------------------------------------------------------
 
 def test_ecd_repo_has_a_counted_config_yaml_and_pull_fetches_it_first_once(tmp_path, local_hub, env_token):
