@@ -238,6 +238,31 @@ def test_validate_yaml_refuses_what_the_hub_refuses_and_the_client_reports_it(fr
     assert local_hub.stats.requests["commit"] == 0
 
 
+def test_validate_yaml_answers_any_front_matter_without_crashing():
+    """Untrusted cards (any YAML shape in the checked keys) get errors, never an exception."""
+    import yaml
+    from hypothesis import given, settings as fuzz_settings
+    from hypothesis import strategies as st
+
+    from ludwig_hub_export.card_metadata import validate_front_matter
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12),
+                        st.sampled_from(["apache-2.0", "other", "org/x", "../x", "adapter", "text-generation"]))
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "results", "task", "type", "dataset", "metrics", "value"]), inner, max_size=4),
+        max_leaves=12)
+    keys = st.sampled_from(["license", "license_name", "license_link", "datasets", "base_model", "tags",
+                            "base_model_relation", "pipeline_tag", "model-index", "library_name"])
+
+    @fuzz_settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=2000)
+    @given(st.dictionaries(keys, values, max_size=5))
+    def run(meta):
+        errors, warnings = validate_front_matter("---\n" + yaml.safe_dump(meta) + "---\n")
+        assert all(isinstance(e, str) for e in errors + warnings)
+
+    run()
+
+
 @pytest.mark.parametrize("options,message", [
     ({"license": "Apache-2.0"}, "did you mean 'apache-2.0'"),
     ({"license": "other"}, "license_name and license_link"),
