@@ -64,6 +64,23 @@ def test_oidc_trusted_publishing_exchanges_the_ci_id_token_for_a_scoped_write_to
         HfApi(token=minted[0].value).create_repo("tester/elsewhere")
 
 
+def test_oidc_token_that_expires_mid_export_is_exchanged_again_after_the_401(tmp_path, local_hub, hub_api,
+                                                                            monkeypatch):
+    repo = "tester/oidc-short-lived"
+    hub_api.create_repo(repo)
+    subject = "repo:tester/train:ref:refs/heads/main"
+    issuer = local_hub.trust_publisher(repo, subject=subject)
+    local_hub.api.trusted.token_ttl = 1  # the Hub's tokens live an hour; here one second
+    monkeypatch.setenv("HF_OIDC_RESOURCE", repo)
+    monkeypatch.setenv("HF_OIDC_ID_TOKEN", issuer.id_token(audience=local_hub.url, subject=subject))
+    local_hub.add_fault("preupload", delay=1.5)  # the minted token expires while this request waits
+    report = push(copy_fixture("ecd_saved", tmp_path), settings(repo))
+    assert report.verified and report.token_origin.startswith("OIDC trusted publishing")
+    assert local_hub.stats.statuses[("preupload", 401)] == 1
+    exchanges = [r.status for r in local_hub.requests("oidc_token")]  # more if a slow machine outlives the next
+    assert len(exchanges) >= 2 and set(exchanges) == {200}
+
+
 @pytest.mark.parametrize("problem", ["audience", "subject", "expired", "issuer"])
 def test_oidc_exchange_refused_is_an_auth_error_before_any_upload(problem, tmp_path, local_hub, hub_api,
                                                                   monkeypatch):
