@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import AuthError
+from .errors import AuthError, HubError
 
 TokenProvider = Callable[[], str | None]
 _ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # the library's order: HF_TOKEN wins
@@ -92,10 +92,17 @@ def library_token() -> Token | None:
         raise AuthError(f"OIDC trusted publishing (HF_OIDC_RESOURCE is set): {e}",
                         "set HF_OIDC_ID_TOKEN to your CI's id token (GitHub Actions: `permissions: id-token: "
                         "write`), or unset HF_OIDC_RESOURCE to use HF_TOKEN or the token file") from None
-    except Exception as e:  # noqa: BLE001 - the exchange's HTTP error; its text holds no token
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        if status is None:
+    except Exception as e:  # noqa: BLE001 - the OIDC exchange or the token file failed; no token in the text
+        if not os.environ.get("HF_OIDC_RESOURCE"):
+            if isinstance(e, OSError):
+                raise AuthError(f"cannot read the token file {_shown(token_file())}: {e.strerror or e}",
+                                "fix its permissions, run `hf auth login` again, or set HF_TOKEN") from None
             raise
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status is None or status >= 500 or status == 429:
+            raise HubError(f"OIDC trusted publishing: the token exchange with the Hub failed "
+                           f"({type(e).__name__}{f' {status}' if status else ''})",
+                           "run the command again later; check HF_ENDPOINT if it persists") from None
         message = str(getattr(e, "server_message", "") or e).splitlines()[0]
         raise AuthError(f"OIDC trusted publishing: the Hub refused to exchange the CI id token for "
                         f"{os.environ.get('HF_OIDC_RESOURCE')} ({status}: {message})",

@@ -109,6 +109,19 @@ def test_oidc_exchange_refused_is_an_auth_error_before_any_upload(problem, tmp_p
     assert [(r.kind, r.status) for r in local_hub.requests() if r.kind != "create_repo"] == [("oidc_token", 400)]
 
 
+def test_oidc_exchange_that_fails_on_the_hubs_side_is_a_hub_error(tmp_path, local_hub, monkeypatch):
+    from ludwig_hub_export.errors import HubError
+
+    issuer = local_hub.trust_publisher("tester/oidc-503", subject="repo:tester/train:ref:refs/heads/main")
+    monkeypatch.setenv("HF_OIDC_RESOURCE", "tester/oidc-503")
+    monkeypatch.setenv("HF_OIDC_ID_TOKEN", issuer.id_token(audience=local_hub.url,
+                                                           subject="repo:tester/train:ref:refs/heads/main"))
+    local_hub.add_fault("oidc_token", 503)
+    with pytest.raises(HubError, match="token exchange with the Hub failed") as err:
+        push(copy_fixture("ecd_saved", tmp_path), settings("tester/oidc-503"))
+    assert err.value.exit_code == 4
+
+
 def test_oidc_resource_without_an_id_token_says_what_to_set(tmp_path, local_hub, monkeypatch):
     monkeypatch.setenv("HF_OIDC_RESOURCE", "tester/no-id-token")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
