@@ -81,6 +81,24 @@ def test_oidc_token_that_expires_mid_export_is_exchanged_again_after_the_401(tmp
     assert len(exchanges) >= 2 and set(exchanges) == {200}
 
 
+def test_trusted_publishing_of_a_hub_in_another_process_through_the_cli(tmp_path, local_hub, hub_api):
+    """`hub serve` users configure it through the admin API (HubControl); the CLI push exchanges the id token."""
+    from ludwig_hub_export.testing import HubControl
+
+    hub_api.create_repo("tester/ci")
+    issuer = HubControl(local_hub.url, local_hub.admin_key).trust_publisher("tester/ci", "repo:tester/train:ref:x")
+    env = _cli_env(local_hub, tmp_path, None)
+    env.update(HF_OIDC_RESOURCE="tester/ci",
+               HF_OIDC_ID_TOKEN=issuer.id_token(audience=local_hub.url, subject="repo:tester/train:ref:x"))
+    out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(copy_fixture("ecd_saved", tmp_path)),
+                          "--repo-id", "tester/ci", "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["verified"] and report["token_origin"].startswith("OIDC trusted publishing")
+    minted = [t.value for t in local_hub.accounts.tokens.values() if t.name == "oidc"]
+    assert minted and not any(value in out.stdout + out.stderr for value in minted + [env["HF_OIDC_ID_TOKEN"]])
+
+
 @pytest.mark.parametrize("problem", ["audience", "subject", "expired", "issuer"])
 def test_oidc_exchange_refused_is_an_auth_error_before_any_upload(problem, tmp_path, local_hub, hub_api,
                                                                   monkeypatch):

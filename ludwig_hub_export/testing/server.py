@@ -439,6 +439,11 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "revoke" and self.command == "POST":
             hub.revoke(body.json()["token"])
             return Response.json(200, {})
+        if action == "trusted-publishers" and self.command == "POST":
+            spec = body.json()
+            issuer = hub.trust_publisher(spec["repo_id"], spec["subject"], spec.get("user"))
+            # The key lets the caller play the CI provider (mint id tokens); it signs nothing else.
+            return Response.json(200, {"issuer": issuer.name, "key": issuer.key.hex()})
         if action == "reset" and self.command == "POST":
             hub.reset()
             return Response.json(200, {})
