@@ -1,8 +1,11 @@
 """Which token to use, whether it may write where asked, and where a fresher one comes from after a 401.
 
-Sources, in huggingface_hub's order: the explicit argument, ``HF_TOKEN``, then the token file
-(``HF_TOKEN_PATH``, else ``$HF_HOME/token``, else ``~/.cache/huggingface/token``). They are read at call time,
-so a token refreshed on disk while an export runs is picked up. Only the *origin* of a token is ever shown.
+The token is huggingface_hub's own choice (`huggingface_hub.get_token()`), so the order and the sources are the
+library's: OIDC trusted publishing (``HF_OIDC_RESOURCE``, a short-lived token exchanged in CI), ``HF_TOKEN`` /
+``HUGGING_FACE_HUB_TOKEN``, the token file of `hf auth login` (``HF_TOKEN_PATH``, else ``$HF_HOME/token``; an
+OAuth login is refreshed by the library), then the Colab secret ``HF_TOKEN``. An explicit ``--token`` comes
+first. What this module adds: the *name* of the source (never the value), and after a 401 a token different
+from the refused one (the sources again, then ``--token-command``, then a hidden prompt on a terminal).
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import AuthError
+from .errors import AuthError, HubError
 
 TokenProvider = Callable[[], str | None]
+_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # the library's order: HF_TOKEN wins
 
 
 @dataclass(frozen=True)
 class Token:
     value: str = field(repr=False)
-    origin: str  # "argument", "HF_TOKEN", "token file ~/.cache/huggingface/token", "token command", ...
+    origin: str  # "argument", "HF_TOKEN", "token file ~/.cache/huggingface/token", "OIDC trusted publishing ..."
 
     def __str__(self) -> str:  # never the value
         return f"token from {self.origin}"
@@ -38,11 +42,10 @@ class Identity:
 
 
 def token_file() -> Path:
-    if os.environ.get("HF_TOKEN_PATH"):
-        return Path(os.environ["HF_TOKEN_PATH"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
-    return Path(home).expanduser() / "token"
+    """The token file huggingface_hub reads (``HF_TOKEN_PATH``, else ``$HF_HOME/token``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_TOKEN_PATH).expanduser()
 
 
 def _shown(path: Path) -> str:
@@ -51,23 +54,84 @@ def _shown(path: Path) -> str:
     return "~" + text[len(home):] if text.startswith(home + os.sep) else text
 
 
-def find_tokens(explicit: str | None = None) -> list[Token]:
-    """Every token available, in order of precedence."""
-    found = []
-    if explicit:
-        found.append(Token(explicit.strip(), "argument"))
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        if os.environ.get(var, "").strip():
-            found.append(Token(os.environ[var].strip(), var))
-            break
-    path = token_file()
+def _clean(value: str | None) -> str | None:
+    # The library's rule (`_clean_token`): line breaks dropped, spaces stripped, empty means none.
+    return (value.replace("\r", "").replace("\n", "").strip() or None) if value else None
+
+
+def _read_token_file() -> str | None:
     try:
-        value = path.read_text().strip()
+        return _clean(token_file().read_text())
     except OSError:
-        value = ""
-    if value:
-        found.append(Token(value, f"token file {_shown(path)}"))
-    return found
+        return None
+
+
+def _origin_of(value: str) -> str:
+    """Name the source `huggingface_hub.get_token()` took `value` from, by looking at the same places."""
+    resource = os.environ.get("HF_OIDC_RESOURCE")
+    if resource:
+        return f"OIDC trusted publishing (HF_OIDC_RESOURCE={resource})"
+    for var in _ENV_VARS:
+        if _clean(os.environ.get(var)) == value:
+            return var
+    if os.path.exists(token_file()):  # also a token the library has just refreshed (OAuth login)
+        return f"token file {_shown(token_file())}"
+    from huggingface_hub.utils import is_google_colab
+
+    return "Colab secret HF_TOKEN" if is_google_colab() else "huggingface_hub.get_token()"
+
+
+def library_token() -> Token | None:
+    """huggingface_hub's token, in its order, with the name of its source."""
+    from huggingface_hub import get_token
+    from huggingface_hub.errors import OIDCError
+
+    try:
+        value = get_token()
+    except OIDCError as e:
+        raise AuthError(f"OIDC trusted publishing (HF_OIDC_RESOURCE is set): {e}",
+                        "set HF_OIDC_ID_TOKEN to your CI's id token (GitHub Actions: `permissions: id-token: "
+                        "write`), or unset HF_OIDC_RESOURCE to use HF_TOKEN or the token file") from None
+    except Exception as e:  # noqa: BLE001 - the OIDC exchange or the token file failed; no token in the text
+        if not os.environ.get("HF_OIDC_RESOURCE"):
+            if isinstance(e, OSError):
+                raise AuthError(f"cannot read the token file {_shown(token_file())}: {e.strerror or e}",
+                                "fix its permissions, run `hf auth login` again, or set HF_TOKEN") from None
+            raise
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status is None or status >= 500 or status == 429:
+            raise HubError(f"OIDC trusted publishing: the token exchange with the Hub failed "
+                           f"({type(e).__name__}{f' {status}' if status else ''})",
+                           "run the command again later; check HF_ENDPOINT if it persists") from None
+        message = str(getattr(e, "server_message", "") or e).splitlines()[0]
+        raise AuthError(f"OIDC trusted publishing: the Hub refused to exchange the CI id token for "
+                        f"{os.environ.get('HF_OIDC_RESOURCE')} ({status}: {message})",
+                        "check the trusted publisher configured for the repo (issuer, repository, workflow) "
+                        "and that the id token's audience is the Hub URL") from None
+    value = _clean(value)
+    return Token(value, _origin_of(value)) if value else None
+
+
+def find_tokens(explicit: str | None = None) -> list[Token]:
+    """Every token available, in order of precedence: the argument, huggingface_hub's choice, then the sources
+    it ranks lower (the environment, the token file), which a 401 may make worth trying."""
+    found: list[Token] = []
+    if explicit and explicit.strip():
+        found.append(Token(explicit.strip(), "argument"))
+    chosen = library_token()
+    if chosen is not None:
+        found.append(chosen)
+    for var in _ENV_VARS:
+        if value := _clean(os.environ.get(var)):
+            found.append(Token(value, var))
+            break
+    if value := _read_token_file():
+        found.append(Token(value, f"token file {_shown(token_file())}"))
+    unique: list[Token] = []
+    for token in found:
+        if all(token.value != seen.value for seen in unique):
+            unique.append(token)
+    return unique
 
 
 def resolve_token(explicit: str | None = None) -> Token:
@@ -75,8 +139,9 @@ def resolve_token(explicit: str | None = None) -> Token:
     if not tokens:
         raise AuthError(
             "no Hugging Face token found (no --token, no HF_TOKEN, no token file at "
-            f"{_shown(token_file())})",
-            "run `hf auth login`, or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens",
+            f"{_shown(token_file())}, no HF_OIDC_RESOURCE)",
+            "run `hf auth login`, or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens "
+            "(in CI: trusted publishing with HF_OIDC_RESOURCE)",
         )
     return tokens[0]
 
@@ -99,7 +164,11 @@ def run_token_command(command: str | TokenProvider) -> str | None:
 def fresher_token(stale: Token, token_command: str | TokenProvider | None = None,
                   interactive: bool | None = None) -> Token | None:
     """A token different from `stale`: from the sources again, the token command, or a prompt on a terminal."""
-    for candidate in find_tokens():
+    try:
+        candidates = find_tokens()
+    except AuthError:  # e.g. an OIDC exchange that fails now: the other ways may still give a token
+        candidates = []
+    for candidate in candidates:
         if candidate.value != stale.value and candidate.origin != "argument":
             return candidate
     if token_command is not None:

@@ -4,8 +4,7 @@ the run, and how to load it with PEFT, transformers or Ludwig."""
 from __future__ import annotations
 
 import json
-
-import yaml
+import math
 
 from .card_metadata import validate_front_matter
 
@@ -45,40 +44,131 @@ def final_metrics(statistics: dict) -> dict[str, dict[str, float]]:
     return out
 
 
-def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
-           adapter_name: str | None, versions: dict[str, str], license: str | None = None) -> str:
+def relation(kind: str, base_model: str | None) -> str | None:
+    """The Hub's `base_model_relation`: an adapter is an adapter of its base; a full fine-tune, and a LoRA merged
+    into its base, are fine-tunes of it (not a "merge", which combines several models)."""
+    if not base_model:
+        return None
+    return {"adapter": "adapter", "full": "finetune", "merged": "finetune"}.get(kind)
+
+
+def card_tags(kind: str, config: dict, base_model: str | None, adapter_config: dict | None = None) -> list[str]:
+    """Tags as PEFT and transformers write them, plus `ludwig`."""
     tags = ["ludwig"]
+    if kind == "ecd":
+        return tags
+    tags.append("transformers")
     if kind == "adapter":
-        adapter = config.get("adapter") if isinstance(config.get("adapter"), dict) else {}
-        tags += ["peft", "lora"] if adapter.get("type", "lora") == "lora" else ["peft"]
-    if kind != "ecd":
-        tags.append("llm")
-    meta: dict = {"library_name": LIBRARY[kind]}
-    if base_model:
-        meta["base_model"] = base_model
-    if license:
-        meta["license"] = license
-    meta["tags"] = tags
-    if (tag := pipeline_tag(kind, config)) is not None:
-        meta["pipeline_tag"] = tag
-    front = yaml.safe_dump(meta, sort_keys=False).strip()
+        tags.append("peft")
+    if kind in ("adapter", "merged"):
+        kind_of_adapter = str((adapter_config or {}).get("peft_type") or _adapter(config).get("type") or "lora")
+        tags.append(kind_of_adapter.lower())
+    tags.append("llm")
+    if (rel := relation(kind, base_model)) is not None:
+        tags.append(f"base_model:{rel}:{base_model}")
+    return tags
+
+
+def eval_results(kind: str, config: dict, statistics: dict | None, dataset: str | None):
+    """huggingface_hub `EvalResult`s of the test split, or [] unless complete (a task, a dataset, metrics), as
+    transformers does: the Hub refuses a partial model-index."""
+    from huggingface_hub import EvalResult
+
+    task = pipeline_tag(kind, config)
+    outputs = {f.get("name") for f in config.get("output_features", [])}
+    if not (dataset and task and statistics):
+        return []
+    results = []
+    for feature, metrics in sorted((statistics.get("test") or {}).items()):
+        if feature not in outputs or not isinstance(metrics, dict):
+            continue
+        for metric, values in sorted(metrics.items()):
+            if isinstance(values, list) and values and isinstance(values[-1], (int, float)) \
+                    and not isinstance(values[-1], bool) and math.isfinite(values[-1]):
+                results.append(EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset,
+                                          dataset_split="test", metric_type=metric, metric_value=float(values[-1]),
+                                          metric_name=f"test {feature} {metric}"))
+    return results
+
+
+def front_matter(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
+                 license: str | None = None, license_name: str | None = None, license_link: str | None = None,
+                 dataset: str | None = None, adapter_config: dict | None = None) -> str:
+    """The card's YAML, built with huggingface_hub's `ModelCardData` (model-index from `EvalResult`s)."""
+    from huggingface_hub import ModelCardData
+
+    results = eval_results(kind, config, statistics, dataset)
+    data = ModelCardData(
+        library_name=LIBRARY[kind], base_model=base_model or None, license=license or None,
+        license_name=license_name if license == "other" else None,
+        license_link=license_link if license == "other" else None,
+        datasets=[dataset] if dataset else None, tags=card_tags(kind, config, base_model, adapter_config),
+        pipeline_tag=pipeline_tag(kind, config), eval_results=results or None,
+        model_name=repo_id.split("/")[-1] if results else None, base_model_relation=relation(kind, base_model))
+    return data.to_yaml(original_order=["library_name", "base_model", "base_model_relation", "license",
+                                        "license_name", "license_link", "datasets", "tags", "pipeline_tag"])
+
+
+def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
+           adapter_name: str | None, versions: dict[str, str], license: str | None = None,
+           license_name: str | None = None, license_link: str | None = None, dataset: str | None = None,
+           adapter_config: dict | None = None, counted_file: str | None = None) -> str:
+    front = front_matter(repo_id=repo_id, kind=kind, config=config, base_model=base_model, statistics=statistics,
+                         license=license, license_name=license_name, license_link=license_link, dataset=dataset,
+                         adapter_config=adapter_config)
     name = repo_id.split("/")[-1]
     lines = ["---", front, "---", "", f"# {name}", "",
              f"A {_kind_text(kind)} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
              + " and published with ludwig-hub-export.", ""]
+    if dataset:
+        lines += [f"Trained on [{dataset}](https://huggingface.co/datasets/{dataset}).", ""]
     lines += _features(config)
+    lines += _hyperparameters(kind, config, adapter_config)
     lines += _metrics(statistics)
     lines += _usage(repo_id, kind, base_model, adapter_name)
     lines += ["## Files", "",
               "- `ludwig_config.json`: the Ludwig config; `training_set_metadata.json`: the preprocessing metadata "
-              "Ludwig needs to rebuild the model.",
-              "- `ludwig_export.json`: every file with its size and sha256, the model kind and the library "
+              "Ludwig needs to rebuild the model."]
+    if counted_file:
+        lines.append(f"- `{counted_file}`: the same Ludwig config in Ludwig's native YAML (usable with `ludwig "
+                     f"train --config`). The Hub counts this repo's downloads on `{counted_file}`, since `ludwig` is "
+                     "not a library it knows; `ludwig-hub-export pull` fetches it first, once.")
+    lines += ["- `ludwig_export.json`: every file with its size and sha256, the model kind and the library "
               "versions. It is written last: a repo that has it is complete.", ""]
     text = "\n".join(lines)
     errors, _ = validate_front_matter(text)
     if errors:  # a bug here, not user input: the card must pass the Hub's check before any upload
         raise ValueError("generated model card has invalid metadata: " + "; ".join(errors))
     return text
+
+
+def _adapter(config: dict) -> dict:
+    return config.get("adapter") if isinstance(config.get("adapter"), dict) else {}
+
+
+def _hyperparameters(kind: str, config: dict, adapter_config: dict | None) -> list[str]:
+    """Training hyperparameters from the Ludwig config (and the adapter's own config, which has the resolved
+    target modules)."""
+    trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
+    optimizer = trainer.get("optimizer") if isinstance(trainer.get("optimizer"), dict) else {}
+    rows = [("epochs", trainer.get("epochs")), ("learning rate", trainer.get("learning_rate")),
+            ("batch size", trainer.get("batch_size")), ("optimizer", optimizer.get("type")),
+            ("trainer", trainer.get("type"))]
+    if kind in ("adapter", "merged"):
+        adapter, peft = _adapter(config), adapter_config or {}
+        targets = peft.get("target_modules") or adapter.get("target_modules")
+        if isinstance(targets, (list, set, tuple)):
+            targets = ", ".join(sorted(str(t) for t in targets))
+        rows += [("adapter type", str(peft.get("peft_type") or adapter.get("type") or "").lower()),
+                 ("r", peft.get("r", adapter.get("r"))), ("alpha", peft.get("lora_alpha", adapter.get("alpha"))),
+                 ("dropout", peft.get("lora_dropout", adapter.get("dropout"))), ("target modules", targets)]
+        if kind == "merged":
+            rows.append(("merged into the base", "yes"))
+    rows = [(k, v) for k, v in rows if v not in (None, "", [])]
+    if not rows:
+        return []
+    return ["## Training hyperparameters", "", "| hyperparameter | value |", "|---|---|"] + \
+        [f"| {k} | {v} |" for k, v in rows] + [""]
 
 
 def _kind_text(kind: str) -> str:

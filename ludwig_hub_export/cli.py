@@ -49,6 +49,27 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+FORMATS = ("human", "json", "quiet")
+
+
+def _add_format_flags(p: argparse.ArgumentParser, quiet_help: str) -> None:
+    """The `hf` CLI's output flags: --format, with --json and -q/--quiet as its aliases."""
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="human: readable result on stdout, logs and one progress bar on stderr (default); json: "
+                        "the result as JSON on stdout; quiet: " + quiet_help)
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("-q", "--quiet", action="store_true", help="same as --format quiet")
+
+
+def _format(args: argparse.Namespace) -> str:
+    # --json wins over --quiet (as before --format existed: scripts pass both); --format must agree with them.
+    alias = "json" if getattr(args, "json", False) else "quiet" if getattr(args, "quiet", False) else None
+    chosen = getattr(args, "format", None)
+    if chosen and alias and chosen != alias:
+        raise UsageError(f"--format {chosen} contradicts --{alias}", "choose one output format")
+    return chosen or alias or "human"
+
+
 def _limits(args: argparse.Namespace):
     from .limits import HubLimits
 
@@ -69,8 +90,11 @@ def _check(args: argparse.Namespace) -> int:
 
     report = check(args.path, base_model=args.base_model, latest=args.latest, prefer_adapter=args.adapter,
                    limits=_limits(args), convert_pickle=args.convert_pickle)
-    if args.json:
+    fmt = _format(args)
+    if fmt == "json":
         print(json.dumps(report.to_dict(strict=args.strict), indent=2))
+    elif fmt == "quiet":
+        print(report.to_dict(strict=args.strict)["status"])
     else:
         print(report.format(strict=args.strict))
     return EXIT_OK if report.passed(strict=args.strict) else EXIT_INVALID_INPUT
@@ -108,9 +132,10 @@ def _settings(args: argparse.Namespace, repo_id: str):
         repo_id=repo_id, token=args.token, token_command=args.token_command, endpoint=args.endpoint,
         public=args.public, revision=args.revision, create_pr=args.create_pr, base_model=args.base_model,
         latest=args.latest, prefer_adapter=args.adapter, convert_pickle=args.convert_pickle, license=args.license,
+        license_name=args.license_name, license_link=args.license_link, dataset=args.dataset,
         commit_message=args.commit_message, commit_description=args.commit_description, dry_run=args.dry_run,
         min_interval=args.min_interval, strict=args.strict, retry=policy, limits=_limits(args),
-        quiet=args.quiet or args.json, interactive=False if (args.quiet or args.json) else None,
+        quiet=_format(args) != "human", interactive=False if _format(args) != "human" else None,
     )
 
 
@@ -120,26 +145,46 @@ def _push(args: argparse.Namespace) -> int:
     report = push(args.path, _settings(args, args.repo_id))
     if args.report:
         report.write(args.report)
-    if args.json:
+    _print_push(report, _format(args))
+    return EXIT_OK
+
+
+def _print_push(report, fmt: str) -> None:
+    """The result on stdout, the URL last (quiet: the URL alone)."""
+    url = report.pr_url or report.url
+    if fmt == "json":
         print(json.dumps(report.to_dict(), indent=2))
     elif report.dry_run:
         print(f"dry run: {sum(f.status == 'uploaded' for f in report.files)} file(s) would be uploaded to "
-              f"{report.repo_id}")
+              f"{report.repo_id}" if fmt == "human" else url)
+    elif fmt == "quiet":
+        print(url)
     else:
-        print(f"{report.pr_url or report.url} @ {report.commit_oid}")
-    return EXIT_OK
+        uploaded = sum(f.status == "uploaded" for f in report.files)
+        print(f"published {report.repo_id} ({report.kind}): {uploaded} of {len(report.files)} file(s) uploaded, "
+              f"all verified, commit {report.commit_oid}")
+        print(url)
 
 
 def _pull(args: argparse.Namespace) -> int:
     from .pull import pull
 
+    fmt = _format(args)
     result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint,
-                  allow_pickle=args.allow_pickle)
-    resumed = f", {result.resumed} already in staging" if result.resumed else ""
-    print(f"pulled {result.repo_id} {result.revision or 'main'} at commit {result.commit} ({result.kind}, "
-          f"{len(result.files)} files verified against the manifest{resumed}) into {result.dest}")
-    loader = "LudwigModel.load" if result.kind == "ecd" else "ludwig_hub_export.load_ludwig_model"
-    print(f"load it with: {loader}('{result.model_dir}')")
+                  allow_pickle=args.allow_pickle, progress=None if fmt == "human" else False)
+    if fmt == "json":
+        print(json.dumps({"repo_id": result.repo_id, "revision": result.revision, "commit": result.commit,
+                          "kind": result.kind, "dest": str(result.dest), "model_dir": str(result.model_dir),
+                          "files": result.files, "downloaded": result.downloaded, "resumed": result.resumed},
+                         indent=2))
+    elif fmt == "quiet":
+        print(result.model_dir)
+    else:
+        resumed = f", {result.resumed} already in staging" if result.resumed else ""
+        print(f"pulled {result.repo_id} {result.revision or 'main'} at commit {result.commit} ({result.kind}, "
+              f"{len(result.files)} files verified against the manifest{resumed}) into {result.dest}")
+        loader = "LudwigModel.load" if result.kind == "ecd" else "ludwig_hub_export.load_ludwig_model"
+        print(f"load it with: {loader}('{result.model_dir}')")
     return EXIT_OK
 
 
@@ -155,7 +200,7 @@ def _upload(args: argparse.Namespace) -> int:
     private = value in ("true", "1", "yes")
     args.public = not private
     report = push(args.model_path, _settings(args, args.repo_id))
-    print(f"{report.pr_url or report.url} @ {report.commit_oid}")
+    _print_push(report, "human")
     return EXIT_OK
 
 
@@ -204,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--base-model", metavar="ORG/NAME",
                            help="Hub id of the base model, written into the uploaded adapter config")
     check_cmd.add_argument("--strict", action="store_true", help="treat warnings as failures")
-    check_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_format_flags(check_cmd, "only PASSED, PASSED with warnings or FAILED")
     check_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
     check_cmd.set_defaults(func=_check)
 
@@ -237,7 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--dry-run", action="store_true", help="print the plan (files, sizes, what is already "
                                                                  "there, commits) and change nothing")
     push_cmd.add_argument("--token-command", metavar="CMD", help="command that prints a fresh token, run after a 401")
-    push_cmd.add_argument("--license", help="license id for the model card, e.g. apache-2.0")
+    push_cmd.add_argument("--license", help="license id for the model card, from the Hub's list (e.g. apache-2.0; "
+                                            "checked before any request); 'other' needs --license-name/-link")
+    push_cmd.add_argument("--license-name", help="with --license other: a short name for the license")
+    push_cmd.add_argument("--license-link", help="with --license other: a link to the license text")
+    push_cmd.add_argument("--dataset", metavar="ORG/NAME",
+                          help="Hub id of the training dataset: the card lists it and shows the test-split metrics "
+                               "as evaluation results (model-index)")
     push_cmd.add_argument("--commit-message", help="commit message")
     push_cmd.add_argument("--commit-description", help="commit description")
     push_cmd.add_argument("--min-interval", type=float, default=0.0, metavar="SECONDS",
@@ -250,8 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--strict", action="store_true", help="refuse to push when check has warnings")
     push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
     push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
-    push_cmd.add_argument("--quiet", action="store_true", help="print only the result line")
-    push_cmd.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bar")
     push_cmd.set_defaults(func=_push)
 
     upload = commands.add_parser(
@@ -276,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, default in (("latest", False), ("adapter", False), ("convert_pickle", False), ("create_pr", False),
                           ("dry_run", False), ("token_command", None), ("license", None), ("min_interval", 0.0),
                           ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
-                          ("limit", None), ("quiet", False), ("json", False)):
+                          ("limit", None), ("quiet", False), ("json", False), ("format", None),
+                          ("license_name", None), ("license_link", None), ("dataset", None)):
         upload.set_defaults(**{name: default})
     upload.set_defaults(func=_upload)
 
@@ -292,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     pull_cmd.add_argument("--allow-pickle", action="store_true",
                           help="accept a repo carrying pickle weights (.bin, .pt, legacy model_weights); pull never "
                                "unpickles them, but loading them runs code chosen by the repo's author")
+    _add_format_flags(pull_cmd, "only the model directory on stdout")
     pull_cmd.set_defaults(func=_pull)
 
     demo = commands.add_parser("demo", help="run check, push, pull, load and predict on an embedded local Hub",
@@ -332,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         return func(args)
     except ExportError as e:
         print(f"error: {e}", file=sys.stderr)
-        if getattr(args, "json", False):
+        if getattr(args, "json", False) or getattr(args, "format", None) == "json":
             print(json.dumps({"error": e.message, "remedy": e.remedy, "exit_code": e.exit_code}))
         return e.exit_code
     except KeyboardInterrupt:

@@ -6,6 +6,9 @@ Repo layout (what PEFT, transformers and Ludwig load directly):
   ``model_weights.safetensors``.
 - ``ludwig_config.json`` (the Ludwig config, Ludwig's uploader's name), ``training_set_metadata.json``,
   ``training_statistics.json`` when the run has one.
+- ``config.yaml`` (the Ludwig config in YAML) for kinds without a root ``config.json``/``adapter_config.json``
+  (ECD): the Hub counts downloads of a repo whose library it does not know (``ludwig``) on a few exact file names
+  (`DOWNLOAD_COUNTED`); `pull` fetches that file first, so one pull counts once.
 - ``README.md`` (the card) and ``ludwig_export.json`` (the manifest), ordered last.
 Rewritten files (a Hub id instead of a local base-model path) are uploaded from memory: the user's files are
 never edited. Weights are uploaded from their own paths: never copied.
@@ -31,6 +34,11 @@ from .ludwig_compat import drop_null_adapters
 from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
 
 CARD = "README.md"
+COUNTED_CONFIG = "config.yaml"
+# Files whose GET/HEAD the Hub counts as a download: PEFT repos count on adapter_config.json, transformers repos on
+# config.json, repos of unregistered libraries on the others (hub-docs, models-download-stats).
+DOWNLOAD_COUNTED = ("adapter_config.json", "config.json", "config.yaml", "hyperparams.yaml", "params.json",
+                    "meta.yaml")
 ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 
@@ -106,7 +114,8 @@ def versions() -> dict[str, str]:
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
-               license: str | None = None, hash_cache: HashCache | None = None) -> ExportPlan:
+               license: str | None = None, hash_cache: HashCache | None = None, dataset: str | None = None,
+               license_name: str | None = None, license_link: str | None = None) -> ExportPlan:
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -119,6 +128,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     # sha1 is needed to compare them with the remote. Large ones only when the cache already knows them.
     cache.digest_many(sorted({p for p in layout.files.values() if p.stat().st_size <= GIT_SHA1_MAX}))
     adapter_locals: set[str] = set()
+    adapter_config: dict | None = None
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
         size = source.stat().st_size
@@ -147,6 +157,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
             if name == ADAPTER_CONFIG and layout.kind == "adapter":
                 raw = source.read_bytes()
                 adapter_config = json.loads(raw)
+                adapter_config = adapter_config if isinstance(adapter_config, dict) else {}
                 old = adapter_config.get("base_model_name_or_path")
                 if base_model_kind(old) == "local":
                     adapter_locals.add(old)
@@ -184,14 +195,37 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
             raw = text.encode("utf-8")
         add_bytes(METADATA, "ludwig", raw, f"model/{METADATA}")
 
+    counted = None
+    if not any(f.path in DOWNLOAD_COUNTED for f in plan.files):
+        counted = COUNTED_CONFIG  # Ludwig's native config format; the Hub counts downloads on it
+        add_bytes(COUNTED_CONFIG, "ludwig", _yaml(ludwig_config), None)
     stats_file = layout.files.get("training_statistics.json")
     statistics = card.load_statistics(stats_file.read_bytes() if stats_file else None)
+    if adapter_config is None and layout.kind == "merged":
+        # The adapter it was trained with (left out of the upload) still tells r, alpha and the target modules.
+        adapter_config = _json_or_none(layout.model_dir / "model_weights" / ADAPTER_CONFIG)
     text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
-                       statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license)
+                       statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license,
+                       license_name=license_name, license_link=license_link, dataset=dataset,
+                       adapter_config=adapter_config, counted_file=counted)
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     cache.save()
     return plan
+
+
+def _yaml(config: dict) -> bytes:
+    import yaml
+
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+
+
+def _json_or_none(path: Path | None) -> dict | None:
+    try:
+        value = json.loads(path.read_bytes()) if path else None
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _is_weights(name: str) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UntrustedRepoError, UsageError
 from .manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
+from .plan import DOWNLOAD_COUNTED
 from .retry import Deadline, OutOfTime, RetryPolicy, run_with_retries, status_of
 from .safe_paths import STAGING, resolve_inside
 
@@ -81,7 +82,8 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     _refuse_pickle(manifest, repo_id, allow_pickle)
     staging = dest / STAGING
     objects = staging / "objects"
-    todo = _missing(manifest, objects)
+    # The file the Hub counts downloads on (config.yaml, adapter_config.json, config.json) is fetched first.
+    todo = sorted(_missing(manifest, objects), key=lambda e: e.path not in DOWNLOAD_COUNTED)
     _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
     _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
     dest.mkdir(parents=True, exist_ok=True)

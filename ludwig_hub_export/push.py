@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from . import progress
 from .checks import check
 from .errors import InvalidModelError, UsageError
 from .hashing import HashCache
@@ -41,6 +42,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     console.say(f"{report.kind}: {report.kind_reason}")
     plan = build_plan(report, settings.repo_id, base_model=settings.base_model,
                       convert_pickle=settings.convert_pickle, license=settings.license,
+                      license_name=settings.license_name, license_link=settings.license_link,
+                      dataset=settings.dataset,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
     deadline = Deadline(settings.retry.budget)
     pacer = RateLimitPacer(deadline)
@@ -58,11 +61,14 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.files = _file_results(plan, {f.path for f in todo})
                 result.duration = time.monotonic() - started
                 return result
+            if todo:
+                progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
             preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
             todo += missing(s, [add_manifest(plan)])
             result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
+                progress.close()
             else:
                 console.say("every file is already on the Hub: nothing to upload")
             verify(s)
@@ -74,9 +80,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     finally:
         plan.cleanup()
     result.duration = time.monotonic() - started
-    where = result.pr_url or result.url
+    # The URL is the result: the command line prints it last, on stdout.
     console.say(f"published {settings.repo_id} ({len(todo)} file(s) uploaded, {human_size(result.bytes_uploaded)}"
-                f", verified): {where} @ {result.commit_oid}")
+                f", verified) at commit {result.commit_oid}")
     return result
 
 

@@ -5,11 +5,10 @@ failure that outlived the retries is explained to the user. The phases (`repo`, 
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from typing import Callable
 
-from . import auth
+from . import auth, progress
 from .errors import AuthError, DeferredError, ExportError, HubError
 from .plan import ExportPlan
 from .report import ExportReport
@@ -26,16 +25,15 @@ class Console:
 
     def say(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            progress.say(message)
 
 
 @contextlib.contextmanager
 def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None):
-    """Explicit timeouts (the client has none by default), quiet progress bars and the rate-limit pacer on
-    every request, for this export only."""
+    """Explicit timeouts (the client has none by default), the rate-limit pacer on every request, and our one
+    overall progress bar instead of the client's per-file ones (none at all when quiet), for this export only."""
     import httpx2
     from huggingface_hub import set_client_factory
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
     from huggingface_hub.utils import _http
 
     previous = getattr(_http, "_GLOBAL_CLIENT_FACTORY", _http.default_client_factory)
@@ -48,16 +46,12 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
             client.event_hooks["response"].append(pacer.response_hook)
         return client
 
-    bars_were_off = are_progress_bars_disabled()
     set_client_factory(factory)
-    if quiet:
-        disable_progress_bars()
     try:
-        yield
+        with progress.client_bars_off(ours=not quiet):
+            yield
     finally:
         set_client_factory(previous)
-        if quiet and not bars_were_off:
-            enable_progress_bars()
 
 
 class HubSession:

@@ -25,7 +25,10 @@ class ExportSettings:
     latest: bool = False
     prefer_adapter: bool = False
     convert_pickle: bool = False
-    license: str | None = None
+    license: str | None = None  # a Hub license id (licenses.py); "other" needs license_name and license_link
+    license_name: str | None = None
+    license_link: str | None = None
+    dataset: str | None = None  # Hub dataset id: the card's `datasets:` and a model-index of the test metrics
     commit_message: str | None = None
     commit_description: str | None = None
     dry_run: bool = False
@@ -42,6 +45,16 @@ class ExportSettings:
         if not is_repo_id(self.repo_id) or "/" not in self.repo_id:
             raise UsageError(f"repo id {self.repo_id!r} is not of the form NAMESPACE/NAME",
                              "for example: --repo-id my-user/my-ludwig-model")
+        from .licenses import license_problem
+
+        if (problem := license_problem(self.license, self.license_name, self.license_link)) is not None:
+            raise UsageError(f"--license: {problem}", "nothing was uploaded; fix --license and run again")
+        if self.license != "other" and (self.license_name or self.license_link):
+            raise UsageError("--license-name and --license-link go with --license other",
+                             "use --license other, or drop them")
+        if self.dataset is not None and not is_repo_id(self.dataset):
+            raise UsageError(f"--dataset {self.dataset!r} is not a Hub dataset id",
+                             "give the id of the dataset on the Hub, e.g. --dataset my-org/my-data")
         if self.create_pr and self.revision not in (None, "main"):
             raise UsageError("--create-pr opens a PR against main; it cannot be combined with --revision",
                              "drop --revision, or push to the branch without --create-pr")

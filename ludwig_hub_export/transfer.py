@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import progress
 from .hashing import Digest
 from .plan import PlannedFile
 from .session import HubSession
@@ -59,6 +60,7 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
             if getattr(op, "_upload_mode", None) == "lfs":
                 with lock:
                     s.report.bytes_uploaded += f.size
+                progress.advance(f.size)
             if f.digest is None:  # hashed by the client while it uploaded
                 f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
                 if local is not None and f.source is not None:

@@ -4,6 +4,7 @@ compared with the local files first, so a commit that landed is not made twice."
 
 from __future__ import annotations
 
+from . import progress
 from .errors import HubError
 from .limits import human_size
 from .plan import CARD, MANIFEST, PlannedFile
@@ -60,8 +61,11 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
     s.report.commit_oid = oid
     if pr_url:
         _take_pr(s, pr_url)
-    # LFS/Xet objects were counted when they were sent (transfer.preupload); regular files travel in the commit.
-    s.report.bytes_uploaded += sum(f.size for f in files if getattr(f.operation, "_upload_mode", None) != "lfs")
+    # LFS/Xet objects were counted (and shown) when they were sent (transfer.preupload); regular files travel in
+    # the commit.
+    regular = sum(f.size for f in files if getattr(f.operation, "_upload_mode", None) != "lfs")
+    s.report.bytes_uploaded += regular
+    progress.advance(regular)
     return oid
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
@@ -16,6 +17,8 @@ class Token:
     role: str = "write"  # "write" or "read"
     name: str = "local"
     revoked: bool = False
+    expires_at: float | None = None  # short-lived tokens (trusted publishing)
+    scope: str | None = None  # a repo id: the only repo this token may write to
 
 
 @dataclass
@@ -38,13 +41,14 @@ class Accounts:
             user.orgs.update(orgs or {})
             return user
 
-    def add_token(self, user: str, role: str = "write", value: str | None = None, name: str = "local") -> str:
+    def add_token(self, user: str, role: str = "write", value: str | None = None, name: str = "local",
+                  expires_at: float | None = None, scope: str | None = None) -> str:
         if role not in ("write", "read"):
             raise ValueError(f"token role must be 'write' or 'read', not {role!r}")
         self.add_user(user)
         value = value or "hf_local_" + secrets.token_urlsafe(24)
         with self._lock:
-            self.tokens[value] = Token(value, user, role, name)
+            self.tokens[value] = Token(value, user, role, name, expires_at=expires_at, scope=scope)
         return value
 
     def revoke(self, value: str) -> None:
@@ -57,7 +61,7 @@ class Accounts:
             return None
         scheme, _, value = authorization.partition(" ")
         token = self.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
-        if token is None or token.revoked:
+        if token is None or token.revoked or (token.expires_at is not None and time.time() >= token.expires_at):
             return INVALID_CREDENTIALS
         return token
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from posixpath import normpath
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, quote
 
 from ..card_metadata import validate_front_matter
 from .accounts import INVALID_CREDENTIALS, Accounts, Token
+from .oidc import ACCESS_TOKEN_TYPE, OidcRefused, TrustedPublishing
 from .storage import (
     GITATTRIBUTES,
     LFS_EXTENSIONS,
@@ -86,6 +88,7 @@ class HubApi:
         self.secret = secret
         self.tree_page_size = tree_page_size
         self.cas = None  # the XetCas when the Hub speaks Xet (LocalHub sets it)
+        self.trusted = TrustedPublishing()
 
     # --- access -------------------------------------------------------------------------------------------
     def _repo(self, call: Call, write: bool = False) -> Repo:
@@ -95,7 +98,13 @@ class HubApi:
             raise _not_found_repo(call.repo_id)
         if write:
             self._require_write(call.token, repo.namespace, f"push to {call.repo_id}")
+            self._require_scope(call.token, repo.repo_id)
         return repo
+
+    @staticmethod
+    def _require_scope(token: Token | None, repo_id: str) -> None:
+        if token is not None and token.scope is not None and token.scope != repo_id:
+            raise HubError(403, f"This token is limited to {token.scope}: it cannot write to {repo_id}")
 
     def _require_write(self, token: Token | None, namespace: str, what: str) -> None:
         if token is None:
@@ -121,6 +130,20 @@ class HubApi:
             raise HubError(401, INVALID_CREDENTIALS)
         return Response.json(200, self.accounts.whoami(call.token))
 
+    def oidc_token(self, call: Call) -> Response:
+        """Trusted publishing (RFC 8693 token exchange): a CI id token in, a short-lived repo-scoped write
+        token out. See `oidc.py`."""
+        payload = call.body.json() or {}
+        try:
+            publisher = self.trusted.check(payload if isinstance(payload, dict) else {}, call.endpoint)
+        except OidcRefused as e:
+            raise HubError(400, str(e), body={"error": "invalid_grant", "error_description": str(e)}) from None
+        ttl = self.trusted.token_ttl
+        value = self.accounts.add_token(publisher.user, "write", value="hf_oidc_" + secrets.token_urlsafe(24),
+                                        name="oidc", expires_at=time.time() + ttl, scope=publisher.repo_id)
+        return Response.json(200, {"access_token": value, "token_type": "bearer", "expires_in": ttl,
+                                   "issued_token_type": ACCESS_TOKEN_TYPE})
+
     def create_repo(self, call: Call) -> Response:
         payload = call.body.json() or {}
         name = payload.get("name")
@@ -134,6 +157,7 @@ class HubApi:
             raise HubError(400, f"Invalid repo type {repo_type!r}")
         repo_id = f"{namespace}/{name}"
         self._require_write(call.token, namespace, f'create a {repo_type} under the namespace "{namespace}"')
+        self._require_scope(call.token, repo_id)
         private = payload.get("visibility") == "private" or payload.get("private") is True
         with self.repos.lock:
             existing = self.repos.get(repo_type, repo_id)

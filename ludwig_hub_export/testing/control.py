@@ -43,5 +43,12 @@ class HubControl:
     def revoke(self, token: str) -> None:
         self._call("POST", "revoke", {"token": token})
 
+    def trust_publisher(self, repo_id: str, subject: str, user: str | None = None):
+        """Trusted publishing for `repo_id`; returns the `OidcIssuer` that mints id tokens the hub accepts."""
+        from .oidc import OidcIssuer
+
+        answer = self._call("POST", "trusted-publishers", {"repo_id": repo_id, "subject": subject, "user": user})
+        return OidcIssuer(answer["issuer"], bytes.fromhex(answer["key"]))
+
     def reset(self) -> None:
         self._call("POST", "reset")

@@ -31,7 +31,7 @@ import pytest
 from .server import LocalHub
 
 _SCRUBBED = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE", "HF_HUB_ENABLE_HF_TRANSFER",
-             "HF_XET_CACHE")
+             "HF_XET_CACHE", "HF_OIDC_RESOURCE", "HF_OIDC_ID_TOKEN")
 TRANSFER_PROTOCOLS = ("xet", "lfs")
 
 

@@ -42,6 +42,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "create_repo", r"^/api/repos/create$"),
         ("DELETE", "delete_repo", r"^/api/repos/delete$"),
         ("POST", "validate_yaml", r"^/api/validate-yaml$"),
+        ("POST", "oidc_token", r"^/oauth/token$"),
         ("GET", "repo_info", _API_REPO + rf"(?:/revision/{_REV})?$"),
         ("GET", "tree", _API_REPO + rf"/tree/{_REV}(?:/(?P<path>.*))?$"),
         ("POST", "paths_info", _API_REPO + rf"/paths-info/{_REV}$"),
@@ -228,6 +229,7 @@ class LocalHub:
                 self.cas.clear()
         self.faults.clear()
         self.rate_limits.clear()
+        self.api.trusted.clear()
         self.api.tree_page_size = self.default_tree_page_size
         vars(self.limits).update(self._default_limits)
         self.accounts.users.clear()
@@ -249,6 +251,16 @@ class LocalHub:
 
     def revoke(self, token: str) -> None:
         self.accounts.revoke(token)
+
+    def trust_publisher(self, repo_id: str, subject: str, user: str | None = None, issuer=None):
+        """Configure trusted publishing for `repo_id` and return the `OidcIssuer` a test uses as CI provider:
+        its id tokens with this `subject` (and this hub's URL as audience) exchange for a write token."""
+        from .oidc import GITHUB_ISSUER, OidcIssuer, TrustedPublisher
+
+        issuer = self.api.trusted.add_issuer(issuer or self.api.trusted.issuers.get(GITHUB_ISSUER) or OidcIssuer())
+        self.api.trusted.add_publisher(TrustedPublisher(repo_id, user or repo_id.split("/")[0], subject,
+                                                        issuer.name))
+        return issuer
 
     def add_fault(self, kind: str, status: int | None = None, **options) -> Fault:
         return self.faults.add(kind, status, **options)
@@ -487,6 +499,11 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "revoke" and self.command == "POST":
             hub.revoke(body.json()["token"])
             return Response.json(200, {})
+        if action == "trusted-publishers" and self.command == "POST":
+            spec = body.json()
+            issuer = hub.trust_publisher(spec["repo_id"], spec["subject"], spec.get("user"))
+            # The key lets the caller play the CI provider (mint id tokens); it signs nothing else.
+            return Response.json(200, {"issuer": issuer.name, "key": issuer.key.hex()})
         if action == "reset" and self.command == "POST":
             hub.reset()
             return Response.json(200, {})
