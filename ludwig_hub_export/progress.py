@@ -34,6 +34,14 @@ def start(total_bytes: int, enabled: bool = True, description: str = "Uploading"
                     file=sys.stderr, disable=None, dynamic_ncols=True, name=f"{GROUP}.upload")
 
 
+def extend(nbytes: int) -> None:
+    """More bytes to send than announced at `start` (the manifest, built once every file is hashed)."""
+    with _lock:
+        if _bar is not None and nbytes:
+            _bar.total += nbytes
+            _bar.refresh()
+
+
 def advance(nbytes: int) -> None:
     with _lock:
         if _bar is not None and nbytes:

@@ -82,8 +82,7 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     _refuse_pickle(manifest, repo_id, allow_pickle)
     staging = dest / STAGING
     objects = staging / "objects"
-    # The file the Hub counts downloads on (config.yaml, adapter_config.json, config.json) is fetched first.
-    todo = sorted(_missing(manifest, objects), key=lambda e: e.path not in DOWNLOAD_COUNTED)
+    todo = _missing(manifest, objects)
     _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
     _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
     dest.mkdir(parents=True, exist_ok=True)
@@ -260,8 +259,13 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))))
     try:
-        futures = [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size)]
+        # The file the Hub counts a download on (config.yaml, adapter_config.json, config.json) goes first, alone:
+        # then every pull that starts is counted once. The rest largest first.
+        counted = [e for e in todo if e.path in DOWNLOAD_COUNTED][:1]
+        futures = [pool.submit(guarded, e) for e in counted]
         try:
+            wait(futures)
+            futures += [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size) if e not in counted]
             wait(futures)
         except BaseException:  # Ctrl-C: the running downloads stop at their next chunk instead of finishing
             stop.set()

@@ -64,7 +64,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             if todo:
                 progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
             preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
-            todo += missing(s, [add_manifest(plan)])
+            manifest_todo = missing(s, [add_manifest(plan)])
+            progress.extend(sum(f.size for f in manifest_todo))
+            todo += manifest_todo
             result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
