@@ -292,3 +292,35 @@ def test_env_gives_each_client_its_own_home_and_the_xet_switch():
         first, second = hub.env(hub.token), hub.env(hub.token)
         assert first["HF_HUB_DISABLE_XET"] == "0" and first["HF_HOME"] != second["HF_HOME"]
         assert hub.env(transfer="lfs")["HF_HUB_DISABLE_XET"] == "1"
+
+
+def test_hub_serve_speaks_xet_to_a_client_process_that_sets_nothing_else(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from ludwig_hub_export.testing import HubControl
+
+    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
+                               str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip().split("=", 1)[1]
+        token_path = server.stdout.readline().strip().split("=", 1)[1]
+        (tmp_path / "w.bin").write_bytes(weights(500_000, 14))
+        client = ("import sys; from huggingface_hub import HfApi, hf_hub_download; api = HfApi();"
+                  "api.create_repo('tester/x'); api.upload_file(path_or_fileobj=sys.argv[1], path_in_repo='w.bin',"
+                  " repo_id='tester/x'); print(open(hf_hub_download('tester/x', 'w.bin'), 'rb').read() =="
+                  " open(sys.argv[1], 'rb').read())")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(HF_ENDPOINT=endpoint, HF_TOKEN_PATH=token_path, HF_HOME=str(tmp_path / "home"))
+        out = subprocess.run([sys.executable, "-c", client, str(tmp_path / "w.bin")], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "True"
+        requests = HubControl.from_data_dir(endpoint, tmp_path / "data").stats()["requests"]
+        assert requests.get("xorb") and requests.get("shard") and requests.get("reconstruction")
+        assert "lfs_upload" not in requests
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0

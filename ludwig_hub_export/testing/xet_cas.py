@@ -181,9 +181,7 @@ class XetCas:
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        self.store.clear()
-        with self._lock:
-            self._tokens.clear()
+        self.store.clear()  # tokens stay valid, as the Hub's do when repos change
 
     # --- tokens ---------------------------------------------------------------------------------------------
     def issue_token(self, parent: Token | None, write: bool) -> tuple[str, int]:
