@@ -324,3 +324,25 @@ def test_hub_serve_speaks_xet_to_a_client_process_that_sets_nothing_else(tmp_pat
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+def test_xet_files_survive_a_restart_with_a_data_directory(tmp_path: Path, local_hub: LocalHub,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    use_transfer_protocol("xet", local_hub, monkeypatch)
+    data = weights(1_500_000, 15)
+    (tmp_path / "w.bin").write_bytes(data)
+    with LocalHub(data_dir=tmp_path / "hub") as first:
+        api = HfApi(endpoint=first.url, token=first.token)
+        api.create_repo("tester/kept")
+        api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/kept")
+        assert first.requests("xorb")
+        token = first.token
+    with LocalHub(data_dir=tmp_path / "hub", token=token) as second:
+        path = hf_hub_download("tester/kept", "w.bin", endpoint=second.url, token=token, cache_dir=tmp_path / "c")
+        assert Path(path).read_bytes() == data
+        assert second.read_file("tester/kept", "w.bin") == data
+        monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "new-cache"))
+        api = HfApi(endpoint=second.url, token=token)
+        api.create_repo("tester/again")
+        api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/again")
+        assert second.requests("xorb") == []  # the dedup index was rebuilt from disk
