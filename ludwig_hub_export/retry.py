@@ -37,6 +37,17 @@ class RetryPolicy:
     read_timeout: float = 120.0  # a commit of many files can take the Hub a while
 
 
+def bound_xet_retries(policy: RetryPolicy) -> bool:
+    """Keep hf_xet's own retries inside one call to seconds, so this policy decides and the budget holds.
+
+    Call it before the process's first Xet transfer (push, pull): hf_xet reads its settings once. Returns
+    False when hf_xet had already started here; then only the budget checks between tries bound the time.
+    """
+    from .xet_errors import apply_retry_bounds, bounded_retry_env
+
+    return apply_retry_bounds(bounded_retry_env(policy.connect_timeout, policy.read_timeout))
+
+
 @dataclass
 class Deadline:
     budget: float
