@@ -180,17 +180,28 @@ def test_lfs_only_client_downloads_a_xet_uploaded_file(hub_api: HfApi, repo: str
     assert [r.method for r in local_hub.requests("resolve")][-1] == "GET"
 
 
-def test_pure_python_lz4_decodes_what_the_client_compressed(hub_api: HfApi, repo: str, local_hub: LocalHub,
-                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    text = b"".join(b"weight %d = %f\n" % (i, i / 7) for i in range(200_000))  # compresses with LZ4
-    (tmp_path / "w.bin").write_bytes(text)
-    hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+def test_both_lz4_decoders_rebuild_what_the_client_compressed(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import json
+
+    import numpy as np
+
+    files = {  # compressible text and float32 weights: hf_xet picks byte grouping + LZ4 frames for both
+        "w.txt": b"".join(b"weight %d = %f\n" % (i, i / 7) for i in range(60_000)),
+        "w.bin": np.random.default_rng(0).normal(size=150_000).astype(np.float32).tobytes(),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        hub_api.upload_file(path_or_fileobj=tmp_path / name, path_in_repo=name, repo_id=repo)
     schemes = set()
-    for xorb in (local_hub.data_dir / "xet" / "xorbs").glob("*.chunks"):
-        schemes |= {row[2] for row in __import__("json").loads(xorb.read_text())}
-    assert schemes - {0}, "the client compressed nothing: the test data must be compressible"
-    monkeypatch.setattr(xet_format, "_LIBLZ4", None)
-    assert local_hub.read_file(repo, "w.bin") == text
+    for table in (local_hub.data_dir / "xet" / "xorbs").glob("*.chunks"):
+        schemes |= {row[2] for row in json.loads(table.read_text())}
+    # Scheme 2 is an LZ4 frame plus regrouping, so it exercises the whole decoder (scheme 1 is the frame alone).
+    assert 2 in schemes, f"the client used schemes {schemes}: the test data must be compressible"
+    for decoder in (xet_format._LIBLZ4, None):  # the system's liblz4 (when present), then pure Python
+        monkeypatch.setattr(xet_format, "_LIBLZ4", decoder)
+        for name, content in files.items():
+            assert local_hub.read_file(repo, name) == content
 
 
 def test_a_shard_naming_a_missing_xorb_or_lying_about_sha256_is_refused(hub_api: HfApi, repo: str,
@@ -346,3 +357,20 @@ def test_xet_files_survive_a_restart_with_a_data_directory(tmp_path: Path, local
         api.create_repo("tester/again")
         api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/again")
         assert second.requests("xorb") == []  # the dedup index was rebuilt from disk
+
+
+@pytest.mark.parametrize("flags", [["-BD", "-B4"], ["-BI", "-B4", "-BX"], ["-9", "--content-size"]])
+def test_lz4_frames_decode_with_linked_blocks_checksums_and_sizes(flags: list[str], monkeypatch: pytest.MonkeyPatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("lz4") is None:
+        pytest.skip("no lz4 command to make frames with")
+    data = b"".join(b"row %d: %s\n" % (i, b"ab" * (i % 17)) for i in range(20_000))
+    frame = subprocess.run(["lz4", "-c", *flags], input=data, capture_output=True, check=True).stdout
+    assert len(frame) < len(data) // 2
+    for decoder in (xet_format._LIBLZ4, None):
+        monkeypatch.setattr(xet_format, "_LIBLZ4", decoder)
+        assert xet_format.decompress(1, frame, len(data)) == data
+    with pytest.raises(xet_format.FormatError):
+        xet_format.decompress(1, frame[: len(frame) // 2], len(data))
