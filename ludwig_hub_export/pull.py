@@ -26,7 +26,7 @@ from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UntrustedRepoError, UsageError
 from .manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
 from .plan import DOWNLOAD_COUNTED
-from .retry import Deadline, OutOfTime, RetryPolicy, run_with_retries, status_of
+from .retry import Deadline, OutOfTime, RetryPolicy, bound_xet_retries, run_with_retries, status_of
 from .safe_paths import STAGING, resolve_inside
 
 MAX_WORKERS = 8  # as snapshot_download
@@ -127,6 +127,7 @@ class _Hub:
 
     def __post_init__(self) -> None:
         self.deadline = Deadline(self.policy.budget)
+        bound_xet_retries(self.policy)  # hf_xet's own retries in seconds: this policy decides, the budget holds
 
     def url(self, path: str, commit: str) -> str:
         from huggingface_hub import hf_hub_url
@@ -157,9 +158,16 @@ class _Hub:
         except OutOfTime as e:
             raise HubError(f"pull of {self.repo_id}: {e}", "run the command again: it resumes") from e
         except Exception as e:  # noqa: BLE001
-            if status_of(e) == 401:
+            status = status_of(e)
+            if status == 401:
                 raise AuthError(f"{self.repo_id}: the Hub refused the {self.token_source or 'anonymous request'} "
                                 "(401)", "log in again (`hf auth login`) or set HF_TOKEN") from e
+            if status == 403:  # also a Xet reconstruction or token refused: permission, not the network
+                raise AuthError(f"{self.repo_id}: permission denied (403) at {step}",
+                                "use a token that can read this repo (a member's, for a private or gated one)") from e
+            if status is not None and 400 <= status < 500 and status not in (408, 429):
+                raise HubError(f"pull of {self.repo_id}: the Hub answered {status} at {step}",
+                               "this will fail the same way again; check the repo id and revision") from e
             raise HubError(f"pull of {self.repo_id} failed at {step}: {e}",
                            "run the command again later: files already verified are not downloaded again") from e
 

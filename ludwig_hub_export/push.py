@@ -20,7 +20,7 @@ from .plan import MANIFEST, ExportPlan, add_manifest, build_plan
 from .remote import missing, verify
 from .repo import authenticate, ensure_repo
 from .report import ExportReport, FileResult
-from .retry import Deadline, Deferred, RateLimitPacer
+from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
 from .session import Console, HubSession, client_settings, deferred_error
 from .settings import ExportSettings
 from .transfer import preupload
@@ -47,6 +47,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
     deadline = Deadline(settings.retry.budget)
     pacer = RateLimitPacer(deadline)
+    bound_xet_retries(settings.retry)  # hf_xet's own retries in seconds: this policy decides, the budget holds
     try:
         with client_settings(settings.retry, settings.quiet, pacer):
             s = HubSession(settings, plan, console, deadline)

@@ -13,7 +13,9 @@ deferred (`Deferred`), to be rerun later. The same parsed headers drive `RateLim
 *before* a quota runs out.
 
 Note: inside preupload and LFS transfers ``huggingface_hub`` also retries by itself (up to 5 times, waits of
-1-8 s); this policy wraps each whole step around that.
+1-8 s), and hf_xet inside each Xet call (bounded by `xet_errors.bounded_retry_env`); this policy wraps each
+whole step around that. hf_xet's failures carry their HTTP status only in their messages: `xet_errors` reads
+them, so a Xet 403 is as fatal, and a Xet 401 as much a reason to refresh the token, as an LFS one.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from __future__ import annotations
 import email.utils
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass, field
-import threading
 from typing import Callable
+
+from .xet_errors import is_xet_auth_error, is_xet_error, is_xet_no_answer, xet_status
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RATELIMIT = re.compile(r";\s*t\s*=\s*(\d+)")
@@ -48,6 +52,17 @@ class Wait:
     required: bool = False  # asked for by the server (not shortened; past the budget the export is deferred)
 
 
+def bound_xet_retries(policy: RetryPolicy) -> bool:
+    """Keep hf_xet's own retries inside one call to seconds, so this policy decides and the budget holds.
+
+    Call it before the process's first Xet transfer (push, pull): hf_xet reads its settings once. Returns
+    False when hf_xet had already started here; then only the budget checks between tries bound the time.
+    """
+    from .xet_errors import apply_retry_bounds, bounded_retry_env
+
+    return apply_retry_bounds(bounded_retry_env(policy.connect_timeout, policy.read_timeout))
+
+
 @dataclass
 class Deadline:
     budget: float
@@ -62,8 +77,8 @@ class Deadline:
 
 
 def status_of(error: BaseException) -> int | None:
-    """The HTTP status behind an exception from huggingface_hub/httpx2, looking through wrapped causes."""
-    seen = set()
+    """The HTTP status behind an exception from huggingface_hub/httpx2/hf_xet, looking through wrapped causes."""
+    first, seen = error, set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         response = getattr(error, "response", None)
@@ -71,7 +86,7 @@ def status_of(error: BaseException) -> int | None:
         if isinstance(status, int):
             return status
         error = error.__cause__ or error.__context__
-    return None
+    return xet_status(first)
 
 
 def is_connection_failure(error: BaseException) -> bool:
@@ -81,6 +96,8 @@ def is_connection_failure(error: BaseException) -> bool:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
+        if is_xet_error(error):  # hf_xet raises ConnectionError for HTTP errors too: read its message
+            return is_xet_no_answer(error)
         if isinstance(error, (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError,
                               ConnectionError, TimeoutError)):
             return True
@@ -91,7 +108,7 @@ def is_connection_failure(error: BaseException) -> bool:
 def classify(error: BaseException) -> str:
     """'retry', 'auth' (401: refresh the token) or 'fatal'."""
     status = status_of(error)
-    if status == 401:
+    if status == 401 or status is None and is_xet_auth_error(error):
         return "auth"
     if status in RETRY_STATUSES or status is not None and 500 <= status < 600:
         return "retry"

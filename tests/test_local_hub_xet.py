@@ -180,17 +180,28 @@ def test_lfs_only_client_downloads_a_xet_uploaded_file(hub_api: HfApi, repo: str
     assert [r.method for r in local_hub.requests("resolve")][-1] == "GET"
 
 
-def test_pure_python_lz4_decodes_what_the_client_compressed(hub_api: HfApi, repo: str, local_hub: LocalHub,
-                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    text = b"".join(b"weight %d = %f\n" % (i, i / 7) for i in range(200_000))  # compresses with LZ4
-    (tmp_path / "w.bin").write_bytes(text)
-    hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+def test_both_lz4_decoders_rebuild_what_the_client_compressed(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import json
+
+    import numpy as np
+
+    files = {  # compressible text and float32 weights: hf_xet picks byte grouping + LZ4 frames for both
+        "w.txt": b"".join(b"weight %d = %f\n" % (i, i / 7) for i in range(60_000)),
+        "w.bin": np.random.default_rng(0).normal(size=150_000).astype(np.float32).tobytes(),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        hub_api.upload_file(path_or_fileobj=tmp_path / name, path_in_repo=name, repo_id=repo)
     schemes = set()
-    for xorb in (local_hub.data_dir / "xet" / "xorbs").glob("*.chunks"):
-        schemes |= {row[2] for row in __import__("json").loads(xorb.read_text())}
-    assert schemes - {0}, "the client compressed nothing: the test data must be compressible"
-    monkeypatch.setattr(xet_format, "_LIBLZ4", None)
-    assert local_hub.read_file(repo, "w.bin") == text
+    for table in (local_hub.data_dir / "xet" / "xorbs").glob("*.chunks"):
+        schemes |= {row[2] for row in json.loads(table.read_text())}
+    # Scheme 2 is an LZ4 frame plus regrouping, so it exercises the whole decoder (scheme 1 is the frame alone).
+    assert 2 in schemes, f"the client used schemes {schemes}: the test data must be compressible"
+    for decoder in (xet_format._LIBLZ4, None):  # the system's liblz4 (when present), then pure Python
+        monkeypatch.setattr(xet_format, "_LIBLZ4", decoder)
+        for name, content in files.items():
+            assert local_hub.read_file(repo, name) == content
 
 
 def test_a_shard_naming_a_missing_xorb_or_lying_about_sha256_is_refused(hub_api: HfApi, repo: str,
@@ -292,3 +303,74 @@ def test_env_gives_each_client_its_own_home_and_the_xet_switch():
         first, second = hub.env(hub.token), hub.env(hub.token)
         assert first["HF_HUB_DISABLE_XET"] == "0" and first["HF_HOME"] != second["HF_HOME"]
         assert hub.env(transfer="lfs")["HF_HUB_DISABLE_XET"] == "1"
+
+
+def test_hub_serve_speaks_xet_to_a_client_process_that_sets_nothing_else(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from ludwig_hub_export.testing import HubControl
+
+    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
+                               str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = server.stdout.readline().strip().split("=", 1)[1]
+        token_path = server.stdout.readline().strip().split("=", 1)[1]
+        (tmp_path / "w.bin").write_bytes(weights(500_000, 14))
+        client = ("import sys; from huggingface_hub import HfApi, hf_hub_download; api = HfApi();"
+                  "api.create_repo('tester/x'); api.upload_file(path_or_fileobj=sys.argv[1], path_in_repo='w.bin',"
+                  " repo_id='tester/x'); print(open(hf_hub_download('tester/x', 'w.bin'), 'rb').read() =="
+                  " open(sys.argv[1], 'rb').read())")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(HF_ENDPOINT=endpoint, HF_TOKEN_PATH=token_path, HF_HOME=str(tmp_path / "home"))
+        out = subprocess.run([sys.executable, "-c", client, str(tmp_path / "w.bin")], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "True"
+        requests = HubControl.from_data_dir(endpoint, tmp_path / "data").stats()["requests"]
+        assert requests.get("xorb") and requests.get("shard") and requests.get("reconstruction")
+        assert "lfs_upload" not in requests
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+
+
+def test_xet_files_survive_a_restart_with_a_data_directory(tmp_path: Path, local_hub: LocalHub,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    use_transfer_protocol("xet", local_hub, monkeypatch)
+    data = weights(1_500_000, 15)
+    (tmp_path / "w.bin").write_bytes(data)
+    with LocalHub(data_dir=tmp_path / "hub") as first:
+        api = HfApi(endpoint=first.url, token=first.token)
+        api.create_repo("tester/kept")
+        api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/kept")
+        assert first.requests("xorb")
+        token = first.token
+    with LocalHub(data_dir=tmp_path / "hub", token=token) as second:
+        path = hf_hub_download("tester/kept", "w.bin", endpoint=second.url, token=token, cache_dir=tmp_path / "c")
+        assert Path(path).read_bytes() == data
+        assert second.read_file("tester/kept", "w.bin") == data
+        monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "new-cache"))
+        api = HfApi(endpoint=second.url, token=token)
+        api.create_repo("tester/again")
+        api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/again")
+        assert second.requests("xorb") == []  # the dedup index was rebuilt from disk
+
+
+@pytest.mark.parametrize("flags", [["-BD", "-B4"], ["-BI", "-B4", "-BX"], ["-9", "--content-size"]])
+def test_lz4_frames_decode_with_linked_blocks_checksums_and_sizes(flags: list[str], monkeypatch: pytest.MonkeyPatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("lz4") is None:
+        pytest.skip("no lz4 command to make frames with")
+    data = b"".join(b"row %d: %s\n" % (i, b"ab" * (i % 17)) for i in range(20_000))
+    frame = subprocess.run(["lz4", "-c", *flags], input=data, capture_output=True, check=True).stdout
+    assert len(frame) < len(data) // 2
+    for decoder in (xet_format._LIBLZ4, None):
+        monkeypatch.setattr(xet_format, "_LIBLZ4", decoder)
+        assert xet_format.decompress(1, frame, len(data)) == data
+    with pytest.raises(xet_format.FormatError):
+        xet_format.decompress(1, frame[: len(frame) // 2], len(data))

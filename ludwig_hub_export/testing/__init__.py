@@ -1,7 +1,8 @@
 """A local Hugging Face Hub for tests and offline pipelines.
 
-``LocalHub`` serves the Hub's HTTP API on loopback, so the real ``huggingface_hub`` client (with
-``HF_HUB_DISABLE_XET=1`` and ``HF_ENDPOINT`` pointing at it) can create repos, upload, list and download.
+``LocalHub`` serves the Hub's HTTP API on loopback, Xet CAS included, so the real ``huggingface_hub`` client
+(``HF_ENDPOINT`` pointing at it; with hf_xet, or on LFS with ``HF_HUB_DISABLE_XET=1``) can create repos,
+upload, list and download.
 It has accounts, rate limits and scripted faults, and records every request.
 """
 

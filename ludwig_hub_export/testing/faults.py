@@ -1,7 +1,9 @@
 """Scripted failures for the local Hub: the ways the real Hub and its gateways fail an upload.
 
 A fault matches a kind of call (``commit``, ``preupload``, ``lfs_upload``, ... or ``*``) and fires a number of
-times (or with a probability). What it does:
+times (or with a probability). The Xet kinds: ``xet_token`` (the Hub's xet-read/write-token endpoints), and on
+the CAS ``xorb`` (upload), ``shard`` (upload), ``dedup`` (global dedup query), ``reconstruction`` and
+``xorb_get`` (the ranged read of xorb bytes). What it does:
 
 - ``action="respond"``: answer ``status`` with ``headers`` (e.g. 429 + Retry-After, 503).
 - ``action="drop"``: close the connection without an answer.

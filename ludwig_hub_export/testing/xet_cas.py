@@ -28,7 +28,8 @@ from typing import Iterator
 from .accounts import Token
 from .api import Call
 from .wire import HubError, Response
-from .xet_format import Chunk, FormatError, ShardFile, Term, decompress, dedup_shard, is_hash, parse_shard, scan_xorb
+from .xet_format import (ENTRY, Chunk, FormatError, ShardFile, Term, decompress, dedup_shard, hash_hex, is_hash,
+                         parse_shard, scan_xorb)
 
 MAX_XORB_BYTES = 128 * 1024 * 1024  # the client caps xorbs at 64 MiB of chunk data
 MAX_SHARD_BYTES = 64 * 1024 * 1024
@@ -69,8 +70,6 @@ class XetStore:
             self._index_records(path.name, path.read_bytes())
 
     def _index_records(self, xorb: str, records: bytes) -> None:
-        from .xet_format import ENTRY, hash_hex
-
         for at in range(ENTRY, len(records), ENTRY):
             self.chunk_index[hash_hex(records[at:at + 32])] = xorb
 
@@ -181,9 +180,7 @@ class XetCas:
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        self.store.clear()
-        with self._lock:
-            self._tokens.clear()
+        self.store.clear()  # tokens stay valid, as the Hub's do when repos change
 
     # --- tokens ---------------------------------------------------------------------------------------------
     def issue_token(self, parent: Token | None, write: bool) -> tuple[str, int]:
@@ -290,7 +287,9 @@ class XetCas:
             term_start, pos = pos, pos + term.unpacked
             if pos <= start or term_start > end:
                 continue
-            table = self.store.chunks(term.xorb) or []
+            table = self.store.chunks(term.xorb)
+            if table is None:
+                raise HubError(500, f"xorb {term.xorb} of file {file_hash} is missing from the store")
             first, last, lo, hi = term.start, term.end, term_start, pos
             while first < last - 1 and lo + table[first].unpacked <= start:
                 lo += table[first].unpacked
@@ -305,7 +304,7 @@ class XetCas:
         # The client keys fetch entries by (xorb, first chunk): give it disjoint ranges, each covering its terms.
         fetch_info = {}
         for xorb, ranges in fetch.items():
-            table = self.store.chunks(xorb) or []
+            table = self.store.chunks(xorb) or []  # present: checked above
             merged: list[list[int]] = []
             for first, last in sorted(ranges):
                 if merged and first <= merged[-1][1]:

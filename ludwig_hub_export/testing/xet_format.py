@@ -213,14 +213,17 @@ def scan_xorb(f: BinaryIO, size: int) -> list[Chunk]:
 
 
 def decompress(scheme: int, data: bytes, unpacked: int) -> bytes:
-    if scheme == 0:
-        out = data
-    elif scheme == 1:
-        out = lz4_frame_decode(data, unpacked)
-    elif scheme == 2:
-        out = bg4_regroup(lz4_frame_decode(data, unpacked))
-    else:
-        raise FormatError(f"unknown compression scheme {scheme}")
+    try:
+        if scheme == 0:
+            out = data
+        elif scheme == 1:
+            out = lz4_frame_decode(data, unpacked)
+        elif scheme == 2:
+            out = bg4_regroup(lz4_frame_decode(data, unpacked))
+        else:
+            raise FormatError(f"unknown compression scheme {scheme}")
+    except IndexError:  # the pure-Python decoder ran off the end of a corrupt block
+        raise FormatError("corrupt LZ4 block (truncated)") from None
     if len(out) != unpacked:
         raise FormatError(f"chunk decompressed to {len(out)} bytes, its header says {unpacked}")
     return out

@@ -1,0 +1,104 @@
+"""hf_xet's failures, as the real client raises them against the local Hub's CAS, classified by the retry policy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi, hf_hub_download
+
+from ludwig_hub_export import retry, xet_errors
+from ludwig_hub_export.testing import LocalHub
+from ludwig_hub_export.testing.pytest_plugin import use_transfer_protocol
+
+
+@pytest.fixture
+def repo(hub_api: HfApi, local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> str:
+    use_transfer_protocol("xet", local_hub, monkeypatch)
+    hub_api.create_repo("tester/errors")
+    return "tester/errors"
+
+
+def _fault(hub: LocalHub, kind: str, status) -> None:
+    if status == "drop":
+        hub.add_fault(kind, action="drop", times=None)
+    else:
+        hub.add_fault(kind, status, times=None)
+
+
+@pytest.mark.parametrize("kind, status, expected", [
+    ("xet_token", 401, "auth"), ("xet_token", 403, "fatal"), ("xet_token", 503, "retry"),
+    ("xorb", 400, "fatal"), ("xorb", 403, "fatal"), ("xorb", 413, "fatal"), ("xorb", 401, "auth"),
+    ("xorb", "drop", "retry"), ("shard", 400, "fatal"), ("shard", 401, "auth"), ("shard", 503, "retry"),
+])
+def test_upload_failures_are_classified_from_hf_xet_messages(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                             tmp_path: Path, kind: str, status, expected: str):
+    (tmp_path / "w.bin").write_bytes(os.urandom(200_000))
+    _fault(local_hub, kind, status)
+    with pytest.raises(Exception) as raised:
+        hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+    error = raised.value
+    assert retry.classify(error) == expected, repr(error)
+    assert retry.status_of(error) == (None if status == "drop" else status)
+    assert retry.answer_was_lost(error) == (expected == "retry")
+    assert xet_errors.is_token_refusal(error) == (kind == "xet_token")
+    assert retry.describe(error) == (f"HTTP {status}" if status != "drop" else type(error).__name__)
+
+
+@pytest.mark.parametrize("kind, status, expected", [
+    ("reconstruction", 403, "fatal"), ("reconstruction", 503, "retry"), ("reconstruction", "drop", "retry"),
+    ("xorb_get", 404, "fatal"), ("reconstruction", 401, "auth"),
+])
+def test_download_failures_are_classified_from_hf_xet_messages(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                               tmp_path: Path, kind: str, status, expected: str):
+    (tmp_path / "w.bin").write_bytes(os.urandom(200_000))
+    hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+    _fault(local_hub, kind, status)
+    with pytest.raises(Exception) as raised:
+        hf_hub_download(repo, "w.bin", cache_dir=tmp_path / "dl", token=local_hub.token)
+    assert retry.classify(raised.value) == expected, repr(raised.value)
+    assert retry.status_of(raised.value) == (None if status == "drop" else status)
+
+
+def test_plain_connection_errors_are_still_connection_failures():
+    assert retry.classify(ConnectionError("connection refused")) == "retry"
+    assert retry.status_of(ConnectionError("Network error: something else")) is None
+    assert retry.classify(RuntimeError("HTTP status client error (403 Forbidden)")) == "fatal"  # not hf_xet's
+
+
+def test_bounds_keep_what_the_user_set():
+    environ = {"HF_XET_CLIENT_RETRY_MAX_ATTEMPTS": "9"}
+    xet_errors.apply_retry_bounds(xet_errors.bounded_retry_env(15, 120), environ)
+    assert environ["HF_XET_CLIENT_RETRY_MAX_ATTEMPTS"] == "9"
+    assert environ["HF_XET_CLIENT_READ_TIMEOUT"] == "120000ms"
+
+
+def test_bounded_hf_xet_gives_up_on_a_persistent_503_within_seconds(local_hub: LocalHub, tmp_path: Path):
+    (tmp_path / "w.bin").write_bytes(os.urandom(100_000))
+    HfApi(endpoint=local_hub.url, token=local_hub.token).create_repo("tester/bounded")
+    local_hub.add_fault("shard", 503, times=None)
+    client = (
+        "import sys, time\n"
+        "from ludwig_hub_export import retry, xet_errors\n"
+        "assert retry.bound_xet_retries(retry.RetryPolicy())\n"
+        "from huggingface_hub import HfApi\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    HfApi().upload_file(path_or_fileobj=sys.argv[1], path_in_repo='w.bin', repo_id='tester/bounded')\n"
+        "except Exception as e:\n"
+        "    print(retry.classify(e), round(time.monotonic() - started, 1))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LOCAL_HUB"))}
+    env.update(local_hub.env(local_hub.token, transfer="xet"), PYTHONPATH=os.environ.get("PYTHONPATH", ""))
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", client, str(tmp_path / "w.bin")], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    verdict, seconds = out.stdout.split()
+    assert verdict == "retry" and float(seconds) < 15, out.stdout
+    assert len(local_hub.requests("shard")) == 3  # the first try and the 2 retries hf_xet is allowed
+    assert time.monotonic() - started < 60
