@@ -46,7 +46,8 @@ def final_metrics(statistics: dict) -> dict[str, dict[str, float]]:
 
 
 def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
-           adapter_name: str | None, versions: dict[str, str], license: str | None = None) -> str:
+           adapter_name: str | None, versions: dict[str, str], license: str | None = None,
+           sections: str | None = None) -> str:
     tags = ["ludwig"]
     if kind == "adapter":
         adapter = config.get("adapter") if isinstance(config.get("adapter"), dict) else {}
@@ -67,6 +68,8 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
              f"A {_kind_text(kind)} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
              + " and published with ludwig-hub-export.", ""]
     lines += _features(config)
+    if sections:  # e.g. a hyperopt trial's score, parameters and the sweep's leaderboard
+        lines += [sections.rstrip(), ""]
     lines += _metrics(statistics)
     lines += _usage(repo_id, kind, base_model, adapter_name)
     lines += ["## Files", "",

@@ -81,7 +81,8 @@ def versions() -> dict[str, str]:
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
-               license: str | None = None, hash_cache: HashCache | None = None) -> ExportPlan:
+               license: str | None = None, hash_cache: HashCache | None = None,
+               card_sections: str | None = None) -> ExportPlan:
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -156,7 +157,8 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     stats_file = layout.files.get("training_statistics.json")
     statistics = card.load_statistics(stats_file.read_bytes() if stats_file else None)
     text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
-                       statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license)
+                       statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license,
+                       sections=card_sections)
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     plan.files.append(_manifest(plan, layout.kind))

@@ -39,6 +39,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     console.say(f"{report.kind}: {report.kind_reason}")
     plan = build_plan(report, settings.repo_id, base_model=settings.base_model,
                       convert_pickle=settings.convert_pickle, license=settings.license,
+                      card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
     try:
         with client_settings(settings.retry, settings.quiet):
