@@ -2,7 +2,7 @@
 
 Each class carries the process exit code the command line uses for it:
 0 success, 1 invalid input, 2 usage error, 3 authentication or permission, 4 Hub or network failure,
-5 deferred (the Hub asked for a longer wait than the time budget: rerun later, it resumes).
+5 deferred (the Hub asked for a longer wait than the time budget allows: rerun later, it resumes).
 """
 
 from __future__ import annotations
@@ -49,13 +49,11 @@ class HubError(ExportError):
 
 
 class DeferredError(HubError):
-    """The Hub asked for a wait (a 429's Retry-After, a spent quota) longer than the time budget left.
-
-    Nothing is broken: what was published is complete and verified, the rest is not claimed. `retry_after` is
-    the wait the Hub asked for, in seconds."""
+    """The Hub requires a wait (a spent quota) longer than the time budget has left. Nothing is lost: what
+    was published is complete or not marked complete, and a rerun after `retry_at` resumes."""
 
     exit_code = EXIT_DEFERRED
 
-    def __init__(self, message: str, remedy: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, remedy: str | None = None, retry_at: float | None = None) -> None:
         super().__init__(message, remedy)
-        self.retry_after = retry_after
+        self.retry_at = retry_at  # epoch seconds

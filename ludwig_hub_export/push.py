@@ -19,7 +19,8 @@ from .plan import ExportPlan, build_plan
 from .remote import missing, verify
 from .repo import authenticate, ensure_repo
 from .report import ExportReport, FileResult
-from .session import Console, HubSession, client_settings
+from .retry import Deadline, Deferred, RateLimitPacer
+from .session import Console, HubSession, client_settings, deferred_error
 from .settings import ExportSettings
 from .upload import batches, upload
 
@@ -41,9 +42,12 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       convert_pickle=settings.convert_pickle, license=settings.license,
                       card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
+    deadline = Deadline(settings.retry.budget)
+    pacer = RateLimitPacer(deadline)
     try:
-        with client_settings(settings.retry, settings.quiet):
-            s = HubSession(settings, plan, console)
+        with client_settings(settings.retry, settings.quiet, pacer):
+            s = HubSession(settings, plan, console, deadline)
+            pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
             authenticate(s)
             ensure_repo(s)
@@ -63,6 +67,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             verify(s)
             if result.pr_url is None and s.revision != "main":
                 result.url = f"{result.url}/tree/{s.revision}"
+    except Deferred as e:  # the pacer, inside a client call, found the quota spent for longer than the budget
+        raise deferred_error(e) from e
     finally:
         plan.cleanup()
     result.duration = time.monotonic() - started

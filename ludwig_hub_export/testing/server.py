@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .accounts import INVALID_CREDENTIALS, Accounts, Token
 from .api import Call, HubApi, Limits
 from .faults import Fault, FaultInjector
-from .ratelimit import RateLimiter
+from .ratelimit import DEFAULT_API_QUOTA, RateLimiter
 from .storage import BlobStore, Commit, FileEntry, RepoStore
 from .wire import BodyReader, HubError, Response, reset_connection
 
@@ -99,11 +99,13 @@ class LocalHub:
 
     `data_dir` keeps repos and blobs across restarts; without it, a temporary directory is used and removed
     on `stop()`. `user`/`token` set up a default account (a write token); without `token` one is generated.
+    `api_quota` (calls, window seconds) is every token's "api" quota, the free account's by default.
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
-                 limits: Limits | None = None, seed: int | None = None) -> None:
+                 limits: Limits | None = None, seed: int | None = None,
+                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +114,7 @@ class LocalHub:
         self.accounts = Accounts()
         self.token = self.accounts.add_token(user, "write", value=token, name="default")
         self.faults = FaultInjector(seed)
-        self.rate_limits = RateLimiter()
+        self.rate_limits = RateLimiter(api_quota=api_quota)  # always an "api" quota, as on the Hub
         self.limits = limits or Limits()
         self._default_limits = dict(vars(self.limits))
         self.repos = RepoStore(self.data_dir / "state.json")
@@ -302,6 +304,16 @@ class _Handler(BaseHTTPRequestHandler):
                  record: RequestRecord) -> Response:
         if kind == "admin":
             return self._admin(hub, params["action"], body)
+        response = self._answer(hub, kind, params, split, body, record)
+        # Like the Hub: every /api answer, errors and faults included, says where the caller's quota stands.
+        token = hub.accounts.lookup(self.headers.get("Authorization"))
+        who = f"token:{token.user}:{token.name}" if isinstance(token, Token) else f"ip:{self.client_address[0]}"
+        for name, value in hub.rate_limits.state(who, split.path.startswith("/api/")).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _answer(self, hub: LocalHub, kind: str, params: dict, split, body: BodyReader,
+                record: RequestRecord) -> Response:
         fault = hub.faults.take(kind, split.path)
         if fault is not None:
             record.fault = " ".join(str(x) for x in (fault.action, fault.status, fault.when) if x is not None)
