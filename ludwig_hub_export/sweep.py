@@ -113,7 +113,7 @@ class SweepReport:
 # --- choosing ---------------------------------------------------------------------------------------------------
 def select(experiment: Experiment, trials: str | None = None, trial: str | None = None) -> tuple[list[Trial], str]:
     """The trials to publish, best first, and the mode: `trial` (one id), or `trials` = best | all | top-K."""
-    if trial is not None and trials not in (None, "best"):
+    if trial is not None and trials is not None:
         raise UsageError("--trial and --trials cannot be combined", "publish one trial, or a selection of them")
     if trial is not None:
         chosen = experiment.trial(trial)
@@ -231,9 +231,10 @@ def _hub_path(target: Target) -> str:
 
 
 # --- publishing -------------------------------------------------------------------------------------------------
-def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = "all", trial: str | None = None,
+def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, trial: str | None = None,
                  as_repos: bool = False, quotas: RateQuotas | None = None, **options) -> SweepReport:
-    """Publish trials of the hyperopt at `path` (see `select`); options are `ExportSettings` fields.
+    """Publish trials of the hyperopt at `path`: `trials` = best | all (the default) | top-K, or one `trial`
+    id (see `select`); options are `ExportSettings` fields.
 
     Returns a report per trial. Raises `DeferredError` (exit 5, with `.report`) when the Hub asks for a wait
     past the budget: what is published is complete and verified, the rest is left for a rerun."""
@@ -242,7 +243,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = "all", 
         raise UsageError("a hyperopt export chooses its own revisions: main for the best trial, trial-<id> "
                          "branches for the others", "drop --revision / --create-pr")
     experiment = read_experiment(path)
-    chosen, mode = select(experiment, trials, trial)
+    chosen, mode = select(experiment, trials if trials or trial else "all", trial)
     if mode == "sweep":
         mode = "repos" if as_repos else "branches"
     targets = targets_for(chosen, repo_id, as_repos and mode == "repos")

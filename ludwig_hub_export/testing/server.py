@@ -195,6 +195,7 @@ class LocalHub:
             self.blobs.clear()
         self.faults.clear()
         self.rate_limits.clear()
+        self.api.collections.clear()
         self.api.tree_page_size = self.default_tree_page_size
         vars(self.limits).update(self._default_limits)
         self.accounts.users.clear()

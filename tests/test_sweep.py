@@ -1,0 +1,214 @@
+"""Publishing a hyperopt (fixtures/models/hyperopt_ecd) to the local Hub: the best trial, one trial, a sweep as
+branches or as repos in a Collection; the rate plan; the journal and resuming; deferral with exit 5."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import FIXTURES
+from huggingface_hub import HfApi
+
+from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError, InvalidModelError, UsageError
+from ludwig_hub_export.hyperopt import read_experiment
+from ludwig_hub_export.limits import RateQuotas
+from ludwig_hub_export.pull import pull
+from ludwig_hub_export.push import export
+from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.sweep import export_sweep
+
+POLICY = RetryPolicy(base_delay=0.2, max_delay=5, budget=120)
+
+
+@pytest.fixture
+def results(tmp_path, local_hub, monkeypatch) -> Path:
+    monkeypatch.setenv("HF_TOKEN", local_hub.token)
+    monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(FIXTURES / "hyperopt_ecd", tmp_path / "hyperopt_ecd")
+    return tmp_path / "hyperopt_ecd" / "results"
+
+
+def _options(**extra):
+    return {"quiet": True, "interactive": False, "retry": POLICY, **extra}
+
+
+def _card(api: HfApi, repo_id: str, revision: str = "main") -> str:
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(repo_id, "README.md", revision=revision, token=api.token)).read_text()
+
+
+def test_export_of_an_experiment_publishes_the_best_trial_with_its_score_and_leaderboard(results, hub_api, tmp_path):
+    experiment = read_experiment(results)
+    report = export(results, "tester/sweep", **_options())
+    assert report.verified and report.revision == "main"
+    card = _card(hub_api, "tester/sweep")
+    best = experiment.best
+    assert f"Trial `{best.trial_id}`" in card and f"**{best.score:.6g}**" in card and "goal: minimize" in card
+    for trial in experiment.trials:  # the leaderboard lists every trial, with its score
+        assert f"`{trial.trial_id}`" in card and f"{trial.score:.6g}" in card
+    assert card.count("not published") == len(experiment.trials) - 1
+    pulled = pull("tester/sweep", tmp_path / "pulled")
+    assert (pulled.model_dir / "model_weights.safetensors").read_bytes() == \
+        (best.run_dir / "model" / "model_weights.safetensors").read_bytes()
+
+
+def test_trial_publishes_another_trial_to_main(results, hub_api):
+    experiment = read_experiment(results)
+    other = experiment.trials[-1]
+    export(results, "tester/sweep", trial=other.trial_id, **_options())
+    assert f"Trial `{other.trial_id}`" in _card(hub_api, "tester/sweep")
+    with pytest.raises(UsageError, match="no such trial"):
+        export(results, "tester/sweep", trial="19241_99999", **_options())
+
+
+def test_a_sweep_as_branches_one_repo_creation_one_commit_per_trial(results, local_hub, hub_api, tmp_path):
+    experiment = read_experiment(results)
+    report = export_sweep(results, "tester/sweep", trials="all", **_options())
+    assert local_hub.stats.requests["create_repo"] == 1
+    assert local_hub.stats.requests["commit"] == len(experiment.trials)
+    refs = {b.name for b in hub_api.list_repo_refs("tester/sweep").branches}
+    assert refs == {"main"} | {f"trial-{t.trial_id}" for t in experiment.trials[1:]}
+    card = _card(hub_api, "tester/sweep")
+    for trial in experiment.trials[1:]:  # main's leaderboard links each branch
+        assert f"(/tester/sweep/tree/trial-{trial.trial_id})" in card
+        row = next(r for r in report.trials if r.trial_id == trial.trial_id)
+        assert row.status == "published" and row.verified and row.revision == f"trial-{trial.trial_id}"
+        # Each branch is a complete export of its own trial, built only from the repo's first commit.
+        pulled = pull("tester/sweep", tmp_path / trial.trial_id, revision=f"trial-{trial.trial_id}")
+        assert (pulled.model_dir / "model_weights.safetensors").read_bytes() == \
+            (trial.run_dir / "model" / "model_weights.safetensors").read_bytes()
+        history = hub_api.list_repo_commits("tester/sweep", revision=f"trial-{trial.trial_id}")
+        assert len(history) == 2  # the initial commit and this trial's: no other trial's manifest ever
+    # A rerun sends nothing: the journal knows, the remote agrees.
+    before = sum(local_hub.stats.requests.values())
+    again = export_sweep(results, "tester/sweep", trials="all", **_options())
+    assert {r.status for r in again.trials} == {"already published"}
+    assert sum(local_hub.stats.requests.values()) == before
+
+
+def test_top_k_and_the_rate_plan(results, local_hub):
+    report = export_sweep(results, "tester/sweep", trials="top-2", dry_run=True, **_options())
+    assert [r.status for r in report.trials] == ["planned", "planned"]
+    assert report.plan.repo_creations == 1 and report.plan.commits == 2
+    assert report.plan.bytes == sum(t.size for t in read_experiment(results).trials[:2])
+    assert sum(local_hub.stats.requests.values()) == 0  # a dry run sends nothing
+    tight = RateQuotas().with_overrides({"commits": "1/3600"})
+    slow = export_sweep(results, "tester/sweep", trials="all", dry_run=True, quotas=tight, **_options())
+    assert slow.plan.commit_interval == 3600 and slow.plan.duration >= 2 * 3600
+    assert any("exceed the quota" in n for n in slow.plan.notes)
+
+
+def test_trials_as_repos_in_a_collection(results, local_hub, hub_api):
+    experiment = read_experiment(results)
+    report = export_sweep(results, "tester/sweep", trials="all", as_repos=True, **_options())
+    assert local_hub.stats.requests["create_repo"] == len(experiment.trials)
+    slug = report.collection.rsplit("/collections/", 1)[1]
+    collection = hub_api.get_collection(slug)
+    assert {i.item_id for i in collection.items} == {f"tester/sweep-trial-{t.trial_id}" for t in experiment.trials}
+    again = export_sweep(results, "tester/sweep", trials="all", as_repos=True, **_options())
+    assert again.collection == report.collection
+    assert len(hub_api.get_collection(slug).items) == len(experiment.trials)
+
+
+def test_a_creation_quota_defers_then_the_rerun_finishes_without_duplicates(results, local_hub, hub_api):
+    """Planned against the account's creation quota, the sweep defers before the Hub has to refuse."""
+    experiment = read_experiment(results)
+    # Creations as the Hub limits them: past the quota, a 429 asking for hours.
+    local_hub.set_rate_limit("repo_create", limit=2, window=86400)
+    quota = RateQuotas().with_overrides({"repo_create": "2/86400"})  # what the sweep plans against
+    with pytest.raises(DeferredError) as err:
+        export_sweep(results, "tester/sweep", trials="all", as_repos=True, quotas=quota, **_options())
+    assert err.value.exit_code == EXIT_DEFERRED
+    done = [r for r in err.value.report.trials if r.status == "published"]
+    assert len(done) == 2 and "left for the rerun: 1" in err.value.message
+    assert local_hub.stats.statuses.get(("create_repo", 429), 0) == 0  # deferred before asking: the journal counts
+    left = next(r for r in err.value.report.trials if r.status == "deferred")
+    assert not hub_api.repo_exists(left.repo_id)  # nothing half-published
+    assert any("exceed the quota" in n for n in err.value.report.plan.notes)  # foreseen in the plan
+    commits_before = local_hub.stats.requests["commit"]
+    local_hub.rate_limits.clear()
+    report = export_sweep(results, "tester/sweep", trials="all", as_repos=True,
+                          quotas=RateQuotas().with_overrides({"repo_create": "20/60"}), **_options())
+    assert local_hub.stats.requests["commit"] == commits_before + 1  # only the missing trial
+    assert sorted(r.status for r in report.trials) == ["already published"] * 2 + ["published"]
+    assert len(hub_api.get_collection(report.collection.rsplit("/collections/", 1)[1]).items) == len(experiment.trials)
+
+
+def test_a_429_asking_for_hours_defers_from_the_command_line(results, local_hub, hub_api, tmp_path):
+    local_hub.add_fault("commit", 429, headers={"Retry-After": str(21 * 3600)}, times=None, path_contains="trial-")
+    cmd = [sys.executable, "-m", "ludwig_hub_export", "push", str(results), "--repo-id", "tester/sweep",
+           "--trials", "all", "--budget", "60", "--report", str(tmp_path / "r.json")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 5, out.stderr
+    assert "Traceback" not in out.stderr and "run the same command again after" in out.stderr
+    assert "left for the rerun" in out.stderr
+    assert not any(f.path == "ludwig_export.json" for f in hub_api.list_repo_tree("tester/sweep"))  # main not claimed
+    local_hub.faults.clear()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["trials"]
+    assert all(r["status"] in ("published", "already published") for r in rows)
+
+
+def test_bad_input_is_refused_before_any_request(results, local_hub):
+    with pytest.raises(UsageError, match="top-K"):
+        export_sweep(results, "tester/sweep", trials="some", **_options())
+    with pytest.raises(UsageError, match="cannot be combined"):
+        export_sweep(results, "tester/sweep", trials="all", trial="x", **_options())
+    with pytest.raises(UsageError, match="chooses its own revisions"):
+        export_sweep(results, "tester/sweep", trials="all", revision="dev", **_options())
+    experiment_dir = results / "hyperopt"
+    trial = sorted(experiment_dir.glob("trial_*"))[-1]
+    weights = next(trial.glob("hyperopt_run")) / "model" / "model_weights.safetensors"
+    weights.write_bytes(b"\xff" * 64)  # a trial whose weights are damaged: its check fails
+    with pytest.raises(InvalidModelError, match="fails its check; nothing was sent"):
+        export_sweep(results, "tester/sweep", trials="all", **_options())
+    assert sum(local_hub.stats.requests.values()) == 0
+
+
+def test_mixed_model_kinds_are_refused_before_any_request(results, local_hub, tmp_path):
+    from helpers import copy_fixture
+
+    lora = copy_fixture("lora_run", tmp_path / "lora")
+    trial = sorted((results / "hyperopt").glob("trial_*"))[-1]
+    run = next(trial.glob("hyperopt_run"))
+    shutil.rmtree(run)
+    shutil.copytree(lora / "results" / "api_experiment_run", run)
+    with pytest.raises(InvalidModelError, match="different model kinds"):
+        export_sweep(results, "tester/sweep", trials="all", **_options())
+    assert sum(local_hub.stats.requests.values()) == 0
+
+
+def test_a_branch_name_the_hub_refuses_is_refused_first(results, local_hub):
+    from ludwig_hub_export.sweep import check_branch_name
+
+    # A trial id from result.json is only used when it is a plain Ray id: anything else never becomes a name.
+    trial = sorted((results / "hyperopt").glob("trial_*"))[0]
+    renamed = trial.with_name("trial_x..y")
+    trial.rename(renamed)
+    lines = (renamed / "result.json").read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["trial_id"] = "../../main"
+    (renamed / "result.json").write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    weird = next(t for t in read_experiment(results).trials if t.directory == renamed)
+    assert not weird.publishable and "not a Ray trial id" in weird.problem
+    with pytest.raises(UsageError, match="no such trial"):
+        export_sweep(results, "tester/sweep", trial="../../main", **_options())
+    for bad in ("trial-a..b", "trial-x.lock", "trial-a b", "main", "-x"):
+        with pytest.raises(UsageError, match="not a name the Hub accepts"):
+            check_branch_name(bad, "x")
+    assert sum(local_hub.stats.requests.values()) == 0
+
+
+def test_a_creation_refused_for_hours_defers_too(results, local_hub, hub_api):
+    """When the Hub's creation quota is lower than planned, its 429 (Retry-After of hours) defers the same way."""
+    local_hub.set_rate_limit("repo_create", limit=1, window=86400)
+    with pytest.raises(DeferredError) as err:
+        export_sweep(results, "tester/sweep", trials="all", as_repos=True, **_options())
+    assert local_hub.stats.statuses[("create_repo", 429)] == 1  # asked once, not retried into a spent quota
+    assert [r.status for r in err.value.report.trials].count("published") == 1
