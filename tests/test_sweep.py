@@ -212,3 +212,31 @@ def test_a_creation_refused_for_hours_defers_too(results, local_hub, hub_api):
         export_sweep(results, "tester/sweep", trials="all", as_repos=True, **_options())
     assert local_hub.stats.statuses[("create_repo", 429)] == 1  # asked once, not retried into a spent quota
     assert [r.status for r in err.value.report.trials].count("published") == 1
+
+
+def test_the_callback_publishes_nothing_from_trials_and_the_best_at_hyperopt_end(results, local_hub, hub_api):
+    """The callback's hyperopt logic, driven in Ludwig's order on the fixture (the slow test runs a real one)."""
+    import pickle
+
+    from ludwig_hub_export.callback import HubExportCallback
+
+    callback = HubExportCallback("tester/from-hyperopt", output_directory=results, **_options())
+    callback.on_hyperopt_init("hyperopt")
+    callback.on_hyperopt_start("hyperopt")
+    trial_copy = pickle.loads(pickle.dumps(callback))  # what Ray hands each trial process
+
+    class Model:
+        def save(self, path):
+            raise AssertionError("never wrapped in a trial")
+
+    trial_copy.on_hyperopt_trial_start({"trainer.learning_rate": 0.05})
+    trial_copy.on_train_start(Model(), {}, None)
+    trial_copy.on_train_end(str(results))
+    assert "hyperopt trial" in trial_copy.skipped and not trial_copy._originals
+    assert sum(local_hub.stats.requests.values()) == 0
+    callback.on_hyperopt_end("hyperopt")
+    assert callback.error is None, callback.error
+    best = read_experiment(results).best
+    assert [r.trial_id for r in callback.report.trials if r.status == "published"] == [best.trial_id]
+    assert f"Trial `{best.trial_id}`" in _card(hub_api, "tester/from-hyperopt")
+    assert local_hub.stats.requests["commit"] == 1
