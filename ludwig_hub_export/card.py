@@ -143,3 +143,31 @@ def load_statistics(raw: bytes | None) -> dict | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:
+    """Markdown for a hyperopt trial's card (`hyperopt.Experiment`, `hyperopt.Trial`): its score and parameters,
+    and the sweep's leaderboard linking each published trial (`where`: trial id -> Hub path)."""
+    from .hyperopt import format_parameters
+
+    scored = [t for t in experiment.trials if t.score is not None]
+    lines = ["## Hyperparameter search", "",
+             f"Trial `{trial.trial_id}` of the Ludwig hyperopt `{experiment.name}`: {experiment.metric_label} = "
+             f"**{trial.score:.6g}** (goal: {experiment.goal}; rank {trial.rank} of {len(scored)}).", "",
+             "| parameter | value |", "|---|---|"]
+    for key, value in sorted(trial.parameters.items()):
+        lines.append(f"| `{_cell(key)}` | `{_cell(value)}` |")
+    lines += ["", "### Leaderboard", "", f"| rank | trial | {_cell(experiment.metric)} | parameters | on the Hub |",
+              "|---:|---|---:|---|---|"]
+    for t in scored:
+        link = f"[{where[t.trial_id].rsplit('/', 1)[-1]}]({where[t.trial_id]})" if t.trial_id in where else \
+            "not published"
+        me = " (this model)" if t is trial else ""
+        lines.append(f"| {t.rank} | `{t.trial_id}`{me} | {t.score:.6g} | {_cell(format_parameters(t.parameters))} "
+                     f"| {link} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]

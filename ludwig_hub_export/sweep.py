@@ -11,24 +11,21 @@ links branches that exist.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from .card import hyperopt_section
 from .errors import DeferredError, ExportError, InvalidModelError, UsageError
-from .hyperopt import Experiment, Trial, format_parameters, read_experiment
+from .hyperopt import Experiment, Trial, read_experiment
 from .journal import Journal, fingerprint
-from .limits import RATE_SOURCE, RateQuotas, human_size
+from .limits import RateQuotas
+from .rate_plan import RatePlan, rate_plan
 from .settings import ExportSettings
 
 BRANCH_PREFIX = "trial-"
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-# Hub API calls of one trial's push (whoami, repo info, paths info, preupload, commit, verify; a branch adds
-# its lookup and creation): measured against the local Hub by benchmarks/sweep.py.
-API_CALLS_PER_TRIAL = 7
-API_CALLS_PER_BRANCH = 2
 
 
 @dataclass
@@ -36,31 +33,6 @@ class Target:
     trial: Trial
     repo_id: str
     revision: str  # "main" or "trial-<id>"
-
-
-@dataclass
-class RatePlan:
-    trials: int
-    repo_creations: int
-    commits: int
-    api_calls: int
-    bytes: int
-    quotas: RateQuotas
-    commit_interval: float  # seconds between trials, so the commits fit their quota
-    duration: float  # seconds the quotas impose (upload time comes on top)
-    notes: list[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        q = self.quotas
-        lines = [f"Rate plan: {self.trials} trial(s) to publish",
-                 f"  repo creations {self.repo_creations:>5}   quota {q.repo_create}",
-                 f"  commits        {self.commits:>5}   quota {q.commits}",
-                 f"  API calls     ~{self.api_calls:>5}   quota {q.api}",
-                 f"  bytes          {human_size(self.bytes):>9}",
-                 f"  expected duration: {_duration(self.duration)} imposed by the quotas, plus upload time",
-                 f"  quotas from: {RATE_SOURCE} (override with --quota NAME=LIMIT/SECONDS)"]
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
 
 
 @dataclass
@@ -167,65 +139,6 @@ def check_branch_name(branch: str, trial_id: str = "") -> None:
                          "publish the trials as repos (--trials-as repos), or this trial alone (--trial)")
 
 
-# --- planning ---------------------------------------------------------------------------------------------------
-def rate_plan(targets: list[Target], quotas: RateQuotas, files_per_commit: int, repo_exists: bool | None = None,
-              as_repos: bool = False) -> RatePlan:
-    """Requests, commits and bytes the targets need, and the time the quotas impose on them."""
-    n = len(targets)
-    creations = n if as_repos else (0 if repo_exists or n == 0 else 1)
-    commits = sum(max(1, math.ceil(_file_count(t.trial) / files_per_commit)) for t in targets)
-    branches = sum(t.revision != "main" for t in targets)
-    api = n * API_CALLS_PER_TRIAL + branches * API_CALLS_PER_BRANCH + creations + (2 if as_repos and n else 0)
-    size = sum(t.trial.size for t in targets)
-    plan = RatePlan(n, creations, commits, api, size, quotas, 0.0, 0.0)
-    waits = []
-    for name, need, quota in (("repo creations", creations, quotas.repo_create), ("commits", commits, quotas.commits),
-                              ("API calls", api, quotas.api)):
-        windows = math.ceil(need / quota.limit) - 1 if need else 0
-        waits.append(windows * quota.window)
-        if windows:
-            plan.notes.append(f"{need} {name} exceed the quota of {quota}: the sweep spreads them over "
-                              f"{windows + 1} windows" + (" and defers (exit 5) when the wait exceeds --budget"
-                                                          if name == "repo creations" else ""))
-    if commits > quotas.commits.limit:
-        plan.commit_interval = quotas.commits.window / quotas.commits.limit
-    plan.duration = max(waits + [plan.commit_interval * max(0, n - 1)])
-    return plan
-
-
-def _file_count(trial: Trial) -> int:
-    from .layout import find_layout
-
-    return len(find_layout(trial.run_dir).files) + 3  # + ludwig_config, README, manifest
-
-
-# --- the card ---------------------------------------------------------------------------------------------------
-def card_section(experiment: Experiment, trial: Trial, where: dict[str, str]) -> str:
-    """Markdown for a trial's card: its score and parameters, and the sweep's leaderboard linking each
-    published trial (`where`: trial id -> Hub path)."""
-    scored = [t for t in experiment.trials if t.score is not None]
-    lines = ["## Hyperparameter search", "",
-             f"Trial `{trial.trial_id}` of the Ludwig hyperopt `{experiment.name}`: {experiment.metric_label} = "
-             f"**{trial.score:.6g}** (goal: {experiment.goal}; rank {trial.rank} of {len(scored)}).", "",
-             "| parameter | value |", "|---|---|"]
-    for key, value in sorted(trial.parameters.items()):
-        lines.append(f"| `{_cell(key)}` | `{_cell(value)}` |")
-    lines += ["", "### Leaderboard", "", f"| rank | trial | {_cell(experiment.metric)} | parameters | on the Hub |",
-              "|---:|---|---:|---|---|"]
-    for t in scored:
-        link = f"[{where[t.trial_id].rsplit('/', 1)[-1]}]({where[t.trial_id]})" if t.trial_id in where else \
-            "not published"
-        me = " (this model)" if t is trial else ""
-        lines.append(f"| {t.rank} | `{t.trial_id}`{me} | {t.score:.6g} | {_cell(format_parameters(t.parameters))} "
-                     f"| {link} |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]
-
-
 def _hub_path(target: Target) -> str:
     return f"/{target.repo_id}" if target.revision == "main" else f"/{target.repo_id}/tree/{target.revision}"
 
@@ -251,7 +164,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     quotas = quotas or RateQuotas()
     journal = Journal.open(experiment.directory, repo_id, mode)
     where = {t.trial.trial_id: _hub_path(t) for t in targets}
-    sections = {t.trial.trial_id: card_section(experiment, t.trial, where) for t in targets}
+    sections = {t.trial.trial_id: hyperopt_section(experiment, t.trial, where) for t in targets}
     prints = {t.trial.trial_id: _fingerprint(t, sections[t.trial.trial_id], settings) for t in targets}
     if mode in ("best", "trial"):
         journal.trials.clear()  # one model: push itself finds what is already there, and reports it
@@ -450,15 +363,6 @@ def _left(report: SweepReport) -> str:
     lines.append(f"left for the rerun: {len(left)} trial(s)")
     lines += [f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in left]
     return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def export_best(path: str | Path, repo_id: str, *, trial: str | None = None, **options):
