@@ -240,3 +240,43 @@ def test_the_callback_publishes_nothing_from_trials_and_the_best_at_hyperopt_end
     assert [r.trial_id for r in callback.report.trials if r.status == "published"] == [best.trial_id]
     assert f"Trial `{best.trial_id}`" in _card(hub_api, "tester/from-hyperopt")
     assert local_hub.stats.requests["commit"] == 1
+
+
+def test_llm_adapter_trials_are_published_like_any_other(results, local_hub, hub_api, tmp_path):
+    """Ludwig 0.17.10 cannot start an LLM hyperopt, but LLM trials that exist on disk are published: here each
+    trial's run directory is a real LoRA run (the lora_run fixture)."""
+    from helpers import copy_fixture
+
+    lora = copy_fixture("lora_run", tmp_path / "lora") / "results" / "api_experiment_run"
+    for trial in (results / "hyperopt").glob("trial_*"):
+        run = next(trial.glob("hyperopt_run"))
+        shutil.rmtree(run)
+        shutil.copytree(lora, run)
+    experiment = read_experiment(results)
+    assert {t.kind for t in experiment.trials} == {"adapter"}
+    report = export_sweep(results, "tester/lora-sweep", trials="top-2", base_model="tester/tiny-llama", **_options())
+    assert [r.status for r in report.trials] == ["published", "published"]
+    files = {f.path for f in hub_api.list_repo_tree("tester/lora-sweep", revision=report.trials[0].revision)}
+    assert {"adapter_config.json", "adapter_model.safetensors", "ludwig_export.json"} <= files
+    config = json.loads(Path(hub_api.hf_hub_download("tester/lora-sweep", "adapter_config.json")).read_text())
+    assert config["base_model_name_or_path"] == "tester/tiny-llama"
+
+
+def test_dry_run_prints_the_rate_plan_and_sends_nothing_and_results_stay_untouched(results, local_hub, tmp_path):
+    from helpers import tree_digest
+
+    before = tree_digest(results)
+    out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(results), "--repo-id",
+                          "tester/sweep", "--trials", "all", "--dry-run", "--quota", "commits=2/3600"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Rate plan: 3 trial(s)" in out.stderr and "quota 2 per hour" in out.stderr
+    assert "3 commits exceed the quota" in out.stderr and "dry run: nothing was sent" in out.stderr
+    assert sum(local_hub.stats.requests.values()) == 0
+    export_sweep(results, "tester/sweep", trials="all", **_options())
+    assert tree_digest(results) == before  # the journal lives in the cache directory
+    assert list((tmp_path / "cache" / "sweeps").glob("*.json"))
+    bad = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(results), "--repo-id",
+                          "tester/sweep", "--trials", "all", "--quota", "commits=often"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "LIMIT/SECONDS" in bad.stderr and "Traceback" not in bad.stderr
