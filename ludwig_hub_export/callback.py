@@ -18,9 +18,11 @@ import os
 import sys
 from pathlib import Path
 
-from ludwig.callbacks import Callback
-
+from .deps import require
 from .errors import ExportError
+
+# A missing Ludwig or a torch set that does not import together is a `DependencyError` saying what to install.
+Callback = require("ludwig.callbacks", "Callback")
 
 
 class HubExportCallback(Callback):

@@ -18,11 +18,12 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Callable
 
 from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
-from .hashing import Digest, HashCache, digest_bytes
+from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
 from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 
 MANIFEST = "ludwig_export.json"
@@ -33,16 +34,33 @@ ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 @dataclass
 class PlannedFile:
+    """One file of the repo. Its bytes come from `source` (a local file), `data` (built in memory) or `fetch`
+    (a file that must be brought to this machine first, e.g. from object storage: `fetch()` returns its local
+    path and `release()` removes that copy once the Hub holds the bytes).
+
+    `digest` is None until the file is hashed: large files are hashed only when needed, because on the Xet
+    path the client computes the sha256 while it uploads (a hashing pass before that is a whole extra read).
+    """
+
     path: str  # in the repo
     role: str  # weights | model | ludwig | card | manifest
-    digest: Digest
-    source: Path | None = None  # uploaded from this file...
-    data: bytes | None = None  # ...or from these bytes
+    size: int
+    digest: Digest | None = None
+    source: Path | None = None
+    data: bytes | None = None
     ludwig_path: str | None = None  # where `pull` puts it, relative to the pull destination
+    fetch: Callable[[], Path] | None = field(default=None, repr=False)
+    release: Callable[[], None] | None = field(default=None, repr=False)
+    operation: Any = field(default=None, repr=False)  # the client's CommitOperationAdd once uploaded
 
     @property
-    def size(self) -> int:
-        return self.digest.size
+    def sha256(self) -> str | None:
+        return self.digest.sha256 if self.digest else None
+
+    def matches_remote(self, remote) -> bool:
+        """Same bytes as the remote entry (`remote.RemoteEntry`)? False when unknown (not hashed, not there)."""
+        return remote is not None and self.digest is not None and \
+            self.digest.matches_remote(remote.blob_id, remote.sha256)
 
 
 @dataclass
@@ -54,7 +72,12 @@ class ExportPlan:
     files: list[PlannedFile]
     notes: list[str] = field(default_factory=list)
     workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
-    bytes_hashed: int = 0
+    cache: HashCache | None = field(default=None, repr=False)
+
+    @property
+    def bytes_hashed(self) -> int:
+        """Bytes this process read to hash them (0 for what the cache or the client hashed)."""
+        return self.cache.bytes_read if self.cache else 0
 
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
@@ -86,20 +109,23 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
-    read_before = cache.bytes_read
     config = layout.config
     local_base = config.get("base_model") if base_model_kind(config.get("base_model")) == "local" else None
     hub_base = base_model or (config.get("base_model") if base_model_kind(config.get("base_model")) == "hub"
                               else None)
-    plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [])
-    cache.digest_many(sorted(set(layout.files.values())))
+    plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [], cache=cache)
+    # Small files (configs, tokenizer, small regular-blob candidates) are hashed now: cheap, and their git
+    # sha1 is needed to compare them with the remote. Large ones only when the cache already knows them.
+    cache.digest_many(sorted({p for p in layout.files.values() if p.stat().st_size <= GIT_SHA1_MAX}))
     adapter_locals: set[str] = set()
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
-        plan.files.append(PlannedFile(path, role, cache.digest(source), source=source, ludwig_path=ludwig_path))
+        size = source.stat().st_size
+        digest = cache.digest(source) if size <= GIT_SHA1_MAX else cache.cached(source)
+        plan.files.append(PlannedFile(path, role, size, digest, source=source, ludwig_path=ludwig_path))
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
-        plan.files.append(PlannedFile(path, role, digest_bytes(data), data=data, ludwig_path=ludwig_path))
+        plan.files.append(PlannedFile(path, role, len(data), digest_bytes(data), data=data, ludwig_path=ludwig_path))
 
     for normalized, source in sorted(layout.files.items()):
         if normalized in (f"model/{HYPERPARAMETERS}", f"model/{METADATA}"):
@@ -161,8 +187,6 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
                        sections=card_sections)
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
-    plan.files.append(_manifest(plan, layout.kind))
-    plan.bytes_hashed = cache.bytes_read - read_before
     cache.save()
     return plan
 
@@ -183,15 +207,21 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
     return new_name, target
 
 
-def _manifest(plan: ExportPlan, kind: str) -> PlannedFile:
+def add_manifest(plan: ExportPlan) -> PlannedFile:
+    """The manifest, last: it lists every file's sha256, so it is built once all are known (after upload)."""
+    unknown = [f.path for f in plan.files if f.digest is None]
+    assert not unknown, f"manifest before these files were hashed: {unknown}"
+    plan.files = [f for f in plan.files if f.path != MANIFEST]
     body = {
         "format": MANIFEST_FORMAT,
-        "kind": kind,
+        "kind": plan.kind,
         "adapter_name": plan.adapter_name,
         "base_model": plan.base_model,
         "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
-        "files": [{"path": f.path, "size": f.size, "sha256": f.digest.sha256, "ludwig_path": f.ludwig_path}
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
                   for f in plan.files],
     }
     data = (json.dumps(body, indent=2) + "\n").encode()
-    return PlannedFile(MANIFEST, "manifest", digest_bytes(data), data=data)
+    manifest = PlannedFile(MANIFEST, "manifest", len(data), digest_bytes(data), data=data)
+    plan.files.append(manifest)
+    return manifest
