@@ -25,7 +25,8 @@ POLICY = RetryPolicy(base_delay=0.2, max_delay=5, budget=120)
 
 
 @pytest.fixture
-def results(tmp_path, local_hub, monkeypatch) -> Path:
+def results(tmp_path, local_hub, monkeypatch, transfer_protocol) -> Path:
+    """A copy of the hyperopt fixture; every test runs on the Xet path and on the LFS path."""
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
     shutil.copytree(FIXTURES / "hyperopt_ecd", tmp_path / "hyperopt_ecd")
