@@ -1,9 +1,10 @@
 """Publishing a 20-trial hyperopt sweep under the Hub's rate limits, scaled down, against the local Hub.
 
-    .venv/bin/python benchmarks/sweep.py [--trials 20]
+    .venv/bin/python benchmarks/sweep.py [--trials 20] [--transfer xet|lfs]
 
 The sweep is made of copies of the fixture's trials (fixtures/models/hyperopt_ecd), each with its own weights
-(a few bytes changed), parameters and score. The local Hub enforces quotas shaped like the real ones but with
+(the tensors' bytes replaced by random values, so nothing dedups), parameters and score; each scenario gets its
+own sweep. The local Hub enforces quotas shaped like the real ones but with
 shorter windows (the real: API 1,000 / 5 min, commits ~128 / hour, creations ~20 / day). Scenarios:
 
 1. baseline: the one-model export in a loop, one repo per trial (what a script would do without sweeps);
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -36,7 +36,7 @@ CREATIONS_QUOTA = (30, 3600.0)
 DEFER_CREATIONS = (8, 20.0)  # scenario 4: fewer creations per window than trials
 
 
-def make_sweep(dest: Path, n: int) -> Path:
+def make_sweep(dest: Path, n: int, salt: int = 0) -> Path:
     """n trials from the fixture's: distinct weights, parameters and scores; a matching statistics file."""
     source = ROOT / "fixtures" / "models" / "hyperopt_ecd" / "results" / "hyperopt"
     experiment = dest / "results" / "hyperopt"
@@ -58,9 +58,7 @@ def make_sweep(dest: Path, n: int) -> Path:
         last.update(trial_id=trial_id, metric_score=score, config=params)
         (trial / "result.json").write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
         weights = next(trial.glob("*_run")) / "model" / "model_weights.safetensors"
-        with open(weights, "r+b") as f:  # the last float of the last tensor: a distinct model per trial
-            f.seek(-4, 2)
-            f.write(struct.pack("<f", 1e-3 * (i + 1)))
+        randomize(weights, seed=salt * 1000 + i)
         template = stats["hyperopt_results"][0]
         results.append({**template, "parameters": params, "metric_score": score})
     stats["hyperopt_results"] = sorted(results, key=lambda r: r["metric_score"])
@@ -68,19 +66,35 @@ def make_sweep(dest: Path, n: int) -> Path:
     return experiment
 
 
-def counts(hub) -> dict:
-    s = hub.stats
-    api = sum(c for r in hub.log if r.path.startswith("/api/") for c in [1])
-    return {"repo creations": s.statuses.get(("create_repo", 200), 0), "commits": s.statuses.get(("commit", 200), 0),
-            "API calls": api, "bytes received": s.bytes_received,
-            "429s": sum(c for (kind, status), c in s.statuses.items() if status == 429)}
+def randomize(weights: Path, seed: int) -> None:
+    """Replace a safetensors file's tensor bytes with random float32 values (the header stays valid)."""
+    import numpy as np
+
+    raw = weights.read_bytes()
+    start = 8 + struct.unpack("<Q", raw[:8])[0]
+    size = len(raw) - start
+    values = np.random.default_rng(seed).standard_normal(size // 4 + 1).astype("<f4").tobytes()[:size]
+    weights.write_bytes(raw[:start] + values)
 
 
-def configure(hub, creations=CREATIONS_QUOTA) -> None:
-    hub.reset()
+def counts(hub, since: int = 0) -> dict:
+    """What the hub saw from request number `since` on."""
+    log = hub.log[since:]
+    return {"repo creations": sum(r.kind == "create_repo" and r.status == 200 for r in log),
+            "commits": sum(r.kind == "commit" and r.status == 200 for r in log),
+            "API calls": sum(r.path.startswith("/api/") for r in log),
+            "bytes received": sum(r.bytes_in for r in log), "429s": sum(r.status == 429 for r in log)}
+
+
+def configure(hub, creations=CREATIONS_QUOTA) -> int:
+    """Fresh quota windows; returns the log position to count from. Repos and blobs stay: the Hub is not
+    reset under the Xet client's chunk cache."""
+    hub.rate_limits.clear()
+    hub.faults.clear()
     hub.set_rate_limit("api", *API_QUOTA)
     hub.set_rate_limit("commits", *COMMITS_QUOTA)
     hub.set_rate_limit("repo_create", *creations)
+    return len(hub.log)
 
 
 def quotas(creations=CREATIONS_QUOTA):
@@ -119,12 +133,15 @@ def row(name: str, c: dict, seconds: float, extra: str = "") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--transfer", choices=["xet", "lfs"], default="xet", help="the client's protocol "
+                        "(xet: the real Hub's default)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     from ludwig_hub_export.testing import LocalHub
 
     hub = LocalHub().start()
-    os.environ.update(hub.env(hf_home=str(work / "hf-home")))
+    os.environ.update(hub.env(hf_home=str(work / "hf-home"), transfer=args.transfer))
+    os.environ["HF_XET_CACHE"] = str(work / "xet-cache")
     os.environ["HF_TOKEN"] = hub.token
     os.environ["LUDWIG_HUB_EXPORT_CACHE"] = str(work / "cache")
     from huggingface_hub.utils import disable_progress_bars
@@ -136,18 +153,20 @@ def main() -> None:
     from ludwig_hub_export.retry import RetryPolicy
     from ludwig_hub_export.sweep import export_sweep
 
-    experiment_dir = make_sweep(work / "sweep", args.trials)
+    sweeps = [make_sweep(work / f"sweep-{k}", args.trials, salt=k) for k in range(4)]
+    experiment_dir = sweeps[0]
     experiment = read_experiment(experiment_dir)
     n = len(experiment.trials)
     options = {"quiet": True, "interactive": False, "retry": RetryPolicy(budget=600)}
-    lines = [f"{n} trials, {sum(t.size for t in experiment.trials) / 1e6:.2f} MB of trial files; local Hub quotas: "
+    lines = [f"{n} trials, {sum(t.size for t in experiment.trials) / 1e6:.2f} MB of trial files, {args.transfer} "
+             f"transfers; local Hub quotas: "
              f"API {API_QUOTA[0]}/{API_QUOTA[1]:.0f} s, commits {COMMITS_QUOTA[0]}/{COMMITS_QUOTA[1]:.0f} s, "
              f"creations {CREATIONS_QUOTA[0]}/{CREATIONS_QUOTA[1]:.0f} s", "",
              "| scenario | repo creations | commits | API calls | MB received | wall s | 429s | notes |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     try:
         # 1. Baseline: the one-model export in a loop, one repo per trial, nothing planned or paced across trials.
-        configure(hub)
+        mark = configure(hub)
         started = time.perf_counter()
         failed = None
         for t in experiment.trials:
@@ -156,44 +175,43 @@ def main() -> None:
             except ExportError as e:
                 failed = f"stopped: {e.message.splitlines()[0][:60]}"
                 break
-        lines.append(row("baseline: push per trial, repo per trial", counts(hub), time.perf_counter() - started,
+        baseline = counts(hub, mark)
+        lines.append(row("baseline: push per trial, repo per trial", baseline, time.perf_counter() - started,
                          failed or "no leaderboard, no collection"))
-        baseline = counts(hub)
 
         # 2. Branches of one repo.
-        configure(hub)
+        mark = configure(hub)
         started = time.perf_counter()
-        report = export_sweep(experiment_dir, "tester/sweep", trials="all", quotas=quotas(), **options)
+        report = export_sweep(sweeps[1], "tester/sweep", trials="all", quotas=quotas(), **options)
         seconds = time.perf_counter() - started
         targets = [(r.repo_id, r.revision) for r in report.trials if r.status == "published"]
-        c = counts(hub)
+        c = counts(hub, mark)
         verified = verify_all(targets, work / "verify-branches")
         lines.append(row("`--trials all` (branches)", c, seconds,
                          f"{verified}/{n} verified by pull, {duplicates(hub, targets)} duplicate commits; planned: "
                          f"{report.plan.commits} commits, ~{report.plan.api_calls} API calls"))
         branches = c
         rerun_started = time.perf_counter()
-        before = counts(hub)
-        export_sweep(experiment_dir, "tester/sweep", trials="all", quotas=quotas(), **options)
-        after = counts(hub)
-        lines.append(row("rerun of the finished sweep", {k: after[k] - before[k] for k in after},
+        mark = len(hub.log)
+        export_sweep(sweeps[1], "tester/sweep", trials="all", quotas=quotas(), **options)
+        lines.append(row("rerun of the finished sweep", counts(hub, mark),
                          time.perf_counter() - rerun_started, "journal: nothing sent"))
 
         # 3. One repo per trial, in a Collection.
-        configure(hub)
+        mark = configure(hub)
         started = time.perf_counter()
-        report = export_sweep(experiment_dir, "tester/sweep", trials="all", as_repos=True, quotas=quotas(),
+        report = export_sweep(sweeps[2], "tester/sweep", trials="all", as_repos=True, quotas=quotas(),
                               **options)
         seconds = time.perf_counter() - started
         targets = [(r.repo_id, r.revision) for r in report.trials if r.status == "published"]
-        lines.append(row("`--trials all --trials-as repos`", counts(hub), seconds,
+        lines.append(row("`--trials all --trials-as repos`", counts(hub, mark), seconds,
                          f"{verify_all(targets, work / 'verify-repos')}/{n} verified, collection of "
                          f"{len(hub.api.collections[report.collection.split('/collections/')[1]]['items'])}"))
 
         # 4. Repos under a creation quota smaller than the sweep: deferral, then reruns after the window.
-        configure(hub, DEFER_CREATIONS)
+        mark = configure(hub, DEFER_CREATIONS)
         env = {**os.environ}
-        command = [sys.executable, "-m", "ludwig_hub_export", "push", str(experiment_dir), "--repo-id",
+        command = [sys.executable, "-m", "ludwig_hub_export", "push", str(sweeps[3]), "--repo-id",
                    "tester/deferred", "--trials", "all", "--trials-as", "repos", "--budget", "5", "--quiet",
                    "--quota", f"api={API_QUOTA[0]}/{API_QUOTA[1]:g}", "--quota",
                    f"commits={COMMITS_QUOTA[0]}/{COMMITS_QUOTA[1]:g}", "--quota",
@@ -205,10 +223,9 @@ def main() -> None:
             runs.append(out.returncode)
             if out.returncode != 5 or len(runs) > 10:
                 break
-            wait = re.search(r"\(in (\d+) s\)|after .*? UTC", out.stderr)
             time.sleep(DEFER_CREATIONS[1] / 2)
         seconds = time.perf_counter() - started
-        c = counts(hub)
+        c = counts(hub, mark)
         targets = [(f"tester/deferred-trial-{t.trial_id}", "main") for t in experiment.trials]
         verified = verify_all(targets, work / "verify-deferred")
         lines.append(row(f"repos, creation quota {DEFER_CREATIONS[0]}/{DEFER_CREATIONS[1]:.0f} s, --budget 5",

@@ -162,12 +162,19 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     targets = targets_for(chosen, repo_id, as_repos and mode == "repos")
     _check_all(targets, settings)
     quotas = quotas or RateQuotas()
-    journal = Journal.open(experiment.directory, repo_id, mode)
+    from huggingface_hub import constants
+
+    journal = Journal.open(experiment.directory, f"{settings.endpoint or constants.ENDPOINT}|{repo_id}", mode)
     where = {t.trial.trial_id: _hub_path(t) for t in targets}
     sections = {t.trial.trial_id: hyperopt_section(experiment, t.trial, where) for t in targets}
     prints = {t.trial.trial_id: _fingerprint(t, sections[t.trial.trial_id], settings) for t in targets}
     if mode in ("best", "trial"):
         journal.trials.clear()  # one model: push itself finds what is already there, and reports it
+    journaled = {t.trial.trial_id: e for t in targets if (e := journal.published(t.trial.trial_id,
+                                                                                  prints[t.trial.trial_id]))}
+    if journaled and not settings.dry_run:  # trust the journal only where the remote still agrees
+        for trial_id in set(journaled) - _still_there(settings, journaled):
+            journal.trials.pop(trial_id, None)
     todo = [t for t in targets if not journal.published(t.trial.trial_id, prints[t.trial.trial_id])]
     plan = rate_plan(todo, quotas, settings.limits.files_per_commit,
                      repo_exists=True if len(todo) < len(targets) and not as_repos else None,
@@ -314,6 +321,29 @@ def _call(settings: ExportSettings, step: str, fn):
                                 on_wait=lambda *a: None, refresh_auth=lambda e: False)
     except Deferred as e:
         raise deferred_error(e) from e
+
+
+def _still_there(settings: ExportSettings, entries: dict[str, dict]) -> set[str]:
+    """The journaled trials whose recorded commit is still their branch's head: one refs call per repo."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    api = _api(settings)
+    heads: dict[str, dict[str, str]] = {}
+
+    def refs(repo_id: str) -> dict[str, str]:
+        try:
+            return {b.name: b.target_commit for b in api.list_repo_refs(repo_id).branches}
+        except RepositoryNotFoundError:
+            return {}
+
+    confirmed = set()
+    for trial_id, entry in entries.items():
+        repo_id = str(entry.get("repo_id"))
+        if repo_id not in heads:
+            heads[repo_id] = _call(settings, "list refs", lambda r=repo_id: refs(r))
+        if entry.get("commit") and heads[repo_id].get(str(entry.get("revision"))) == entry.get("commit"):
+            confirmed.add(trial_id)
+    return confirmed
 
 
 def _first_commit(settings: ExportSettings, repo_id: str) -> str | None:

@@ -85,11 +85,20 @@ def test_a_sweep_as_branches_one_repo_creation_one_commit_per_trial(results, loc
             (trial.run_dir / "model" / "model_weights.safetensors").read_bytes()
         history = hub_api.list_repo_commits("tester/sweep", revision=f"trial-{trial.trial_id}")
         assert len(history) == 2  # the initial commit and this trial's: no other trial's manifest ever
-    # A rerun sends nothing: the journal knows, the remote agrees.
-    before = sum(local_hub.stats.requests.values())
+    # A rerun commits nothing: the journal knows, and one refs call shows the remote still agrees.
+    before = local_hub.stats.requests.copy()
     again = export_sweep(results, "tester/sweep", trials="all", **_options())
     assert {r.status for r in again.trials} == {"already published"}
-    assert sum(local_hub.stats.requests.values()) == before
+    assert local_hub.stats.requests - before == {"refs": 1}
+    # The remote is the truth: a branch changed behind the journal's back is checked again (its files are
+    # still right, so nothing is committed).
+    moved = f"trial-{experiment.trials[1].trial_id}"
+    hub_api.upload_file(path_or_fileobj=b"note", path_in_repo="notes.txt", repo_id="tester/sweep", revision=moved)
+    commits = local_hub.stats.requests["commit"]
+    third = export_sweep(results, "tester/sweep", trials="all", **_options())
+    rechecked = [r for r in third.trials if r.status == "published"]
+    assert [r.trial_id for r in rechecked] == [experiment.trials[1].trial_id] and rechecked[0].verified
+    assert rechecked[0].commits == 0 and local_hub.stats.requests["commit"] == commits
 
 
 def test_top_k_and_the_rate_plan(results, local_hub):
