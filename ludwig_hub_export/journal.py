@@ -71,9 +71,18 @@ class Journal:
         self.trials.setdefault(trial_id, {}).update(fields, at=time.time())
         self.save()
 
-    def created_repo(self) -> None:
-        self.creations.append(time.time())
+    def may_create_repo(self) -> float:
+        """Count a repo creation before the push that may make it: a push that fails after creating its repo
+        must not be forgotten (the next run would ask past the quota). `no_repo_created` takes it back."""
+        at = time.time()
+        self.creations.append(at)
         self.save()
+        return at
+
+    def no_repo_created(self, at: float) -> None:
+        if at in self.creations:
+            self.creations.remove(at)
+            self.save()
 
     def creations_within(self, window: float) -> list[float]:
         now = time.time()

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 
 from .limits import RATE_SOURCE, RateQuotas, human_size
 
-# Hub API calls of one trial's push (whoami, repo info, paths info, preupload, commit, verify; a branch adds
-# its lookup and creation): counted against the local Hub by benchmarks/sweep.py.
-API_CALLS_PER_TRIAL = 7
+# Hub API calls of one trial's push, counted against the local Hub (benchmarks/sweep.py): whoami, repo info,
+# validate-yaml, commit, 3 paths-info (remote state, verify) and 3 preupload (the client's); Xet adds its token.
+# A branch adds its lookup and creation; a sweep of branches one look at the repo's first commit; a Collection
+# its creation, one read and one call per item.
+API_CALLS_PER_TRIAL = 10
+API_CALLS_XET = 1
 API_CALLS_PER_BRANCH = 2
 
 
@@ -40,13 +43,14 @@ class RatePlan:
 
 
 def rate_plan(targets: list, quotas: RateQuotas, files_per_commit: int, repo_exists: bool | None = None,
-              as_repos: bool = False) -> RatePlan:
+              as_repos: bool = False, xet: bool = True) -> RatePlan:
     """Requests, commits and bytes the targets need, and the time the quotas impose on them."""
     n = len(targets)
     creations = n if as_repos else (0 if repo_exists or n == 0 else 1)
     commits = sum(max(1, math.ceil(_file_count(t.trial) / files_per_commit)) for t in targets)
     branches = sum(t.revision != "main" for t in targets)
-    api = n * API_CALLS_PER_TRIAL + branches * API_CALLS_PER_BRANCH + creations + (2 if as_repos and n else 0)
+    api = n * (API_CALLS_PER_TRIAL + (API_CALLS_XET if xet else 0)) + branches * API_CALLS_PER_BRANCH + creations
+    api += (2 + n if as_repos else (1 if branches else 0)) if n else 0
     size = sum(t.trial.size for t in targets)
     plan = RatePlan(n, creations, commits, api, size, quotas, 0.0, 0.0)
     waits = []

@@ -178,7 +178,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     todo = [t for t in targets if not journal.published(t.trial.trial_id, prints[t.trial.trial_id])]
     plan = rate_plan(todo, quotas, settings.limits.files_per_commit,
                      repo_exists=True if len(todo) < len(targets) and not as_repos else None,
-                     as_repos=mode == "repos")
+                     as_repos=mode == "repos", xet=_xet())
     report = SweepReport(str(experiment.directory), repo_id, mode, experiment.metric_label, experiment.goal, plan,
                          journal=str(journal.path))
     say = (lambda m: None) if settings.quiet else _say
@@ -213,6 +213,12 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
         raise
     report.duration = time.monotonic() - started
     return report
+
+
+def _xet() -> bool:
+    from .transfer import client_hashes_while_uploading
+
+    return client_hashes_while_uploading()
 
 
 def _say(message: str) -> None:
@@ -274,6 +280,7 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
             min_interval=max(settings.min_interval, plan.commit_interval),
             retry=replace(settings.retry, budget=max(1.0, left)))
         say(f"--- trial {target.trial.trial_id} (score {target.trial.score:.6g}) -> {target.repo_id}@{target.revision}")
+        creation = journal.may_create_repo()
         try:
             result = push(target.trial.run_dir, one)
         except DeferredError as e:
@@ -285,8 +292,8 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
             journal.record(target.trial.trial_id, state="failed", repo_id=target.repo_id, revision=target.revision)
             raise
         last_trial = time.monotonic()
-        if result.created_repo:
-            journal.created_repo()
+        if not result.created_repo:
+            journal.no_repo_created(creation)
         url = result.url
         row.status, row.url, row.commit, row.verified = "published", url, result.commit_oid, result.verified
         row.commits, row.bytes_uploaded = len(result.commits), result.bytes_uploaded
