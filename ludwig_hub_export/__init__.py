@@ -22,11 +22,16 @@ _EXPORTS = {
     "HubExportCallback": ("callback", "HubExportCallback"),
     "RetryPolicy": ("retry", "RetryPolicy"),
     "HubLimits": ("limits", "HubLimits"),
+    "RateQuotas": ("limits", "RateQuotas"),
+    "export_sweep": ("sweep", "export_sweep"),
+    "SweepReport": ("sweep", "SweepReport"),
+    "read_experiment": ("hyperopt", "read_experiment"),
     "ExportError": ("errors", "ExportError"),
     "InvalidModelError": ("errors", "InvalidModelError"),
     "AuthError": ("errors", "AuthError"),
     "HubError": ("errors", "HubError"),
     "UsageError": ("errors", "UsageError"),
+    "DeferredError": ("errors", "DeferredError"),
     "load_ludwig_model": ("ludwig_compat", "load_model"),
 }
 

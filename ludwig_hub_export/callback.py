@@ -5,10 +5,16 @@ fails) *before* the final merge and save. So ``on_train_end`` arms the export, o
 flight, by wrapping the ``save``/``save_base_model`` methods of this run's model object; Ludwig's own final save
 then triggers one export of the run directory, merged models included. A failed training never publishes, and
 a failed export never raises into training: it is reported, and the model stays on disk.
+
+In a hyperopt (``ludwig hyperopt`` / ``ludwig.hyperopt.run.hyperopt(callbacks=[...])``), trials train in Ray
+processes with a copy of this callback, whose state the driver never sees: those copies publish nothing.
+``on_hyperopt_end`` runs in the driver once ``hyperopt_statistics.json`` is written; it publishes the best
+trial (or the sweep, with ``trials="all"``/``"top-K"``) through `sweep.export_sweep`.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,19 +32,58 @@ class HubExportCallback(Callback):
     training, `report` holds the `ExportReport`, or `error` the failure (the trained model is untouched).
     """
 
-    def __init__(self, repo_id: str, **options) -> None:
+    def __init__(self, repo_id: str, *, trials: str = "best", as_repos: bool = False,
+                 output_directory: str | Path = "results", quotas=None, **options) -> None:
+        """`trials`, `as_repos`, `quotas`: what a hyperopt publishes (see `export_sweep`); `output_directory`:
+        the hyperopt's (Ludwig does not tell callbacks; its default is ``results``)."""
         self.repo_id = repo_id
         self.options = options
+        self.trials = trials
+        self.as_repos = as_repos
+        self.output_directory = Path(output_directory)
+        self.quotas = quotas
+        self.hyperopt: str | None = None  # the experiment name, set in the driver before trials start
+        self.in_trial = False
+        self.driver_pid: int | None = None
         self.report = None
         self.error: BaseException | None = None
         self.skipped: str | None = None
         self._model = None
         self._originals: dict[str, object] = {}
 
+    # --- hyperopt: the driver publishes once, at the end; trial processes never -------------------------------
+    def on_hyperopt_init(self, experiment_name: str, **kwargs) -> None:
+        self.hyperopt = experiment_name  # set before Ray copies the callback into the trials
+        self.driver_pid = os.getpid()
+
+    def on_hyperopt_trial_start(self, parameters, **kwargs) -> None:
+        self.in_trial = True
+
+    def on_hyperopt_end(self, experiment_name: str, **kwargs) -> None:
+        if os.getpid() != self.driver_pid:  # not the driver (Ludwig calls this hook there only)
+            return
+        from .sweep import export_sweep
+
+        experiment = self.output_directory / experiment_name
+        try:
+            self.report = export_sweep(experiment, self.repo_id, trials=self.trials, as_repos=self.as_repos,
+                                       quotas=self.quotas, **self.options)
+        except Exception as e:  # noqa: BLE001 - the hyperopt's results stay on disk whatever happens
+            self.error = e
+            detail = str(e) if isinstance(e, ExportError) else f"{type(e).__name__}: {e}"
+            print(f"ludwig-hub-export: publishing the hyperopt {experiment} to {self.repo_id} failed; the results "
+                  f"are safe on disk.\n{detail}\n  -> publish them later with: ludwig-hub-export push {experiment} "
+                  f"--repo-id {self.repo_id}" + (f" --trials {self.trials}" if self.trials != "best" else ""),
+                  file=sys.stderr)
+
+    # --- one training run -------------------------------------------------------------------------------------
     def on_train_start(self, model, config, config_fp, **kwargs) -> None:
         self._model = model
 
     def on_train_end(self, output_directory: str, **kwargs) -> None:
+        if self.hyperopt is not None or self.in_trial:
+            self.skipped = "a hyperopt trial: the driver publishes at the end of the hyperopt"
+            return
         if sys.exc_info()[0] is not None:  # called from Ludwig's `finally:` while the training error propagates
             self.skipped = "training failed: nothing was published"
             print(f"ludwig-hub-export: {self.skipped}", file=sys.stderr)

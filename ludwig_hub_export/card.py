@@ -112,7 +112,7 @@ def front_matter(*, repo_id: str, kind: str, config: dict, base_model: str | Non
 def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
            adapter_name: str | None, versions: dict[str, str], license: str | None = None,
            license_name: str | None = None, license_link: str | None = None, dataset: str | None = None,
-           adapter_config: dict | None = None, counted_file: str | None = None) -> str:
+           adapter_config: dict | None = None, counted_file: str | None = None, sections: str | None = None) -> str:
     front = front_matter(repo_id=repo_id, kind=kind, config=config, base_model=base_model, statistics=statistics,
                          license=license, license_name=license_name, license_link=license_link, dataset=dataset,
                          adapter_config=adapter_config)
@@ -124,6 +124,8 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
         lines += [f"Trained on [{dataset}](https://huggingface.co/datasets/{dataset}).", ""]
     lines += _features(config)
     lines += _hyperparameters(kind, config, adapter_config)
+    if sections:  # e.g. a hyperopt trial's score, parameters and the sweep's leaderboard
+        lines += [sections.rstrip(), ""]
     lines += _metrics(statistics)
     lines += _usage(repo_id, kind, base_model, adapter_name)
     lines += ["## Files", "",
@@ -237,3 +239,31 @@ def load_statistics(raw: bytes | None) -> dict | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:
+    """Markdown for a hyperopt trial's card (`hyperopt.Experiment`, `hyperopt.Trial`): its score and parameters,
+    and the sweep's leaderboard linking each published trial (`where`: trial id -> Hub path)."""
+    from .hyperopt import format_parameters
+
+    scored = [t for t in experiment.trials if t.score is not None]
+    lines = ["## Hyperparameter search", "",
+             f"Trial `{trial.trial_id}` of the Ludwig hyperopt `{experiment.name}`: {experiment.metric_label} = "
+             f"**{trial.score:.6g}** (goal: {experiment.goal}; rank {trial.rank} of {len(scored)}).", "",
+             "| parameter | value |", "|---|---|"]
+    for key, value in sorted(trial.parameters.items()):
+        lines.append(f"| `{_cell(key)}` | `{_cell(value)}` |")
+    lines += ["", "### Leaderboard", "", f"| rank | trial | {_cell(experiment.metric)} | parameters | on the Hub |",
+              "|---:|---|---:|---|---|"]
+    for t in scored:
+        link = f"[{where[t.trial_id].rsplit('/', 1)[-1]}]({where[t.trial_id]})" if t.trial_id in where else \
+            "not published"
+        me = " (this model)" if t is trial else ""
+        lines.append(f"| {t.rank} | `{t.trial_id}`{me} | {t.score:.6g} | {_cell(format_parameters(t.parameters))} "
+                     f"| {link} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]

@@ -87,7 +87,20 @@ def _limits(args: argparse.Namespace):
 
 def _check(args: argparse.Namespace) -> int:
     from .checks import check
+    from .hyperopt import experiment_dir, read_experiment
 
+    if experiment_dir(args.path) is not None:  # a hyperopt output: the trials, then the best one's check
+        experiment = read_experiment(args.path)
+        if not args.json:
+            print(experiment.format())
+        report = check(experiment.best.run_dir, base_model=args.base_model, prefer_adapter=args.adapter,
+                       limits=_limits(args), convert_pickle=args.convert_pickle)
+        if args.json:
+            print(json.dumps({**experiment.to_dict(), "best_check": report.to_dict(strict=args.strict)}, indent=2))
+        else:
+            print(f"Best trial {experiment.best.trial_id}:")
+            print(report.format(strict=args.strict))
+        return EXIT_OK if report.passed(strict=args.strict) else EXIT_INVALID_INPUT
     report = check(args.path, base_model=args.base_model, latest=args.latest, prefer_adapter=args.adapter,
                    limits=_limits(args), convert_pickle=args.convert_pickle)
     fmt = _format(args)
@@ -139,9 +152,52 @@ def _settings(args: argparse.Namespace, repo_id: str):
     )
 
 
+def _quotas(args: argparse.Namespace):
+    from .limits import RateQuotas
+
+    overrides = {}
+    for spec in args.quota or []:
+        key, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"--quota {spec!r} is not NAME=LIMIT/SECONDS", "for example: --quota commits=128/3600")
+        overrides[key.strip()] = value.strip()
+    try:
+        return RateQuotas().with_overrides(overrides)
+    except ValueError as e:
+        raise UsageError(f"--quota: {e}", "names: api, commits, repo_create") from None
+
+
+def _push_sweep(args: argparse.Namespace) -> int:
+    from .errors import DeferredError
+    from .sweep import export_sweep
+
+    settings = _settings(args, args.repo_id)
+    options = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "repo_id"}
+    trials = args.trials or (None if args.trial else "best")
+    try:
+        report = export_sweep(args.path, args.repo_id, trials=trials, trial=args.trial,
+                              as_repos=args.trials_as == "repos", quotas=_quotas(args), **options)
+    except DeferredError as e:
+        report = getattr(e, "report", None)
+        if report is not None and args.report:
+            Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        raise
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    fmt = _format(args)
+    if fmt == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+    elif fmt == "human":
+        print(report.summary())
+    return EXIT_OK
+
+
 def _push(args: argparse.Namespace) -> int:
+    from .hyperopt import experiment_dir
     from .push import push
 
+    if args.trials or args.trial or args.trials_as != "branches" or experiment_dir(args.path) is not None:
+        return _push_sweep(args)
     report = push(args.path, _settings(args, args.repo_id))
     if args.report:
         report.write(args.report)
@@ -225,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Publish models saved by Ludwig to the Hugging Face Hub, and run a local Hub for testing.",
         epilog="Exit codes: 0 success, 1 invalid input, 2 usage error, 3 authentication or permission, "
-               "4 Hub or network failure after retries.",
+               "4 Hub or network failure after retries, 5 deferred (the Hub asked for a wait past --budget: rerun "
+               "later, it resumes).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -302,6 +359,17 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
     push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
     _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bar")
+    sweep = push_cmd.add_argument_group(
+        "hyperopt", "PATH may be a `ludwig hyperopt` output (results/, results/<experiment>/): its best trial goes "
+                    "to main, with the trial's score and a leaderboard on the card")
+    sweep.add_argument("--trial", metavar="ID", help="publish this trial instead of the best (ids: see `check`)")
+    sweep.add_argument("--trials", metavar="all|top-K", help="publish several trials: the best on main, the others "
+                                                              "on branches trial-<id> of the same repo")
+    sweep.add_argument("--trials-as", choices=["branches", "repos"], default="branches",
+                       help="repos: one repo NAMESPACE/NAME-trial-<id> per trial, grouped in a Collection")
+    sweep.add_argument("--quota", action="append", metavar="NAME=LIMIT/SECONDS",
+                       help="a quota the sweep plans against (api, commits, repo_create), e.g. commits=128/3600; "
+                            "one account's quotas: the sweep defers (exit 5) rather than exceed them")
     push_cmd.set_defaults(func=_push)
 
     upload = commands.add_parser(
@@ -327,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                           ("dry_run", False), ("token_command", None), ("license", None), ("min_interval", 0.0),
                           ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
                           ("limit", None), ("quiet", False), ("json", False), ("format", None),
-                          ("license_name", None), ("license_link", None), ("dataset", None)):
+                          ("license_name", None), ("license_link", None), ("dataset", None), ("trial", None),
+                          ("trials", None), ("trials_as", "branches"), ("quota", None)):
         upload.set_defaults(**{name: default})
     upload.set_defaults(func=_upload)
 

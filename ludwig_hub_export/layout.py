@@ -1,8 +1,9 @@
 """Find the saved model in whatever path the user gives, and say what kind of model it is and why.
 
 Accepted: a ``model.save()`` directory, a run's ``model/`` directory, a run directory
-(``results/<experiment>_run``), a ``results/`` directory (one run, or the newest with ``latest=True``), or an
-already normalized ``<x>/model/model_weights`` tree. Layout facts: ``shared/notes/ludwig-layouts.md``.
+(``results/<experiment>_run``), a ``results/`` directory (one run, or the newest with ``latest=True``), an
+already normalized ``<x>/model/model_weights`` tree, or a ``ludwig hyperopt`` output (its best trial; a
+``trial_*`` directory: that trial). Layout facts: ``shared/notes/ludwig-layouts.md``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
         return source, run_dir
     if _is_run_dir(source):
         return source / "model", source
+    hyperopt_run = _hyperopt_run(source)
+    if hyperopt_run is not None:
+        return hyperopt_run / "model", hyperopt_run
     if (source / "results").is_dir() and not any(_is_run_dir(d) for d in source.iterdir() if d.is_dir()):
         source = source / "results"  # the directory `ludwig train` ran in
     runs = sorted((d for d in source.iterdir() if d.is_dir() and _is_run_dir(d)), key=lambda d: d.stat().st_mtime)
@@ -109,6 +113,19 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
         f"{source}: no Ludwig model here (no {HYPERPARAMETERS} in it, in model/, or in a run directory below it)",
         "give the directory passed to model.save(), or the results/ or run directory written by `ludwig train`",
     )
+
+
+def _hyperopt_run(source: Path) -> Path | None:
+    """A `ludwig hyperopt` output: a trial_* directory means its run directory (not Ray's checkpoint copy); an
+    experiment (or the results/ around it) means its best trial's. See `hyperopt`."""
+    from . import hyperopt
+
+    run = hyperopt.trial_of_run(source)
+    if run is not None:
+        return run
+    if hyperopt.experiment_dir(source) is None:
+        return None
+    return hyperopt.read_experiment(source).best.run_dir
 
 
 def _read_config(model_dir: Path) -> dict:

@@ -115,7 +115,8 @@ def versions() -> dict[str, str]:
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
                license: str | None = None, hash_cache: HashCache | None = None, dataset: str | None = None,
-               license_name: str | None = None, license_link: str | None = None) -> ExportPlan:
+               license_name: str | None = None, license_link: str | None = None,
+               card_sections: str | None = None) -> ExportPlan:
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -207,7 +208,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
                        statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license,
                        license_name=license_name, license_link=license_link, dataset=dataset,
-                       adapter_config=adapter_config, counted_file=counted)
+                       adapter_config=adapter_config, counted_file=counted, sections=card_sections)
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     cache.save()

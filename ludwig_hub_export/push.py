@@ -44,6 +44,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       convert_pickle=settings.convert_pickle, license=settings.license,
                       license_name=settings.license_name, license_link=settings.license_link,
                       dataset=settings.dataset,
+                      card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
     deadline = Deadline(settings.retry.budget)
     pacer = RateLimitPacer(deadline)
@@ -111,6 +112,13 @@ def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: Ex
 def export(model, repo_id: str, **options) -> ExportReport:
     """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
     which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields."""
+    if isinstance(model, (str, Path)):
+        from .hyperopt import experiment_dir
+
+        if experiment_dir(Path(model).expanduser()) is not None:  # a hyperopt output: its best trial
+            from .sweep import export_best
+
+            return export_best(model, repo_id, **options)
     settings = ExportSettings(repo_id=repo_id, **options)
     if isinstance(model, (str, Path)):
         return push(model, settings)

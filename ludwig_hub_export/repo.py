@@ -58,4 +58,5 @@ def ensure_repo(s: HubSession) -> None:
         elif s.revision.startswith("refs/pr/"):
             raise UsageError(f"{s.revision} does not exist in {repo_id}", "use --create-pr to open a new pull request")
         else:
-            s.call("create branch", lambda: s.api.create_branch(repo_id, branch=s.revision, exist_ok=True))
+            s.call("create branch", lambda: s.api.create_branch(repo_id, branch=s.revision, exist_ok=True,
+                                                                revision=s.settings.branch_from))

@@ -38,6 +38,8 @@ class ExportSettings:
     limits: HubLimits = field(default_factory=HubLimits)
     quiet: bool = False
     hash_cache: Path | None = None
+    card_sections: str | None = None  # extra Markdown for the card (a hyperopt trial's score and leaderboard)
+    branch_from: str | None = None  # the revision a missing --revision branch starts from (default: main)
 
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id

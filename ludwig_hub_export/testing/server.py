@@ -52,6 +52,9 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "refs", _API_REPO + r"/refs$"),
         ("POST", "create_branch", _API_REPO + r"/branch/(?P<branch>[^/]+)$"),
         ("POST", "create_tag", _API_REPO + rf"/tag/{_REV}$"),
+        ("POST", "create_collection", r"^/api/collections$"),
+        ("GET", "get_collection", r"^/api/collections/(?P<ns>[^/]+)/(?P<slug>[^/]+)$"),
+        ("POST", "add_collection_item", r"^/api/collections/(?P<ns>[^/]+)/(?P<slug>[^/]+)/items$"),
         ("POST", "lfs_batch", _GIT_REPO + r"\.git/info/lfs/objects/batch$"),
         ("POST", "lfs_verify", _GIT_REPO + r"\.git/info/lfs/objects/verify$"),
         ("PUT", "lfs_upload", r"^/_lfs/(?P<oid>[0-9a-f]{64})$"),
@@ -230,6 +233,7 @@ class LocalHub:
         self.faults.clear()
         self.rate_limits.clear()
         self.api.trusted.clear()
+        self.api.collections.clear()
         self.api.tree_page_size = self.default_tree_page_size
         vars(self.limits).update(self._default_limits)
         self.accounts.users.clear()
