@@ -44,3 +44,9 @@ class HubError(ExportError):
     """The Hub or the network kept failing after the retries and time budget allowed."""
 
     exit_code = EXIT_HUB
+
+
+class StorageError(ExportError):
+    """Object storage (s3://, gs://, ...) kept failing: a network or server error, after the client's retries."""
+
+    exit_code = EXIT_HUB

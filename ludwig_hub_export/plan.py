@@ -18,12 +18,16 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import Digest, HashCache, digest_bytes
 from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
+
+if TYPE_CHECKING:
+    from .storage.remote_file import DigestCache, RemoteFile
 
 MANIFEST = "ludwig_export.json"
 CARD = "README.md"
@@ -39,6 +43,19 @@ class PlannedFile:
     source: Path | None = None  # uploaded from this file...
     data: bytes | None = None  # ...or from these bytes
     ludwig_path: str | None = None  # where `pull` puts it, relative to the pull destination
+    remote: RemoteFile | None = None  # in object storage: `source` is its staged copy, once staged
+
+    def stage(self, plan: ExportPlan) -> None:
+        """A remote file's bytes on local disk (downloaded and hashed once), for the upload to read."""
+        if self.remote is not None and (self.source is None or not self.source.exists()):
+            self.source = self.remote.stage(plan.staging_dir())
+            self.digest = self.remote.digest
+
+    def release(self) -> None:
+        """Drop a remote file's staged copy once the Hub holds its bytes."""
+        if self.remote is not None:
+            self.remote.release()
+            self.source = None
 
     @property
     def size(self) -> int:
@@ -63,6 +80,12 @@ class ExportPlan:
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
 
+    def staging_dir(self) -> Path:
+        """Where files from object storage are staged (removed with the plan's working directory)."""
+        if self.workdir is None:
+            self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+        return Path(self.workdir.name) / "staged"
+
     def cleanup(self) -> None:
         if self.workdir is not None:
             self.workdir.cleanup()
@@ -81,7 +104,8 @@ def versions() -> dict[str, str]:
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
-               license: str | None = None, hash_cache: HashCache | None = None) -> ExportPlan:
+               license: str | None = None, hash_cache: HashCache | None = None,
+               digest_cache: DigestCache | None = None) -> ExportPlan:
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -91,11 +115,23 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     hub_base = base_model or (config.get("base_model") if base_model_kind(config.get("base_model")) == "hub"
                               else None)
     plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [])
-    cache.digest_many(sorted(set(layout.files.values())))
+    cache.digest_many(sorted({p for p in layout.files.values() if isinstance(p, Path)}))
     adapter_locals: set[str] = set()
+    remote_digests = digest_cache
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
-        plan.files.append(PlannedFile(path, role, cache.digest(source), source=source, ludwig_path=ludwig_path))
+        nonlocal remote_digests
+        if isinstance(source, Path):
+            plan.files.append(PlannedFile(path, role, cache.digest(source), source=source, ludwig_path=ludwig_path))
+            return
+        from .storage.remote_file import DigestCache, RemoteFile
+
+        remote_digests = remote_digests or DigestCache(cache.path.with_name("remote-digests.json"))
+        remote = RemoteFile(source, remote_digests)
+        planned = PlannedFile(path, role, remote.digest_if_known(), ludwig_path=ludwig_path, remote=remote)
+        if planned.digest is None:  # never seen: download now (the manifest needs every sha256)
+            planned.stage(plan)
+        plan.files.append(planned)
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
         plan.files.append(PlannedFile(path, role, digest_bytes(data), data=data, ludwig_path=ludwig_path))
@@ -160,7 +196,8 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     plan.files.append(_manifest(plan, layout.kind))
-    plan.bytes_hashed = cache.bytes_read - read_before
+    plan.bytes_hashed = cache.bytes_read - read_before + sum(
+        f.remote.bytes_downloaded for f in plan.files if f.remote is not None)
     cache.save()
     return plan
 
@@ -174,6 +211,10 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
 
     if plan.workdir is None:
         plan.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+    if not isinstance(source, Path):  # in object storage: torch needs a local file
+        from .storage.remote_file import DigestCache, RemoteFile
+
+        source = RemoteFile(source, DigestCache()).stage(plan.staging_dir())
     new_name = safetensors_name(name)
     target = Path(plan.workdir.name) / new_name.replace("/", "__")
     convert_pickle_to_safetensors(source, target)

@@ -32,7 +32,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     console = Console(settings.quiet)
     report = check(path, base_model=settings.base_model, latest=settings.latest,
                    prefer_adapter=settings.prefer_adapter, limits=settings.limits,
-                   convert_pickle=settings.convert_pickle)
+                   convert_pickle=settings.convert_pickle, storage_options=settings.storage_options)
     if not report.passed(settings.strict):
         raise InvalidModelError(f"check failed, nothing was uploaded:\n{report.format(settings.strict)}",
                                 "fix the problems listed above (each says how), then push again")
@@ -55,6 +55,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 _print_plan(console, plan, names, settings)
                 result.duration = time.monotonic() - started
                 return result
+            _stage_remote(plan, todo)
             if todo:
                 upload(s, todo)
             else:
@@ -69,6 +70,18 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     console.say(f"published {settings.repo_id} ({len(todo)} file(s) uploaded, {human_size(result.bytes_uploaded)}"
                 f", verified): {where} @ {result.commit_oid}")
     return result
+
+
+def _stage_remote(plan: ExportPlan, todo: list) -> None:
+    """Files from object storage: the ones the Hub lacks are staged for the upload, the others need no bytes."""
+    wanted = {id(f) for f in todo}
+    for f in plan.files:
+        if f.remote is None:
+            continue
+        if id(f) in wanted:
+            f.stage(plan)
+        else:
+            f.release()
 
 
 def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings) -> None:

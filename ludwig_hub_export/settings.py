@@ -35,6 +35,7 @@ class ExportSettings:
     limits: HubLimits = field(default_factory=HubLimits)
     quiet: bool = False
     hash_cache: Path | None = None
+    storage_options: dict | None = None  # for a source URL (s3://, gs://, ...): passed to its fsspec filesystem
 
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id

@@ -1,0 +1,154 @@
+"""A file in object storage on its way to the Hub: downloaded once into a staging area, hashed as it arrives,
+removed once the Hub holds it; and the digests of files already seen, so that a rerun downloads nothing the Hub
+already has.
+
+The digest cache is keyed by URL + version (ETag, generation) + size + mtime: any change of the object changes
+the key. Objects without a version or mtime are not cached (size alone proves nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ExportError, StorageError
+from ..hashing import GIT_SHA1_MAX, Digest, default_cache_path
+from .tree import StoragePath
+from .urls import display
+
+CHUNK = 16 << 20  # one ranged GET per chunk while staging
+
+
+def default_digest_cache_path() -> Path:
+    return default_cache_path().parent / "remote-digests.json"
+
+
+class DigestCache:
+    """sha256 (and git sha1) of remote objects by URL + version; a small JSON file beside `hashing.HashCache`'s."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else default_digest_cache_path()
+        self._lock = threading.Lock()
+        try:
+            self._entries: dict[str, list] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+
+    def get(self, key: str | None) -> Digest | None:
+        if key is None:
+            return None
+        with self._lock:
+            hit = self._entries.get(key)
+        try:
+            return Digest(int(hit[0]), str(hit[1]), hit[2]) if hit else None
+        except (TypeError, ValueError, IndexError):
+            return None  # a damaged entry only costs a download
+
+    def put(self, key: str | None, digest: Digest) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._entries[key] = [digest.size, digest.sha256, digest.git_sha1]
+        self.save()  # now: an interrupted push keeps what it learned
+
+    def save(self) -> None:
+        with self._lock:
+            data = json.dumps(self._entries)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(data)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a download next time
+
+
+@dataclass(eq=False)
+class RemoteFile:
+    """One object to upload. `digest_if_known()` costs nothing; `stage()` downloads (once) and hashes;
+    `release()` removes the staged copy."""
+
+    path: StoragePath
+    cache: DigestCache
+    staged: Path | None = None
+    digest: Digest | None = None
+    bytes_downloaded: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def url(self) -> str:
+        return display(self.path.url)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def cache_key(self) -> str | None:
+        stat = self.path.stat()
+        if self.path.version is None and not stat.st_mtime:
+            return None
+        return f"{self.url}|{self.path.version}|{stat.st_size}|{stat.st_mtime}"
+
+    def digest_if_known(self) -> Digest | None:
+        if self.digest is None:
+            self.digest = self.cache.get(self.cache_key)
+        return self.digest
+
+    def stage(self, staging_dir: Path) -> Path:
+        """Download into `staging_dir` (once: later calls return the same file), hashing as the bytes arrive."""
+        with self._lock:
+            if self.staged is not None and self.staged.exists():
+                return self.staged
+            staging_dir.mkdir(parents=True, exist_ok=True)
+            size = self.size
+            free = shutil.disk_usage(staging_dir).free
+            if free < size:
+                raise ExportError(f"{staging_dir}: {free} bytes free, {self.url} needs {size}",
+                                  "free disk space, or point TMPDIR at a larger disk (files are staged there one "
+                                  "at a time)")
+            token = hashlib.sha1(self.path.url.encode()).hexdigest()[:12]
+            target = staging_dir / f"{token}-{self.path.name}"
+            try:
+                digest = self._download(target, size)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+            self.staged, self.digest = target, digest
+            self.cache.put(self.cache_key, digest)
+            return target
+
+    def _download(self, target: Path, size: int) -> Digest:
+        tree = self.path.tree
+        sha = hashlib.sha256()
+        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+        got = 0
+        with tree.errors(self.path.rel, "downloading"):
+            with tree.fs.open(tree.full(self.path.rel), "rb", block_size=CHUNK, cache_type="none",
+                              size=size) as src, open(target, "wb") as out:
+                while got < size:
+                    chunk = src.read(min(CHUNK, size - got))
+                    if not chunk:
+                        break
+                    sha.update(chunk)
+                    if git is not None:
+                        git.update(chunk)
+                    out.write(chunk)
+                    got += len(chunk)
+        self.bytes_downloaded += got
+        if got != size:
+            raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
+                               "the connection dropped)", "run the same command again")
+        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+
+    def release(self) -> None:
+        """Remove the staged copy (the Hub holds the bytes now, or they are not needed)."""
+        with self._lock:
+            if self.staged is not None:
+                self.staged.unlink(missing_ok=True)
+                self.staged = None
