@@ -130,7 +130,11 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
         remote = RemoteFile(source, remote_digests)
         planned = PlannedFile(path, role, remote.digest_if_known(), ludwig_path=ludwig_path, remote=remote)
         if planned.digest is None:  # never seen: download now (the manifest needs every sha256)
-            planned.stage(plan)
+            try:
+                planned.stage(plan)
+            except BaseException:
+                plan.cleanup()  # the files staged so far
+                raise
         plan.files.append(planned)
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
