@@ -137,17 +137,23 @@ class LocalS3:
         if record.method != "GET" or "/" not in record.path or record.query:
             return None
         with self._lock:
-            for cut in self.faults.cuts:
-                if record.path.startswith(cut.prefix) and (cut.times is None or cut.times > 0):
-                    if cut.times is not None:
-                        cut.times -= 1
-                    return cut
-        return None
+            return next((c for c in self.faults.cuts if record.path.startswith(c.prefix)
+                         and (c.times is None or c.times > 0)), None)
+
+    def _fire(self, cut: _Cut) -> bool:
+        """Counted only when a body really is cut (a short ranged read of a header passes untouched)."""
+        with self._lock:
+            if cut.times is None:
+                return True
+            if cut.times > 0:
+                cut.times -= 1
+                return True
+            return False
 
     def _counted(self, body, record: S3Request, cut: _Cut | None):
         try:
             for chunk in body:
-                if cut is not None and record.bytes_sent + len(chunk) > cut.after:
+                if cut is not None and record.bytes_sent + len(chunk) > cut.after and self._fire(cut):
                     part = chunk[:max(0, cut.after - record.bytes_sent)]
                     record.bytes_sent += len(part)
                     yield part
