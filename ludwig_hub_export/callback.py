@@ -5,11 +5,15 @@ fails) *before* the final merge and save. So ``on_train_end`` arms the export, o
 flight, by wrapping the ``save``/``save_base_model`` methods of this run's model object; Ludwig's own final save
 then triggers one export of the run directory, merged models included. A failed training never publishes, and
 a failed export never raises into training: it is reported, and the model stays on disk.
+
+With ``output_directory`` a URL (s3://...), Ludwig trains in a local temporary directory and copies it to the URL
+afterwards; the export reads the temporary directory, so it works the same (and nothing is downloaded).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from ludwig.callbacks import Callback
@@ -32,6 +36,11 @@ class HubExportCallback(Callback):
         self.skipped: str | None = None
         self._model = None
         self._originals: dict[str, object] = {}
+        self._run_name: str | None = None
+
+    def on_train_init(self, base_config, experiment_directory, experiment_name, model_name, output_directory,
+                      resume_directory, **kwargs) -> None:
+        self._run_name = f"{experiment_name}_{model_name}"  # Ludwig's run directory name (maybe with _N)
 
     def on_train_start(self, model, config, config_fp, **kwargs) -> None:
         self._model = model
@@ -73,6 +82,10 @@ class HubExportCallback(Callback):
         except Exception as e:  # noqa: BLE001 - an export must never take the training result down with it
             self.error = e
             detail = str(e) if isinstance(e, ExportError) else f"{type(e).__name__}: {e}"
+            later = source
+            if Path(tempfile.gettempdir()).resolve() in source.resolve().parents:
+                # output_directory is a URL: Ludwig trains in a temporary directory and copies it there at the end
+                later = f"<output_directory URL>/{self._run_name or source.name}"
             print(f"ludwig-hub-export: publishing to {self.repo_id} failed; the trained model is safe in "
-                  f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {source} "
+                  f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {later} "
                   f"--repo-id {self.repo_id}", file=sys.stderr)

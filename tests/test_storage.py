@@ -287,3 +287,38 @@ def test_a_dropped_connection_is_resumed_by_the_client(local_s3, local_hub, env_
     assert report.verified
     cut = [r for r in weight_gets(local_s3, f"{BUCKET}/big/model_weights/model-00001") if r.bytes_sent == 1 << 20]
     assert len(cut) == 1  # the fault fired, and the client read the rest again
+
+
+# --- the callback, on a training run whose output_directory is in S3 --------------------------------------------
+
+@pytest.mark.ludwig
+def test_callback_on_a_run_written_to_s3(local_s3, local_hub, env_token, tmp_path, capsys):
+    import logging
+
+    from helpers import make_fixtures
+    from ludwig.api import LudwigModel
+
+    from ludwig_hub_export import HubExportCallback
+
+    callback = HubExportCallback("tester/cb-s3", quiet=True, interactive=False, retry=settings("x/y").retry)
+    model = LudwigModel(make_fixtures.ecd_config(), logging_level=logging.ERROR, callbacks=[callback])
+    model.train(dataset=make_fixtures.ecd_dataframe(), random_seed=make_fixtures.SEED,
+                output_directory=f"s3://{BUCKET}/results", skip_save_processed_input=True)
+    assert callback.error is None and callback.report.verified, callback.error
+    run = f"s3://{BUCKET}/results/api_experiment_run"
+    assert s3().isfile(f"{run.removeprefix('s3://')}/model/model_weights.safetensors")  # Ludwig copied the run up
+    # the run in storage is the model the callback published: a push from the URL finds every file in place
+    again = push(run, settings("tester/cb-s3", base_model=None))
+    assert {f.path: f.sha256 for f in again.files} == {f.path: f.sha256 for f in callback.report.files}
+    assert all(f.status == "already there" for f in again.files)
+
+    # a failed export names where the run will be, not the temporary directory Ludwig deletes
+    reader = local_hub.add_token("tester", role="read")
+    failing = HubExportCallback("tester/cb-s3-ro", token=reader, quiet=True, interactive=False,
+                                retry=settings("x/y").retry)
+    LudwigModel(make_fixtures.ecd_config(), logging_level=logging.ERROR, callbacks=[failing]).train(
+        dataset=make_fixtures.ecd_dataframe(), random_seed=make_fixtures.SEED,
+        output_directory=f"s3://{BUCKET}/results2", skip_save_processed_input=True)
+    assert isinstance(failing.error, AuthError)
+    err = capsys.readouterr().err
+    assert "push <output_directory URL>/api_experiment_run --repo-id tester/cb-s3-ro" in err
