@@ -161,6 +161,8 @@ def main() -> None:
                 s3.log.clear()
                 result = measure(mode, url, f"tester/{mode.replace('_', '-')}-{run}", env, work)
                 result["s3_sent"] = s3.bytes_sent(f"{BUCKET}/model/")
+                result["s3_gets"] = [(r.path.rsplit("/", 1)[1], r.range, r.status, r.bytes_sent)
+                                     for r in s3.requests("GET", f"{BUCKET}/model/") if r.bytes_sent > MIB]
                 results[mode].append(result)
                 if "error" in result:
                     print(f"{mode}: FAILED {result['error']}")

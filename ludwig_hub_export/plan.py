@@ -128,14 +128,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
 
         remote_digests = remote_digests or DigestCache(cache.path.with_name("remote-digests.json"))
         remote = RemoteFile(source, remote_digests)
-        planned = PlannedFile(path, role, remote.digest_if_known(), ludwig_path=ludwig_path, remote=remote)
-        if planned.digest is None:  # never seen: download now (the manifest needs every sha256)
-            try:
-                planned.stage(plan)
-            except BaseException:
-                plan.cleanup()  # the files staged so far
-                raise
-        plan.files.append(planned)
+        plan.files.append(PlannedFile(path, role, remote.digest_if_known(), ludwig_path=ludwig_path, remote=remote))
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
         plan.files.append(PlannedFile(path, role, digest_bytes(data), data=data, ludwig_path=ludwig_path))
@@ -198,12 +191,26 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
                        statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license)
     add_bytes(CARD, "card", text.encode(), None)
+    _stage_unknown(plan)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     plan.files.append(_manifest(plan, layout.kind))
     plan.bytes_hashed = cache.bytes_read - read_before + sum(
         f.remote.bytes_downloaded for f in plan.files if f.remote is not None)
     cache.save()
     return plan
+
+
+def _stage_unknown(plan: ExportPlan) -> None:
+    """Remote files never seen before are downloaded now, a few at a time: the manifest needs every sha256."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [f for f in plan.files if f.digest is None]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
+            list(pool.map(lambda f: f.stage(plan), todo))
+    except BaseException:
+        plan.cleanup()  # the files staged so far
+        raise
 
 
 def _is_weights(name: str) -> bool:
