@@ -205,6 +205,8 @@ def _stage_unknown(plan: ExportPlan) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     todo = [f for f in plan.files if f.digest is None]
+    if todo:
+        plan.staging_dir()  # made once, here: threads racing to make it would each make their own
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
             list(pool.map(lambda f: f.stage(plan), todo))

@@ -141,7 +141,7 @@ def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub,
     # each file of the run was downloaded once, in full
     weights = weight_gets(local_s3, f"{BUCKET}/lora/")
     full = [r for r in weights if not r.range or r.range.startswith("bytes=0-") and r.bytes_sent > 8]
-    assert len({r.path for r in full}) == len(full) == 1
+    assert len({r.path for r in full}) == len(full) == 1, weights
     assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-*/staged/*"))  # staged copies are gone
 
 
