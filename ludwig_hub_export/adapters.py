@@ -33,8 +33,9 @@ def known_peft_types() -> frozenset[str]:
         module_spec.loader.exec_module(module)
         return frozenset(member.value for member in module.PeftType)
     except Exception:  # a peft that reorganised its files: fall back to the real (slow) import
-        from peft import PeftType
+        from .deps import require
 
+        PeftType = require("peft", "PeftType")
         return frozenset(member.value for member in PeftType)
 
 
@@ -128,9 +129,10 @@ def convert_pickle_to_safetensors(src: Path, dst: Path) -> list[str]:
 
     Returns the tensor names. Raises ValueError when the pickle holds anything but tensors.
     """
-    import torch
-    from safetensors.torch import save_file
+    from .deps import require
 
+    torch = require("torch")
+    save_file = require("safetensors.torch", "save_file")
     try:
         state = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only refuses pickles that would run code: that is the point

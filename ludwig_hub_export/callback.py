@@ -16,9 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ludwig.callbacks import Callback
-
+from .deps import require
 from .errors import ExportError
+
+# A missing Ludwig or a torch set that does not import together is a `DependencyError` saying what to install.
+Callback = require("ludwig.callbacks", "Callback")
 
 
 class HubExportCallback(Callback):

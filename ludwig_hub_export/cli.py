@@ -23,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     limits = Limits(max_file_size=args.max_file_size) if args.max_file_size else None
     hub = LocalHub(data_dir=args.data, host=args.host, port=args.port, user=args.user, token=args.token,
-                   tree_page_size=args.tree_page_size, limits=limits)
+                   tree_page_size=args.tree_page_size, limits=limits, xet=args.xet)
     if args.faults:
         hub.faults.load(args.faults)
     for spec in args.rate_limit:
@@ -35,8 +35,10 @@ def _serve(args: argparse.Namespace) -> int:
     token_file.chmod(0o600)
     print(f"HF_ENDPOINT={hub.url}", flush=True)
     print(f"HF_TOKEN_PATH={token_file}", flush=True)
-    print(f"# local Hub serving user '{args.user}' from {hub.data_dir}; set both variables (and "
-          "HF_HUB_DISABLE_XET=1) in the client's environment. Ctrl-C stops it.", flush=True)
+    protocol = ("Xet and LFS, as the Hub does" if args.xet
+                else "LFS only: also set HF_HUB_DISABLE_XET=1 in the client's environment")
+    print(f"# local Hub serving user '{args.user}' from {hub.data_dir} ({protocol}); set both variables in the "
+          "client's environment. Ctrl-C stops it.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         hub.serve_forever()
@@ -331,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fixed-window quota per token, e.g. commits=10/60 (repeatable)")
     serve.add_argument("--tree-page-size", type=int, default=1000, help="entries per tree page (default: 1000)")
     serve.add_argument("--max-file-size", type=int, help="refuse files larger than this many bytes")
+    serve.add_argument("--no-xet", dest="xet", action="store_false",
+                       help="speak only LFS, no Xet CAS (clients then need HF_HUB_DISABLE_XET=1)")
     serve.set_defaults(func=_serve)
     return parser
 

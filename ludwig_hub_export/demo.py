@@ -29,6 +29,8 @@ def run_demo(keep: bool = False) -> int:
     from .testing import LocalHub
 
     work = Path(tempfile.mkdtemp(prefix="ludwig-hub-export-demo-"))
+    if not sys.stderr.isatty():  # progress bars only on a terminal
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     hub = LocalHub(data_dir=work / "hub", user="demo").start()
     # The client reads these when huggingface_hub is first imported, which happens below.
     os.environ.update(hub.env(token=hub.token, hf_home=work / "hf-home"))
@@ -90,6 +92,10 @@ def _demo(work: Path, hub, fixtures: Path) -> int:
 
     _say("LudwigModel.load(pulled/model) and predict, beside the original")
     import logging
+
+    from .deps import quiet_for_commands
+
+    quiet_for_commands()
 
     for name in ("httpx", "httpx2"):  # Ludwig turns on INFO logging, which lists every HTTP request
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -53,6 +53,14 @@ def _culprit(error: BaseException) -> str | None:
     return culprit
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    seen = {id(error)}
+    while (cause := error.__cause__ or error.__context__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        error = cause
+    return error
+
+
 def explain_import_failure(module: str, error: BaseException) -> DependencyError:
     """One message for any failure to import `module`: what is missing or broken, and what to do."""
     top = module.split(".")[0]
@@ -60,11 +68,12 @@ def explain_import_failure(module: str, error: BaseException) -> DependencyError
         extra = _EXTRA_FOR.get(top)
         how = f"pip install 'ludwig-hub-export[{extra}]'" if extra else f"pip install {top}"
         return DependencyError(f"{top} is not installed, and this command needs it", how)
-    culprit = _culprit(error) or (error.name.split(".")[0] if isinstance(error, ImportError) and error.name
-                                  else top)
+    # Lazy importers (transformers) re-raise with a vaguer message: the first failure is the informative one.
+    root = _root_cause(error)
+    culprit = _culprit(root) or (root.name.split(".")[0] if isinstance(root, ImportError) and root.name else top)
     versions = ", ".join(f"{name} {v}" for name in TORCH_FAMILY if (v := _version(name)))
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    message = (f"importing {module} failed in {culprit}: {type(error).__name__}: {first_line}"
+    first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
+    message = (f"importing {module} failed in {culprit}: {type(root).__name__}: {first_line}"
                + (f" (installed: {versions})" if versions else ""))
     if culprit in TORCH_FAMILY or any(name in first_line.lower() for name in TORCH_FAMILY):
         remedy = ("install torch, torchaudio and torchvision releases built together (the same CUDA), e.g. "
@@ -76,17 +85,39 @@ def explain_import_failure(module: str, error: BaseException) -> DependencyError
     return DependencyError(message, remedy)
 
 
-def quiet_third_party() -> None:
-    """Silence warnings printed on every import that nobody using this tool can act on."""
-    class _DropKernelsHint(logging.Filter):
-        # bitsandbytes asks for the optional `kernels` package, which would download code from the Hub.
-        def filter(self, record: logging.LogRecord) -> bool:
-            return "gemm_4bit_forward" not in record.getMessage()
+class _DropKernelsHint(logging.Filter):
+    # bitsandbytes asks, on every import, for the optional `kernels` package, which would download code from
+    # the Hub at run time: nobody using this tool can or should act on it.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "gemm_4bit_forward" not in record.getMessage()
 
-    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_DropKernelsHint())
-    for category in (DeprecationWarning, FutureWarning):
+
+_KERNELS_HINT = _DropKernelsHint()
+
+
+def quiet_third_party() -> None:
+    """Drop the one import-time message that is noise for everyone (safe inside a user's own process)."""
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if _KERNELS_HINT not in logger.filters:
+        logger.addFilter(_KERNELS_HINT)
+
+
+def quiet_for_commands() -> None:
+    """For our own commands (not a user's process): hide the libraries' deprecation chatter and their
+    internal warnings about how Ludwig calls them, which the user cannot act on. Our output and real errors
+    (exceptions, ERROR logs) are untouched."""
+    quiet_third_party()
+    for category in (DeprecationWarning, FutureWarning, UserWarning):
         for origin in ("transformers", "ludwig", "peft", "torch", "torchaudio", "torchvision", "ray", "dask"):
             warnings.filterwarnings("ignore", category=category, module=rf"{origin}(\.|$)")
+    try:  # transformers' own logger: generation-argument notices raised by Ludwig's predict
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        if not sys.stderr.isatty():
+            hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - transformers missing or broken: `require` reports that where it matters
+        pass
 
 
 def require(module: str, attribute: str | None = None):

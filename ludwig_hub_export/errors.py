@@ -1,7 +1,8 @@
 """One exception hierarchy for the package. Every message says what is wrong, where, and what to do.
 
 Each class carries the process exit code the command line uses for it:
-0 success, 1 invalid input, 2 usage error, 3 authentication or permission, 4 Hub or network failure.
+0 success, 1 invalid input, 2 usage error, 3 authentication or permission, 4 Hub or network failure,
+5 deferred (the Hub asked for a longer wait than the time budget allows: rerun later, it resumes).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_HUB = 4
+EXIT_DEFERRED = 5
 
 
 class ExportError(Exception):
@@ -44,6 +46,17 @@ class HubError(ExportError):
     """The Hub or the network kept failing after the retries and time budget allowed."""
 
     exit_code = EXIT_HUB
+
+
+class DeferredError(HubError):
+    """The Hub requires a wait (a spent quota) longer than the time budget has left. Nothing is lost: what
+    was published is complete or not marked complete, and a rerun after `retry_at` resumes."""
+
+    exit_code = EXIT_DEFERRED
+
+    def __init__(self, message: str, remedy: str | None = None, retry_at: float | None = None) -> None:
+        super().__init__(message, remedy)
+        self.retry_at = retry_at  # epoch seconds
 
 
 class StorageError(ExportError):

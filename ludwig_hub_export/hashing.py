@@ -80,6 +80,17 @@ class HashCache:
             self._entries[key] = [result.size, result.sha256, result.git_sha1]
         return result
 
+    def cached(self, path: Path) -> Digest | None:
+        """The digest if this exact file (path, size, mtime, inode) was hashed before; never reads it."""
+        with self._lock:
+            hit = self._entries.get(self._key(path))
+        return Digest(*hit) if hit is not None else None
+
+    def put(self, path: Path, digest: Digest) -> None:
+        """Remember a digest computed elsewhere (by the upload client while it sent the file)."""
+        with self._lock:
+            self._entries[self._key(path)] = [digest.size, digest.sha256, digest.git_sha1]
+
     def _read(self, path: Path) -> Digest:
         result = file_digest(path)
         with self._lock:

@@ -39,8 +39,9 @@ def drop_null_adapters(config: dict) -> list[str]:
 
 @contextlib.contextmanager
 def _tolerate_null_adapters():
-    from ludwig.schema.model_types.base import ModelConfig
+    from .deps import require
 
+    ModelConfig = require("ludwig.schema.model_types.base", "ModelConfig")
     original = ModelConfig.__dict__["from_dict"]
 
     def from_dict(config):
@@ -58,8 +59,10 @@ def _tolerate_null_adapters():
 
 def load_model(model_dir: str | Path, logging_level: int = logging.ERROR):
     """``LudwigModel.load(model_dir)``, retried with the workaround when Ludwig trips over its own config."""
-    from ludwig.api import LudwigModel
-    from ludwig.error import ConfigValidationError
+    from .deps import require
+
+    LudwigModel = require("ludwig.api", "LudwigModel")
+    ConfigValidationError = require("ludwig.error", "ConfigValidationError")
 
     try:
         return LudwigModel.load(str(model_dir), logging_level=logging_level)

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
-from .hashing import Digest, HashCache, digest_bytes
+from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
 from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 
 if TYPE_CHECKING:
@@ -37,29 +38,34 @@ ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 @dataclass
 class PlannedFile:
+    """One file of the repo. Its bytes come from `source` (a local file), `data` (built in memory) or `fetch`
+    (a file that must be brought to this machine first, e.g. from object storage: `fetch()` returns its local
+    path and `release()` removes that copy once the Hub holds the bytes).
+
+    `digest` is None until the file is hashed: large files are hashed only when needed, because on the Xet
+    path the client computes the sha256 while it uploads (a hashing pass before that is a whole extra read).
+    """
+
     path: str  # in the repo
     role: str  # weights | model | ludwig | card | manifest
-    digest: Digest
-    source: Path | None = None  # uploaded from this file...
-    data: bytes | None = None  # ...or from these bytes
+    size: int
+    digest: Digest | None = None
+    source: Path | None = None
+    data: bytes | None = None
     ludwig_path: str | None = None  # where `pull` puts it, relative to the pull destination
-    remote: RemoteFile | None = None  # in object storage: `source` is its staged copy, once staged
-
-    def stage(self, plan: ExportPlan) -> None:
-        """A remote file's bytes on local disk (downloaded and hashed once), for the upload to read."""
-        if self.remote is not None and (self.source is None or not self.source.exists()):
-            self.source = self.remote.stage(plan.staging_dir())
-            self.digest = self.remote.digest
-
-    def release(self) -> None:
-        """Drop a remote file's staged copy once the Hub holds its bytes."""
-        if self.remote is not None:
-            self.remote.release()
-            self.source = None
+    fetch: Callable[[], Path] | None = field(default=None, repr=False)
+    release: Callable[[], None] | None = field(default=None, repr=False)
+    operation: Any = field(default=None, repr=False)  # the client's CommitOperationAdd once uploaded
+    remote: RemoteFile | None = field(default=None, repr=False)  # in object storage: `fetch` stages it
 
     @property
-    def size(self) -> int:
-        return self.digest.size
+    def sha256(self) -> str | None:
+        return self.digest.sha256 if self.digest else None
+
+    def matches_remote(self, remote) -> bool:
+        """Same bytes as the remote entry (`remote.RemoteEntry`)? False when unknown (not hashed, not there)."""
+        return remote is not None and self.digest is not None and \
+            self.digest.matches_remote(remote.blob_id, remote.sha256)
 
 
 @dataclass
@@ -71,7 +77,23 @@ class ExportPlan:
     files: list[PlannedFile]
     notes: list[str] = field(default_factory=list)
     workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
-    bytes_hashed: int = 0
+    cache: HashCache | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    staging_budget: Any = field(default=None, repr=False)  # storage.remote_file.StagingBudget, for URLs
+
+    @property
+    def bytes_hashed(self) -> int:
+        """Bytes this process read to hash them (0 for what the cache or the client hashed), downloads from
+        object storage included (hashed as they arrive)."""
+        downloaded = sum(f.remote.bytes_downloaded for f in self.files if f.remote is not None)
+        return (self.cache.bytes_read if self.cache else 0) + downloaded
+
+    def staging_dir(self) -> Path:
+        """Where files from object storage are staged, one by one (removed with the plan's working directory)."""
+        with self._lock:  # fetched from several threads: one directory for all
+            if self.workdir is None:
+                self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+            return Path(self.workdir.name) / "staged"
 
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
@@ -79,12 +101,6 @@ class ExportPlan:
     @property
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
-
-    def staging_dir(self) -> Path:
-        """Where files from object storage are staged (removed with the plan's working directory)."""
-        if self.workdir is None:
-            self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
-        return Path(self.workdir.name) / "staged"
 
     def cleanup(self) -> None:
         if self.workdir is not None:
@@ -109,29 +125,28 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
-    read_before = cache.bytes_read
     config = layout.config
     local_base = config.get("base_model") if base_model_kind(config.get("base_model")) == "local" else None
     hub_base = base_model or (config.get("base_model") if base_model_kind(config.get("base_model")) == "hub"
                               else None)
-    plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [])
-    cache.digest_many(sorted({p for p in layout.files.values() if isinstance(p, Path)}))
+    plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [], cache=cache)
+    # Small files (configs, tokenizer, small regular-blob candidates) are hashed now: cheap, and their git
+    # sha1 is needed to compare them with the remote. Large ones only when the cache already knows them.
+    cache.digest_many(sorted({p for p in layout.files.values()
+                              if isinstance(p, Path) and p.stat().st_size <= GIT_SHA1_MAX}))
     adapter_locals: set[str] = set()
-    remote_digests = digest_cache
+    remote_digests = [digest_cache]
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
-        nonlocal remote_digests
-        if isinstance(source, Path):
-            plan.files.append(PlannedFile(path, role, cache.digest(source), source=source, ludwig_path=ludwig_path))
+        if not isinstance(source, Path):  # in object storage (a `StoragePath`)
+            plan.files.append(_remote_file(plan, path, role, source, ludwig_path, remote_digests, cache))
             return
-        from .storage.remote_file import DigestCache, RemoteFile
-
-        remote_digests = remote_digests or DigestCache(cache.path.with_name("remote-digests.json"))
-        remote = RemoteFile(source, remote_digests)
-        plan.files.append(PlannedFile(path, role, remote.digest_if_known(), ludwig_path=ludwig_path, remote=remote))
+        size = source.stat().st_size
+        digest = cache.digest(source) if size <= GIT_SHA1_MAX else cache.cached(source)
+        plan.files.append(PlannedFile(path, role, size, digest, source=source, ludwig_path=ludwig_path))
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
-        plan.files.append(PlannedFile(path, role, digest_bytes(data), data=data, ludwig_path=ludwig_path))
+        plan.files.append(PlannedFile(path, role, len(data), digest_bytes(data), data=data, ludwig_path=ludwig_path))
 
     for normalized, source in sorted(layout.files.items()):
         if normalized in (f"model/{HYPERPARAMETERS}", f"model/{METADATA}"):
@@ -191,28 +206,34 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
                        statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license)
     add_bytes(CARD, "card", text.encode(), None)
-    _stage_unknown(plan)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
-    plan.files.append(_manifest(plan, layout.kind))
-    plan.bytes_hashed = cache.bytes_read - read_before + sum(
-        f.remote.bytes_downloaded for f in plan.files if f.remote is not None)
     cache.save()
     return plan
 
 
-def _stage_unknown(plan: ExportPlan) -> None:
-    """Remote files never seen before are downloaded now, a few at a time: the manifest needs every sha256."""
-    from concurrent.futures import ThreadPoolExecutor
+def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: str | None, digests: list,
+                 cache: HashCache) -> PlannedFile:
+    """A file in object storage: its digest from the cache (by URL + ETag), else unknown until `fetch` downloads
+    it (once, hashing as it arrives); `release` removes the staged copy once the Hub holds the bytes."""
+    from .storage.remote_file import DigestCache, RemoteFile, StagingBudget
 
-    todo = [f for f in plan.files if f.digest is None]
-    if todo:
-        plan.staging_dir()  # made once, here: threads racing to make it would each make their own
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
-            list(pool.map(lambda f: f.stage(plan), todo))
-    except BaseException:
-        plan.cleanup()  # the files staged so far
-        raise
+    if digests[0] is None:
+        digests[0] = DigestCache(cache.path.with_name("remote-digests.json"))
+    if plan.staging_budget is None:
+        plan.staging_budget = StagingBudget()
+    remote = RemoteFile(source, digests[0], budget=plan.staging_budget)
+    # One large file staged at a time (small ones beside it): peak disk is about the largest file.
+    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size)
+    planned = PlannedFile(path, role, remote.size, remote.digest_if_known(), ludwig_path=ludwig_path,
+                          release=remote.release, remote=remote)
+
+    def fetch() -> Path:
+        local = remote.stage(plan.staging_dir())
+        planned.digest = planned.digest or remote.digest
+        return local
+
+    planned.fetch = fetch
+    return planned
 
 
 def _is_weights(name: str) -> bool:
@@ -235,15 +256,21 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
     return new_name, target
 
 
-def _manifest(plan: ExportPlan, kind: str) -> PlannedFile:
+def add_manifest(plan: ExportPlan) -> PlannedFile:
+    """The manifest, last: it lists every file's sha256, so it is built once all are known (after upload)."""
+    unknown = [f.path for f in plan.files if f.digest is None]
+    assert not unknown, f"manifest before these files were hashed: {unknown}"
+    plan.files = [f for f in plan.files if f.path != MANIFEST]
     body = {
         "format": MANIFEST_FORMAT,
-        "kind": kind,
+        "kind": plan.kind,
         "adapter_name": plan.adapter_name,
         "base_model": plan.base_model,
         "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
-        "files": [{"path": f.path, "size": f.size, "sha256": f.digest.sha256, "ludwig_path": f.ludwig_path}
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
                   for f in plan.files],
     }
     data = (json.dumps(body, indent=2) + "\n").encode()
-    return PlannedFile(MANIFEST, "manifest", digest_bytes(data), data=data)
+    manifest = PlannedFile(MANIFEST, "manifest", len(data), digest_bytes(data), data=data)
+    plan.files.append(manifest)
+    return manifest

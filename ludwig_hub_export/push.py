@@ -15,12 +15,14 @@ from .checks import check
 from .errors import InvalidModelError, UsageError
 from .hashing import HashCache
 from .limits import human_size
-from .plan import ExportPlan, build_plan
+from .plan import MANIFEST, ExportPlan, add_manifest, build_plan
 from .remote import missing, verify
 from .repo import authenticate, ensure_repo
 from .report import ExportReport, FileResult
-from .session import Console, HubSession, client_settings
+from .retry import Deadline, Deferred, RateLimitPacer
+from .session import Console, HubSession, client_settings, deferred_error
 from .settings import ExportSettings
+from .transfer import preupload
 from .upload import batches, upload
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
@@ -40,29 +42,35 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     plan = build_plan(report, settings.repo_id, base_model=settings.base_model,
                       convert_pickle=settings.convert_pickle, license=settings.license,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
+    deadline = Deadline(settings.retry.budget)
+    pacer = RateLimitPacer(deadline)
     try:
-        with client_settings(settings.retry, settings.quiet):
-            s = HubSession(settings, plan, console)
+        with client_settings(settings.retry, settings.quiet, pacer):
+            s = HubSession(settings, plan, console, deadline)
+            pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
             authenticate(s)
             ensure_repo(s)
-            todo = missing(s, plan.files)
-            names = {f.path for f in todo}
-            result.files = [FileResult(f.path, f.size, f.digest.sha256,
-                                       "uploaded" if f.path in names else "already there") for f in plan.files]
             result.url = s.repo_url()
+            todo = missing(s, plan.files)
             if settings.dry_run:
-                _print_plan(console, plan, names, settings)
+                _print_plan(console, plan, {f.path for f in todo}, settings)
+                result.files = _file_results(plan, {f.path for f in todo})
                 result.duration = time.monotonic() - started
                 return result
-            _stage_remote(plan, todo)
+            preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
+            todo += missing(s, [add_manifest(plan)])
+            result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
             else:
                 console.say("every file is already on the Hub: nothing to upload")
             verify(s)
+            result.bytes_hashed = plan.bytes_hashed
             if result.pr_url is None and s.revision != "main":
                 result.url = f"{result.url}/tree/{s.revision}"
+    except Deferred as e:  # the pacer, inside a client call, found the quota spent for longer than the budget
+        raise deferred_error(e) from e
     finally:
         plan.cleanup()
     result.duration = time.monotonic() - started
@@ -72,16 +80,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     return result
 
 
-def _stage_remote(plan: ExportPlan, todo: list) -> None:
-    """Files from object storage: the ones the Hub lacks are staged for the upload, the others need no bytes."""
-    wanted = {id(f) for f in todo}
-    for f in plan.files:
-        if f.remote is None:
-            continue
-        if id(f) in wanted:
-            f.stage(plan)
-        else:
-            f.release()
+def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:
+    return [FileResult(f.path, f.size, f.sha256, "uploaded" if f.path in uploaded else "already there")
+            for f in plan.files]
 
 
 def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings) -> None:
@@ -89,8 +90,10 @@ def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: Ex
     for f in plan.files:
         state = "upload" if f.path in todo else "already there"
         console.say(f"  {state:13} {f.path:40} {human_size(f.size):>10}")
+    if todo:  # the manifest changes whenever a file does
+        console.say(f"  {'upload':13} {MANIFEST:40} {'':>10}")
     commits = batches([f for f in plan.files if f.path in todo], settings.limits.files_per_commit)
-    console.say(f"  {len(todo)} file(s) to upload in {len(commits) if todo else 0} commit(s), "
+    console.say(f"  {len(todo) + bool(todo)} file(s) to upload in {len(commits) if todo else 0} commit(s), "
                 f"{human_size(sum(f.size for f in plan.files if f.path in todo))}")
     for note in plan.notes:
         console.say(f"  note: {note}")

@@ -3,6 +3,8 @@ verification after it."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .errors import HubError
 from .plan import PlannedFile
 from .retry import status_of
@@ -11,13 +13,18 @@ from .session import HubSession
 _PATHS_PER_REQUEST = 500
 
 
-def remote_state(s: HubSession, paths: list[str], revision: str | None = None
-                 ) -> dict[str, tuple[str | None, str | None]]:
-    """path -> (git blob id, LFS sha256) for the paths that exist on the remote revision."""
+class RemoteEntry(NamedTuple):
+    blob_id: str | None  # git blob id
+    sha256: str | None  # LFS/Xet files only
+    size: int | None
+
+
+def remote_state(s: HubSession, paths: list[str], revision: str | None = None) -> dict[str, RemoteEntry]:
+    """What the remote revision holds at `paths` (absent paths are left out)."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     revision = revision or s.revision
-    state: dict[str, tuple[str | None, str | None]] = {}
+    state: dict[str, RemoteEntry] = {}
 
     def fetch(chunk: list[str]):
         try:
@@ -32,13 +39,31 @@ def remote_state(s: HubSession, paths: list[str], revision: str | None = None
         for entry in s.call("list remote files", lambda c=chunk: fetch(c)):
             lfs = getattr(entry, "lfs", None)
             if hasattr(entry, "blob_id"):
-                state[entry.path] = (entry.blob_id, lfs.sha256 if lfs else None)
+                state[entry.path] = RemoteEntry(entry.blob_id, lfs.sha256 if lfs else None,
+                                                getattr(entry, "size", None))
     return state
 
 
 def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None) -> list[PlannedFile]:
+    """The files whose bytes the remote revision does not have at their path.
+
+    A file not hashed yet is hashed only when the remote has a file of the same size at its path (the resume and
+    unchanged re-push cases, where the hash cache usually knows it); otherwise it is certainly missing, and the
+    upload hashes it."""
     state = remote_state(s, [f.path for f in files], revision)
-    return [f for f in files if not (f.path in state and f.digest.matches_remote(*state[f.path]))]
+    unsure = [f for f in files if f.digest is None and f.source is not None and f.path in state
+              and state[f.path].size == f.size]
+    if unsure:
+        s.plan.cache.digest_many([f.source for f in unsure])
+        for f in unsure:
+            f.digest = s.plan.cache.digest(f.source)
+        s.plan.cache.save()
+    # The same for a file in object storage whose digest cache entry is gone: download it (once) to know.
+    for f in files:
+        if f.digest is None and f.remote is not None and f.path in state and state[f.path].size == f.size:
+            f.fetch()
+            f.release()  # not kept: a staged copy held here would stall the upload's downloads
+    return [f for f in files if not f.matches_remote(state.get(f.path))]
 
 
 def pr_refs(s: HubSession) -> set[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 class FileResult:
     path: str
     size: int
-    sha256: str
+    sha256: str | None  # None only in a dry run, for a large file not hashed yet
     status: str  # "uploaded" or "already there"
 
 

@@ -1,9 +1,16 @@
 """The one retry policy: which failures are worth another try, how long to wait, and when to give up.
 
 Retried: 408, 429, 5xx, timeouts and dropped or reset connections. Not retried: every other 4xx (a retry
-would fail the same way). 401 is neither: the caller refreshes the token and then retries. Waits grow
-exponentially with jitter, honour ``Retry-After`` (seconds or HTTP date) and the ``RateLimit`` reset, are
-capped, and the whole export has a time budget.
+would fail the same way). 401 is neither: the caller refreshes the token and then retries.
+
+How long to wait, read the way the Hub means its headers (and huggingface_hub reads them):
+- ``Retry-After`` (seconds or HTTP date) always wins;
+- else the ``RateLimit`` reset (``t=``) is a required wait only when the quota is spent (``r=0``) or the answer
+  is a 429: a transient 503 that happens to carry ``"api";r=900;t=280`` is not a reason to wait 280 s;
+- else exponential backoff with jitter, capped.
+A wait the server requires is honoured in full, but never past the export's time budget: then the export is
+deferred (`Deferred`), to be rerun later. The same parsed headers drive `RateLimitPacer`, which slows down
+*before* a quota runs out.
 
 Note: inside preupload and LFS transfers ``huggingface_hub`` also retries by itself (up to 5 times, waits of
 1-8 s); this policy wraps each whole step around that.
@@ -16,6 +23,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+import threading
 from typing import Callable
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -26,11 +34,18 @@ _RATELIMIT = re.compile(r";\s*t\s*=\s*(\d+)")
 class RetryPolicy:
     max_attempts: int = 6  # per step, the first try included
     base_delay: float = 1.0
-    max_delay: float = 60.0  # no single wait is longer
+    max_delay: float = 60.0  # no backoff wait is longer (a wait the server requires is kept, within budget)
     budget: float = 3600.0  # seconds for the whole export
     jitter: float = 0.25  # +/- this share of each exponential wait
     connect_timeout: float = 15.0
     read_timeout: float = 120.0  # a commit of many files can take the Hub a while
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+    reason: str  # which rule chose it, for the wait line
+    required: bool = False  # asked for by the server (not shortened; past the budget the export is deferred)
 
 
 @dataclass
@@ -91,38 +106,64 @@ def answer_was_lost(error: BaseException) -> bool:
     return status in (500, 502, 503, 504) or (status is None and is_connection_failure(error))
 
 
-def server_wait(error: BaseException, now: float | None = None) -> float | None:
-    """What the server asked for: Retry-After (seconds or HTTP date), else the RateLimit reset (t=...)."""
-    headers = None
+def _headers_of(error: BaseException):
     seen = set()
-    while error is not None and id(error) not in seen and headers is None:
+    while error is not None and id(error) not in seen:
         seen.add(id(error))
         headers = getattr(getattr(error, "response", None), "headers", None)
+        if headers is not None:
+            return headers
         error = error.__cause__ or error.__context__
+    return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` value: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (now if now is not None else time.time()))
+
+
+def parse_ratelimit(headers):
+    """The Hub's ``RateLimit``/``RateLimit-Policy`` headers, parsed by huggingface_hub (None when absent)."""
+    if not headers:
+        return None
+    from huggingface_hub.utils import parse_ratelimit_headers
+
+    return parse_ratelimit_headers(headers)
+
+
+def server_wait(error: BaseException, now: float | None = None) -> Wait | None:
+    """The wait the server requires after `error`, by the rules in the module docstring, or None."""
+    headers = _headers_of(error)
     if headers is None:
         return None
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        value = retry_after.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value).timestamp()
-            return max(0.0, when - (now if now is not None else time.time()))
-        except (TypeError, ValueError):
-            pass
-    match = _RATELIMIT.search(headers.get("RateLimit", ""))
-    return float(match.group(1)) if match else None
+    retry_after = parse_retry_after(headers.get("Retry-After"), now)
+    if retry_after is not None:
+        return Wait(retry_after, f"the Hub asked to retry after {retry_after:.0f} s", required=True)
+    info = parse_ratelimit(headers)
+    if info is not None and (info.remaining == 0 or status_of(error) == 429):
+        quota = f"'{info.resource_type}' quota" + (f" of {info.limit}" if info.limit else "")
+        return Wait(float(info.reset_in_seconds), f"{quota} spent, resets in {info.reset_in_seconds} s",
+                    required=True)
+    return None
 
 
-def next_wait(error: BaseException, attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
-    """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
+def next_wait(error: BaseException, attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> Wait:
+    """The wait before try number `attempt + 1` (attempt counts from 1)."""
     asked = server_wait(error)
     if asked is not None:
-        return min(policy.max_delay, asked)
+        return asked
     exponential = policy.base_delay * 2 ** (attempt - 1)
     jittered = exponential * (1 + (rng or random).uniform(-policy.jitter, policy.jitter))
-    return min(policy.max_delay, max(0.0, jittered))
+    return Wait(min(policy.max_delay, max(0.0, jittered)), "backoff")
 
 
 def describe(error: BaseException) -> str:
@@ -136,8 +177,17 @@ class OutOfTime(Exception):
     """The export's time budget would run out before the next try."""
 
 
+class Deferred(OutOfTime):
+    """The server requires a wait longer than the time budget has left (a quota spent for hours)."""
+
+    def __init__(self, message: str, wait: Wait) -> None:
+        super().__init__(message)
+        self.wait = wait
+        self.retry_at = time.time() + wait.seconds
+
+
 def run_with_retries(step: str, attempt: Callable[[], object], *, policy: RetryPolicy, deadline: Deadline,
-                     on_wait: Callable[[str, BaseException, float, int], None],
+                     on_wait: Callable[[str, BaseException, Wait, int], None],
                      refresh_auth: Callable[[BaseException], bool],
                      after_failure: Callable[[BaseException], object] | None = None,
                      sleep: Callable[[float], None] = time.sleep):
@@ -162,11 +212,83 @@ def run_with_retries(step: str, attempt: Callable[[], object], *, policy: RetryP
             if kind == "fatal" or tries >= policy.max_attempts:
                 raise
             wait = next_wait(error, tries, policy)
-            if deadline.remaining() < wait:
+            if deadline.remaining() < wait.seconds:
+                if wait.required:
+                    raise Deferred(f"{step}: {describe(error)}; {wait.reason}, past the "
+                                   f"{max(0.0, deadline.remaining()):.0f} s left of the budget", wait) from error
                 raise OutOfTime(f"{step}: the {policy.budget:.0f} s budget runs out before the next try") from error
             on_wait(step, error, wait, tries)
-            sleep(wait)
+            sleep(wait.seconds)
             if after_failure is not None and answer_was_lost(error):
                 landed = after_failure(error)
                 if landed is not None:
                     return landed
+
+
+class RateLimitPacer:
+    """Slows down before a quota runs out, so a run that fits its quota never gets a 429.
+
+    Every response's ``RateLimit`` header says how many calls remain in the window and when it resets.
+    Between two answers the pacer counts the requests it lets through (calls run in parallel), and when no
+    more than `reserve` would remain it waits for the reset. Hooked into the HTTP client, it paces every
+    call, the client's own internal ones included. A reset further away than the time budget allows is a
+    `Deferred`, like a 429 would be.
+    """
+
+    def __init__(self, deadline: Deadline | None = None, reserve: int = 2,
+                 on_wait: Callable[[Wait], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.deadline = deadline
+        self.reserve = reserve
+        self.on_wait = on_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.waited = 0.0
+        self._lock = threading.Lock()
+        self._remaining: int | None = None  # calls left in the window, counting ours since the last answer
+        self._resets_at = 0.0
+        self._paused_until = 0.0
+        self._left_at_pause = 0
+        self._info = None
+
+    def observe(self, headers) -> None:
+        """Take the server's word for what remains (call with every response's headers)."""
+        info = parse_ratelimit(headers)
+        if info is None:
+            return
+        with self._lock:
+            self._info = info
+            self._remaining = info.remaining
+            self._resets_at = self.clock() + info.reset_in_seconds
+
+    def before_request(self) -> None:
+        """Count one request; first wait for the window's reset when the quota is (nearly) spent."""
+        with self._lock:
+            now = self.clock()
+            if now >= self._paused_until:
+                if self._remaining is None or now >= self._resets_at:
+                    self._remaining = None  # a new window: nothing known until the next answer
+                    return
+                if self._remaining > self.reserve:
+                    self._remaining -= 1
+                    return
+                # Spent: everyone waits for the reset; the count starts afresh with the next answer.
+                self._paused_until, self._left_at_pause, self._remaining = self._resets_at, self._remaining, None
+            seconds, info = self._paused_until - now, self._info
+            of = f" of {info.limit}" if info.limit else ""
+            wait = Wait(seconds, f"pacing: '{info.resource_type}' quota nearly spent ({self._left_at_pause}{of} "
+                                 f"left), waiting {seconds:.0f} s for it to reset", required=True)
+            if self.deadline is not None and self.deadline.remaining() < seconds:
+                raise Deferred(f"{wait.reason}, past the {max(0.0, self.deadline.remaining()):.0f} s left of the "
+                               "budget", wait)
+        if self.on_wait is not None:
+            self.on_wait(wait)
+        self.waited += seconds
+        self.sleep(seconds)
+
+    # httpx event hooks
+    def request_hook(self, request) -> None:
+        self.before_request()
+
+    def response_hook(self, response) -> None:
+        self.observe(response.headers)

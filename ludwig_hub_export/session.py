@@ -10,10 +10,11 @@ import time
 from typing import Callable
 
 from . import auth
-from .errors import AuthError, ExportError, HubError
+from .errors import AuthError, DeferredError, ExportError, HubError
 from .plan import ExportPlan
 from .report import ExportReport
-from .retry import Deadline, OutOfTime, RetryPolicy, describe, run_with_retries, status_of
+from .retry import (Deadline, Deferred, OutOfTime, RateLimitPacer, RetryPolicy, Wait, describe, run_with_retries,
+                    status_of)
 from .settings import ExportSettings
 
 
@@ -29,8 +30,9 @@ class Console:
 
 
 @contextlib.contextmanager
-def client_settings(policy: RetryPolicy, quiet: bool):
-    """Explicit timeouts (the client has none by default) and quiet progress bars, for this export only."""
+def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None):
+    """Explicit timeouts (the client has none by default), quiet progress bars and the rate-limit pacer on
+    every request, for this export only."""
     import httpx2
     from huggingface_hub import set_client_factory
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
@@ -41,6 +43,9 @@ def client_settings(policy: RetryPolicy, quiet: bool):
     def factory():
         client = previous()
         client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+        if pacer is not None:
+            client.event_hooks["request"].append(pacer.request_hook)
+            client.event_hooks["response"].append(pacer.response_hook)
         return client
 
     bars_were_off = are_progress_bars_disabled()
@@ -56,12 +61,13 @@ def client_settings(policy: RetryPolicy, quiet: bool):
 
 
 class HubSession:
-    def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console) -> None:
+    def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console,
+                 deadline: Deadline | None = None) -> None:
         self.settings = settings
         self.plan = plan
         self.console = console
         self.token = auth.resolve_token(settings.token)
-        self.deadline = Deadline(settings.retry.budget)
+        self.deadline = deadline or Deadline(settings.retry.budget)
         self.revision = settings.revision or "main"
         self.report = ExportReport(settings.repo_id, "", plan.kind, self.revision, self.token.origin,
                                    notes=list(plan.notes), dry_run=settings.dry_run,
@@ -74,10 +80,12 @@ class HubSession:
 
         self.api = HfApi(endpoint=self.settings.endpoint, token=self.token.value)
 
-    def _on_wait(self, step: str, error: BaseException, wait: float, attempt: int) -> None:
+    def _on_wait(self, step: str, error: BaseException, wait: Wait, attempt: int) -> None:
         self.report.retries += 1
-        line = f"{step}: {describe(error)}; waiting {wait:.1f} s before try {attempt + 1}/" \
-               f"{self.settings.retry.max_attempts}"
+        self.note_wait(f"{step}: {describe(error)}; {wait.reason}: waiting {wait.seconds:.1f} s before try "
+                       f"{attempt + 1}/{self.settings.retry.max_attempts}")
+
+    def note_wait(self, line: str) -> None:
         self.report.waits.append(line)
         self.console.say(line)
 
@@ -96,6 +104,8 @@ class HubSession:
         try:
             return run_with_retries(step, fn, policy=self.settings.retry, deadline=self.deadline,
                                     on_wait=self._on_wait, refresh_auth=self._refresh, after_failure=after_failure)
+        except Deferred as e:
+            raise deferred_error(e) from e
         except OutOfTime as e:
             raise HubError(str(e), "try again later; --budget gives the export more time") from e
         except ExportError:
@@ -143,3 +153,9 @@ def server_message(error: BaseException) -> str:
         return str(message).splitlines()[0]
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def deferred_error(e: Deferred) -> DeferredError:
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.retry_at))
+    return DeferredError(f"deferred: {e}", f"run the same command again after {when}: it resumes where it stopped "
+                         "(or give it a longer --budget)", retry_at=e.retry_at)

@@ -10,6 +10,7 @@ from .plan import CARD, MANIFEST, PlannedFile
 from .remote import missing, pr_refs, remote_state
 from .retry import OutOfTime, classify, describe
 from .session import HubSession
+from .transfer import operation
 
 
 def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
@@ -20,17 +21,6 @@ def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
     chunks = [body[i:i + size] for i in range(0, len(body), size)] or [[]]
     chunks[-1] = chunks[-1] + last
     return [b for b in chunks if b]
-
-
-def _operations(files: list[PlannedFile]):
-    from huggingface_hub import CommitOperationAdd
-
-    ops = []
-    for f in files:
-        op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.data if f.data is not None else str(f.source))
-        op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # hashed once per run, not again by the client
-        ops.append(op)
-    return ops
 
 
 def _take_pr(s: HubSession, pr_url: str) -> None:
@@ -44,7 +34,7 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
     prs_before = pr_refs(s) if create_pr else set()
 
     def attempt():
-        info = s.api.create_commit(s.settings.repo_id, _operations(files), commit_message=message,
+        info = s.api.create_commit(s.settings.repo_id, [operation(f) for f in files], commit_message=message,
                                    commit_description=s.settings.commit_description, revision=revision,
                                    create_pr=create_pr)
         return info.oid, info.pr_url
@@ -70,7 +60,8 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
     s.report.commit_oid = oid
     if pr_url:
         _take_pr(s, pr_url)
-    s.report.bytes_uploaded += sum(f.size for f in files)
+    # LFS/Xet objects were counted when they were sent (transfer.preupload); regular files travel in the commit.
+    s.report.bytes_uploaded += sum(f.size for f in files if getattr(f.operation, "_upload_mode", None) != "lfs")
     return oid
 
 
@@ -98,7 +89,7 @@ def upload_per_file(s: HubSession, message: str) -> None:
     remaining = missing(s, s.plan.files)
     manifest = next(f for f in s.plan.files if f.path == MANIFEST)
     stale = remote_state(s, [MANIFEST]).get(MANIFEST)
-    if stale is not None and not manifest.digest.matches_remote(*stale):
+    if stale is not None and not manifest.matches_remote(stale):
         # An older manifest says "complete" while the files change under it: remove it first.
         _delete_manifest(s)
     for f in remaining:  # the plan's order: weights first, card and manifest last

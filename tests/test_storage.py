@@ -127,7 +127,8 @@ def test_unsafe_object_names_are_refused(tmp_path):
 
 # --- push ------------------------------------------------------------------------------------------------------
 
-def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub, hub_api, env_token, tmp_path):
+def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub, hub_api, transfer_protocol,
+                                                           env_token, tmp_path):
     local = copy_fixture("lora_run", tmp_path)
     upload(local, f"s3://{BUCKET}/lora")
     report = push(f"s3://{BUCKET}/lora", settings("tester/from-s3"))
@@ -145,7 +146,8 @@ def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub,
     assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-*/staged/*"))  # staged copies are gone
 
 
-def test_rerun_downloads_only_what_the_hub_lacks(local_s3, local_hub, hub_api, env_token, tmp_path):
+def test_rerun_downloads_only_what_the_hub_lacks(local_s3, local_hub, hub_api, transfer_protocol, env_token,
+                                                  tmp_path):
     source, sizes = _big_sharded_model(tmp_path)
     url = f"s3://{BUCKET}/big"
     upload(source, url)
@@ -183,9 +185,7 @@ def test_a_rewritten_object_is_downloaded_again(local_s3, local_hub, env_token, 
     assert len(weight_gets(local_s3, f"{BUCKET}/ecd/model_weights.safetensors")) >= 3  # 2 header reads + body
 
 
-@pytest.mark.xfail(reason="needs the lead's per-file upload pipeline (stage -> preupload -> release); until it "
-                          "lands, remote files are all staged before the commit", strict=False)
-def test_push_from_s3_stages_one_file_at_a_time(local_s3, local_hub, env_token, tmp_path, monkeypatch):
+def test_push_from_s3_stages_one_file_at_a_time(local_s3, local_hub, transfer_protocol, env_token, tmp_path):
     source, sizes = _big_sharded_model(tmp_path)
     upload(source, f"s3://{BUCKET}/big")
     staging_root = tmp_path / "tmp"

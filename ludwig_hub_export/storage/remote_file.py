@@ -68,6 +68,29 @@ class DigestCache:
             pass  # a cache that cannot be written only costs a download next time
 
 
+class StagingBudget:
+    """Bytes of staged copies allowed on disk at once (one file larger than that alone is still allowed):
+    downloads wait here until uploads release their copies, so peak disk stays near the largest file."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            while self.used and self.used + n > self.limit:
+                self._cond.wait()
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
 @dataclass(eq=False)
 class RemoteFile:
     """One object to upload. `digest_if_known()` costs nothing; `stage()` downloads (once) and hashes;
@@ -78,6 +101,7 @@ class RemoteFile:
     staged: Path | None = None
     digest: Digest | None = None
     bytes_downloaded: int = 0
+    budget: StagingBudget | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -114,10 +138,14 @@ class RemoteFile:
                                   "at a time)")
             token = hashlib.sha1(self.path.url.encode()).hexdigest()[:12]
             target = staging_dir / f"{token}-{self.path.name}"
+            if self.budget is not None:
+                self.budget.acquire(size)
             try:
                 digest = self._download(target, size)
             except BaseException:
                 target.unlink(missing_ok=True)
+                if self.budget is not None:
+                    self.budget.release(size)
                 raise
             self.staged, self.digest = target, digest
             self.cache.put(self.cache_key, digest)
@@ -152,3 +180,5 @@ class RemoteFile:
             if self.staged is not None:
                 self.staged.unlink(missing_ok=True)
                 self.staged = None
+                if self.budget is not None:
+                    self.budget.release(self.size)

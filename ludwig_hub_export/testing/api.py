@@ -1,4 +1,4 @@
-"""The Hub's API as ``huggingface_hub`` uses it with ``HF_HUB_DISABLE_XET=1``: one method per kind of call.
+"""The Hub's API as ``huggingface_hub`` uses it: one method per kind of call (the Xet CAS is in `xet_cas.py`).
 
 Each method takes a `Call` (the parsed request) and returns a `Response` or raises `HubError`. Routing,
 faults, rate limits and logging live in `server.py`; storage in `storage.py`.
@@ -85,6 +85,7 @@ class HubApi:
         self.limits = limits
         self.secret = secret
         self.tree_page_size = tree_page_size
+        self.cas = None  # the XetCas when the Hub speaks Xet (LocalHub sets it)
 
     # --- access -------------------------------------------------------------------------------------------
     def _repo(self, call: Call, write: bool = False) -> Repo:
@@ -251,6 +252,11 @@ class HubApi:
         if entry.lfs_oid:
             headers["X-Linked-Size"] = str(entry.size)
             headers["X-Linked-ETag"] = f'"{entry.lfs_oid}"'
+        if entry.xet_hash and self.cas is not None:
+            # These switch a Xet-capable client to the CAS; the GET below still serves the bytes to others.
+            headers["X-Xet-Hash"] = entry.xet_hash
+            refresh = f"{call.endpoint}/api/{repo.repo_type}s/{repo.repo_id}/xet-read-token/{commit.oid}"
+            headers["Link"] = f'<{refresh}>; rel="xet-auth"'
         start, end, status = 0, entry.size - 1, 200
         range_header = call.headers.get("Range")
         if range_header and entry.size:
@@ -261,7 +267,23 @@ class HubApi:
         headers["Content-Length"] = str(length)
         if call.method == "HEAD":
             return Response(status, headers)
+        if kind == "lfs" and not self.blobs.has("lfs", entry.lfs_oid) and entry.xet_hash and self.cas is not None:
+            return Response(status, headers, stream=self.cas.iter_file(entry.xet_hash, start, length))
         return Response(status, headers, stream=_file_slice(self.blobs.path(kind, entry.etag), start, length))
+
+    def xet_token(self, call: Call) -> Response:
+        """A short-lived CAS token, as headers (read by huggingface_hub) and as JSON (read by hf_xet)."""
+        if self.cas is None:
+            raise HubError(404, "this Hub does not speak Xet (it was started without it): set HF_HUB_DISABLE_XET=1")
+        write = call.params["mode"] == "write"
+        repo = self._repo(call, write=write)
+        rev = call.params["rev"]
+        if not (write and rev == "None") and repo.resolve(rev) is None:
+            raise HubError(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        value, expires = self.cas.issue_token(call.token, write)
+        cas_url = f"{call.endpoint}/cas"
+        headers = {"X-Xet-Cas-Url": cas_url, "X-Xet-Access-Token": value, "X-Xet-Token-Expiration": str(expires)}
+        return Response.json(200, {"accessToken": value, "exp": expires, "casUrl": cas_url}, headers)
 
     # --- uploading ------------------------------------------------------------------------------------------
     def preupload(self, call: Call) -> Response:
@@ -393,11 +415,15 @@ class HubApi:
             oid, size = value.get("oid"), value.get("size")
             if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str):
                 raise HubError(400, f"{path}: lfsFile needs a sha256 oid")
-            if not self.blobs.has("lfs", oid, size):
+            # The content came through LFS (a blob under its sha256) or through Xet (a shard mapped the sha256
+            # to a Xet file); a commit naming neither is refused, as on the Hub.
+            xet_hash = self.cas.file_for_sha256(oid, size) if self.cas is not None else None
+            if self.blobs.has("lfs", oid, size):
+                size = self.blobs.path("lfs", oid).stat().st_size
+            elif xet_hash is None:
                 raise HubError(422, f"Your push was rejected because an LFS pointer pointed to a file that does "
                                     f"not exist: {path} (oid {oid})")
-            size = self.blobs.path("lfs", oid).stat().st_size
-            files[path] = FileEntry(size, git_blob_sha1(lfs_pointer(oid, size)), oid)
+            files[path] = FileEntry(size, git_blob_sha1(lfs_pointer(oid, size)), oid, xet_hash)
         elif key == "deletedFile":
             if files.pop(path, None) is None:
                 raise HubError(404, f"A file with this name doesn't exist: {path}", "EntryNotFound")

@@ -27,9 +27,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .accounts import INVALID_CREDENTIALS, Accounts, Token
 from .api import Call, HubApi, Limits
 from .faults import Fault, FaultInjector
-from .ratelimit import RateLimiter
+from .ratelimit import DEFAULT_API_QUOTA, RateLimiter
 from .storage import BlobStore, Commit, FileEntry, RepoStore
 from .wire import BodyReader, HubError, Response, reset_connection
+from .xet_cas import XetCas
 
 _REV = r"(?P<rev>refs/(?:pr|convert)/[^/]+|[^/]+)"
 _API_REPO = r"^/api/(?P<type>models|datasets|spaces)/(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -54,8 +55,17 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("PUT", "lfs_upload", r"^/_lfs/(?P<oid>[0-9a-f]{64})$"),
         ("GET", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("HEAD", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
+        ("GET", "xet_token", _API_REPO + r"/xet-(?P<mode>read|write)-token/(?P<rev>.+)$"),
+        # The Xet CAS (xet_cas.py), under /cas; its v2 routes are left to 404 so the client falls back to v1.
+        ("POST", "xorb", r"^/cas/v1/xorbs/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
+        ("POST", "shard", r"^/cas/v1/shards$"),
+        ("GET", "dedup", r"^/cas/v1/chunks/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
+        ("GET", "reconstruction", r"^/cas/v1/reconstructions/(?P<hash>[0-9a-f]{64})$"),
+        ("GET", "xorb_get", r"^/cas/fetch/(?P<hash>[0-9a-f]{64})$"),
+        ("POST", "xet_telemetry", r"^/cas/v1/telemetry$"),
     ]
 ]
+CAS_KINDS = {"xorb", "shard", "dedup", "reconstruction", "xorb_get", "xet_telemetry"}
 ADMIN_HEADER = "X-Local-Hub-Admin"
 
 
@@ -99,11 +109,15 @@ class LocalHub:
 
     `data_dir` keeps repos and blobs across restarts; without it, a temporary directory is used and removed
     on `stop()`. `user`/`token` set up a default account (a write token); without `token` one is generated.
+    `api_quota` (calls, window seconds) is every token's "api" quota, the free account's by default.
+    `xet` (on by default, as on the real Hub) serves the Xet token endpoints and a CAS under ``/cas``; with
+    `xet=False` the Hub speaks only LFS and `env()` tells clients so.
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
-                 limits: Limits | None = None, seed: int | None = None) -> None:
+                 limits: Limits | None = None, seed: int | None = None, xet: bool = True,
+                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +126,7 @@ class LocalHub:
         self.accounts = Accounts()
         self.token = self.accounts.add_token(user, "write", value=token, name="default")
         self.faults = FaultInjector(seed)
-        self.rate_limits = RateLimiter()
+        self.rate_limits = RateLimiter(api_quota=api_quota)  # always an "api" quota, as on the Hub
         self.limits = limits or Limits()
         self._default_limits = dict(vars(self.limits))
         self.repos = RepoStore(self.data_dir / "state.json")
@@ -121,6 +135,12 @@ class LocalHub:
         self.default_tree_page_size = tree_page_size
         self.api = HubApi(self.accounts, self.repos, self.blobs, self.limits, secrets.token_bytes(32),
                           tree_page_size)
+        self.xet = xet
+        # What env() gives a client that does not say: "xet" like a real client; test harnesses may change it.
+        self.default_transfer = "xet" if xet else "lfs"
+        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32)) if xet else None
+        self.api.cas = self.cas
+        self._client_homes = 0
         self.log: list[RequestRecord] = []
         self.stats = Stats()
         self._stats_lock = threading.Lock()
@@ -173,14 +193,29 @@ class LocalHub:
         while self._thread.is_alive():
             self._thread.join(0.5)
 
-    def env(self, token: str | None = None, hf_home: str | Path | None = None) -> dict[str, str]:
-        """Environment for a client process: must be set before it imports huggingface_hub."""
-        env = {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-               "HF_HUB_DISABLE_UPDATE_CHECK": "1"}
+    def env(self, token: str | None = None, hf_home: str | Path | None = None,
+            transfer: str | None = None) -> dict[str, str]:
+        """Environment for a client process: must be set before it imports huggingface_hub.
+
+        `transfer` is "xet" (the default when the Hub speaks Xet, as a real client would) or "lfs"
+        (``HF_HUB_DISABLE_XET=1``). Each call without `hf_home` gets a fresh one: hf_xet keeps its shard cache
+        there and would otherwise dedup against what an earlier client (or a reset Hub) once held.
+        """
+        transfer = transfer or self.default_transfer
+        if transfer not in ("xet", "lfs"):
+            raise ValueError(f"transfer must be 'xet' or 'lfs', not {transfer!r}")
+        if transfer == "xet" and not self.xet:
+            raise ValueError("this Hub was started without Xet: use transfer='lfs'")
+        env = {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_XET": "1" if transfer == "lfs" else "0",
+               "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_UPDATE_CHECK": "1"}
         if token is not None:
             env["HF_TOKEN"] = token
-        if hf_home is not None:
-            env["HF_HOME"] = str(hf_home)
+        if hf_home is None:
+            with self._stats_lock:
+                self._client_homes += 1
+                hf_home = self.data_dir / "clients" / f"home-{self._client_homes}"
+            Path(hf_home).mkdir(parents=True, exist_ok=True)
+        env["HF_HOME"] = str(hf_home)
         return env
 
     def reset(self) -> None:
@@ -188,6 +223,8 @@ class LocalHub:
         with self.repos.lock:
             self.repos.clear()
             self.blobs.clear()
+            if self.cas is not None:
+                self.cas.clear()
         self.faults.clear()
         self.rate_limits.clear()
         self.api.tree_page_size = self.default_tree_page_size
@@ -232,6 +269,8 @@ class LocalHub:
 
     def read_file(self, repo_id: str, path: str, revision: str = "main", repo_type: str = "model") -> bytes:
         entry = self.files(repo_id, revision, repo_type)[path]
+        if entry.lfs_oid and not self.blobs.has("lfs", entry.lfs_oid) and entry.xet_hash and self.cas:
+            return b"".join(self.cas.iter_file(entry.xet_hash))
         return self.blobs.path("lfs" if entry.lfs_oid else "git", entry.etag).read_bytes()
 
     def requests(self, kind: str | None = None) -> list[RequestRecord]:
@@ -302,6 +341,16 @@ class _Handler(BaseHTTPRequestHandler):
                  record: RequestRecord) -> Response:
         if kind == "admin":
             return self._admin(hub, params["action"], body)
+        response = self._answer(hub, kind, params, split, body, record)
+        # Like the Hub: every /api answer, errors and faults included, says where the caller's quota stands.
+        token = hub.accounts.lookup(self.headers.get("Authorization"))
+        who = f"token:{token.user}:{token.name}" if isinstance(token, Token) else f"ip:{self.client_address[0]}"
+        for name, value in hub.rate_limits.state(who, split.path.startswith("/api/")).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _answer(self, hub: LocalHub, kind: str, params: dict, split, body: BodyReader,
+                record: RequestRecord) -> Response:
         fault = hub.faults.take(kind, split.path)
         if fault is not None:
             record.fault = " ".join(str(x) for x in (fault.action, fault.status, fault.when) if x is not None)
@@ -312,13 +361,23 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if kind == "unknown":
                 raise HubError(404, f"no such endpoint: {self.command} {split.path}")
-            token = self._authenticate(hub)
-            record.user = token.user if token else None
-            who = f"token:{token.user}:{token.name}" if token else f"ip:{self.client_address[0]}"
-            if (limited := hub.rate_limits.check(who, kind, split.path.startswith("/api/"))) is not None:
-                raise HubError(429, "You have been rate-limited; retry after the window resets.", headers=limited)
-            call = Call(self.command, split.path, parse_qs(split.query), params, self.headers, body, token, hub.url)
-            response = getattr(hub.api, kind)(call)
+            if kind in CAS_KINDS:
+                # The CAS authorizes with its own short-lived Xet tokens, not the Hub's.
+                if hub.cas is None:
+                    raise HubError(404, "this Hub does not speak Xet")
+                call = Call(self.command, split.path, parse_qs(split.query), params, self.headers, body, None,
+                            hub.url)
+                response = getattr(hub.cas, kind)(call)
+            else:
+                token = self._authenticate(hub)
+                record.user = token.user if token else None
+                who = f"token:{token.user}:{token.name}" if token else f"ip:{self.client_address[0]}"
+                if (limited := hub.rate_limits.check(who, kind, split.path.startswith("/api/"))) is not None:
+                    raise HubError(429, "You have been rate-limited; retry after the window resets.",
+                                   headers=limited)
+                call = Call(self.command, split.path, parse_qs(split.query), params, self.headers, body, token,
+                            hub.url)
+                response = getattr(hub.api, kind)(call)
         except HubError as e:
             response = e.to_response()
         if fault is not None and fault.when == "after":

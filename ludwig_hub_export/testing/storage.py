@@ -130,6 +130,7 @@ class FileEntry:
     size: int
     blob_id: str  # git oid of what git stores: the content, or the LFS pointer
     lfs_oid: str | None = None  # sha256 of the content when stored in LFS
+    xet_hash: str | None = None  # the Xet file hash when the content is (also) in the Xet CAS
 
     @property
     def etag(self) -> str:
@@ -143,6 +144,8 @@ class FileEntry:
                 "size": self.size,
                 "pointerSize": len(lfs_pointer(self.lfs_oid, self.size)),
             }
+        if self.xet_hash:
+            entry["xetHash"] = self.xet_hash
         return entry
 
 

@@ -1,0 +1,386 @@
+"""The local Hub's Xet CAS server: xorbs, shards, the global dedup query, reconstructions, ranged xorb reads.
+
+It speaks the v1 routes of xet-core's ``RemoteClient`` under ``<hub>/cas``; the v2 forms answer 404, which makes
+the client fall back to v1. Each call is authorized by a short-lived Xet token that the Hub API issues
+(`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
+
+Storage (under ``root``), streamed so a large upload never sits in memory:
+``xorbs/<hash>`` the xorb as uploaded, ``xorbs/<hash>.chunks`` its chunk table (JSON), ``cas/<hash>`` the
+shard records describing its chunks (answers to dedup queries), ``files/<hash>.json`` a file's reconstruction
+terms and sha256. A file is registered from an uploaded shard only after its bytes, rebuilt from the xorbs,
+hash to the sha256 the shard claims: that mapping is what lets a commit name the file by its sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .accounts import Token
+from .api import Call
+from .wire import HubError, Response
+from .xet_format import Chunk, FormatError, ShardFile, Term, decompress, dedup_shard, is_hash, parse_shard, scan_xorb
+
+MAX_XORB_BYTES = 128 * 1024 * 1024  # the client caps xorbs at 64 MiB of chunk data
+MAX_SHARD_BYTES = 64 * 1024 * 1024
+PREFIX = "default"
+
+
+@dataclass
+class XetToken:
+    parent: Token | None  # the Hub token it was issued from (None: anonymous read)
+    write: bool
+    expires: float
+
+
+@dataclass
+class FileRecord:
+    sha256: str
+    size: int
+    terms: list[Term]
+
+
+class XetStore:
+    """Xorbs and file reconstructions on disk, with in-memory indexes rebuilt on start."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        for sub in ("xorbs", "cas", "files", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.by_sha256: dict[str, str] = {}  # sha256 -> file hash
+        self.chunk_index: dict[str, str] = {}  # chunk hash -> xorb hash
+        self._tables: dict[str, list[Chunk]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        for path in (self.root / "files").glob("*.json"):
+            self.by_sha256[json.loads(path.read_text())["sha256"]] = path.stem
+        for path in (self.root / "cas").iterdir():
+            self._index_records(path.name, path.read_bytes())
+
+    def _index_records(self, xorb: str, records: bytes) -> None:
+        from .xet_format import ENTRY, hash_hex
+
+        for at in range(ENTRY, len(records), ENTRY):
+            self.chunk_index[hash_hex(records[at:at + 32])] = xorb
+
+    def clear(self) -> None:
+        with self.lock:
+            for sub in ("xorbs", "cas", "files"):
+                for path in (self.root / sub).iterdir():
+                    path.unlink(missing_ok=True)
+            self.by_sha256.clear()
+            self.chunk_index.clear()
+            self._tables.clear()
+
+    # --- xorbs ----------------------------------------------------------------------------------------------
+    def xorb_path(self, xorb: str) -> Path:
+        if not is_hash(xorb):
+            raise ValueError(f"invalid xorb hash {xorb!r}")
+        return self.root / "xorbs" / xorb
+
+    def has_xorb(self, xorb: str) -> bool:
+        return self.xorb_path(xorb).exists()
+
+    def put_xorb(self, xorb: str, chunks: Iterator[bytes]) -> None:
+        """Stream a xorb to disk and check its chunk structure; nothing is kept when it does not parse."""
+        fd, tmp = tempfile.mkstemp(dir=self.root / "tmp")
+        try:
+            size = 0
+            with os.fdopen(fd, "w+b") as f:
+                for part in chunks:
+                    size += len(part)
+                    if size > MAX_XORB_BYTES:
+                        raise HubError(413, f"xorb {xorb} is larger than {MAX_XORB_BYTES} bytes")
+                    f.write(part)
+                f.flush()
+                table = scan_xorb(f, size)
+            (self.root / "xorbs" / f"{xorb}.chunks").write_text(
+                json.dumps([[c.offset, c.compressed, c.scheme, c.unpacked] for c in table]))
+            os.replace(tmp, self.xorb_path(xorb))
+        except FormatError as e:
+            raise HubError(400, f"xorb {xorb} is malformed: {e}") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def chunks(self, xorb: str) -> list[Chunk] | None:
+        table = self._tables.get(xorb)
+        if table is None:
+            try:
+                raw = json.loads((self.root / "xorbs" / f"{xorb}.chunks").read_text())
+            except (FileNotFoundError, ValueError):
+                return None
+            table = self._tables[xorb] = [Chunk(*row) for row in raw]
+        return table
+
+    # --- files ----------------------------------------------------------------------------------------------
+    def file(self, file_hash: str) -> FileRecord | None:
+        if not is_hash(file_hash):
+            return None
+        try:
+            raw = json.loads((self.root / "files" / f"{file_hash}.json").read_text())
+        except FileNotFoundError:
+            return None
+        return FileRecord(raw["sha256"], raw["size"], [Term(*t) for t in raw["terms"]])
+
+    def put_file(self, file_hash: str, record: FileRecord) -> None:
+        data = {"sha256": record.sha256, "size": record.size,
+                "terms": [[t.xorb, t.start, t.end, t.unpacked] for t in record.terms]}
+        (self.root / "files" / f"{file_hash}.json").write_text(json.dumps(data))
+        with self.lock:
+            self.by_sha256[record.sha256] = file_hash
+
+    def put_records(self, xorb: str, records: bytes) -> None:
+        (self.root / "cas" / xorb).write_bytes(records)
+        with self.lock:
+            self._index_records(xorb, records)
+
+    def iter_bytes(self, terms: list[Term], start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """A file's bytes [start, start+length), rebuilt chunk by chunk from its xorbs."""
+        end = sum(t.unpacked for t in terms) if length is None else start + length
+        pos = 0
+        for term in terms:
+            if pos >= end:
+                return
+            if pos + term.unpacked <= start:
+                pos += term.unpacked
+                continue
+            table = self.chunks(term.xorb)
+            if table is None:
+                raise FileNotFoundError(f"xorb {term.xorb} is missing")
+            with open(self.xorb_path(term.xorb), "rb") as f:
+                for chunk in table[term.start:term.end]:
+                    if pos >= end:
+                        return
+                    if pos + chunk.unpacked > start:
+                        f.seek(chunk.offset + 8)
+                        data = decompress(chunk.scheme, f.read(chunk.compressed), chunk.unpacked)
+                        yield data[max(0, start - pos):end - pos]
+                    pos += chunk.unpacked
+
+
+class XetCas:
+    """The CAS API: one method per kind of call, as `HubApi` has for the Hub's."""
+
+    def __init__(self, root: Path, secret: bytes, token_ttl: float = 3600.0, verify_sha256: bool = True) -> None:
+        self.store = XetStore(root)
+        self.secret = secret
+        self.token_ttl = token_ttl
+        self.verify_sha256 = verify_sha256
+        self._tokens: dict[str, XetToken] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self.store.clear()
+        with self._lock:
+            self._tokens.clear()
+
+    # --- tokens ---------------------------------------------------------------------------------------------
+    def issue_token(self, parent: Token | None, write: bool) -> tuple[str, int]:
+        value = "xet_local_" + secrets.token_urlsafe(24)
+        expires = int(time.time() + self.token_ttl)
+        with self._lock:
+            now = time.time()
+            for key in [k for k, t in self._tokens.items() if t.expires < now]:
+                del self._tokens[key]
+            self._tokens[value] = XetToken(parent, write, expires)
+        return value, expires
+
+    def _authorize(self, call: Call, write: bool) -> None:
+        scheme, _, value = (call.headers.get("Authorization") or "").partition(" ")
+        token = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+        if token is None or token.expires < time.time() or (token.parent is not None and token.parent.revoked):
+            raise HubError(401, "Xet token missing, unknown or expired: ask the Hub for a new one")
+        if write and not token.write:
+            raise HubError(403, "this Xet token only allows reading")
+
+    def sign(self, xorb: str) -> str:
+        return hmac.new(self.secret, f"xorb:{xorb}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    # --- upload ---------------------------------------------------------------------------------------------
+    def xorb(self, call: Call) -> Response:
+        self._authorize(call, write=True)
+        xorb = call.params["hash"]
+        if call.params.get("prefix") != PREFIX:
+            raise HubError(400, f"unknown xorb prefix {call.params.get('prefix')!r}")
+        if self.store.has_xorb(xorb):
+            return Response.json(200, {"was_inserted": False})
+        self.store.put_xorb(xorb, call.body.iter_chunks())
+        return Response.json(200, {"was_inserted": True})
+
+    def shard(self, call: Call) -> Response:
+        self._authorize(call, write=True)
+        if call.body.length is not None and call.body.length > MAX_SHARD_BYTES:
+            raise HubError(413, f"shard of {call.body.length} bytes exceeds {MAX_SHARD_BYTES}")
+        try:
+            files, xorbs = parse_shard(call.body.read())
+        except FormatError as e:
+            raise HubError(400, f"shard is malformed: {e}") from None
+        for x in xorbs:
+            table = self.store.chunks(x.xorb_hash)
+            if table is None:
+                raise HubError(400, f"shard describes xorb {x.xorb_hash}, which was never uploaded")
+            if [c.unpacked for c in table] != x.unpacked_sizes:
+                raise HubError(400, f"shard's chunk list for xorb {x.xorb_hash} does not match the uploaded xorb")
+        records = []
+        for f in files:
+            self._check_terms(f)
+            known = self.store.file(f.file_hash)
+            sha256 = f.sha256
+            if known is None or sha256 is None or known.sha256 != sha256:
+                actual = self._sha256(f.terms) if self.verify_sha256 or sha256 is None else sha256
+                if sha256 is not None and actual != sha256:
+                    raise HubError(400, f"file {f.file_hash}: rebuilt bytes have sha256 {actual}, the shard says "
+                                        f"{sha256}")
+                records.append((f, actual))
+        for x in xorbs:
+            self.store.put_records(x.xorb_hash, x.records)
+        for f, sha256 in records:
+            self.store.put_file(f.file_hash, FileRecord(sha256, f.size, f.terms))
+        return Response.json(200, {"result": 1})
+
+    def _check_terms(self, f: ShardFile) -> None:
+        for term in f.terms:
+            table = self.store.chunks(term.xorb)
+            if table is None:
+                raise HubError(400, f"file {f.file_hash} uses xorb {term.xorb}, which was never uploaded")
+            if term.end > len(table) or sum(c.unpacked for c in table[term.start:term.end]) != term.unpacked:
+                raise HubError(400, f"file {f.file_hash}: chunks {term.start}-{term.end} of xorb {term.xorb} do "
+                                    f"not hold {term.unpacked} bytes")
+
+    def _sha256(self, terms: list[Term]) -> str:
+        h = hashlib.sha256()
+        try:
+            for part in self.store.iter_bytes(terms):
+                h.update(part)
+        except FormatError as e:
+            raise HubError(400, f"a xorb does not decompress: {e}") from None
+        return h.hexdigest()
+
+    # --- dedup and download ---------------------------------------------------------------------------------
+    def dedup(self, call: Call) -> Response:
+        self._authorize(call, write=False)
+        xorb = self.store.chunk_index.get(call.params["hash"])
+        records = (self.store.root / "cas" / xorb).read_bytes() if xorb else None
+        if records is None:
+            raise HubError(404, "chunk not known")
+        return Response(200, {"Content-Type": "application/octet-stream"}, dedup_shard([records]))
+
+    def reconstruction(self, call: Call) -> Response:
+        self._authorize(call, write=False)
+        file_hash = call.params["hash"]
+        record = self.store.file(file_hash)
+        if record is None:
+            raise HubError(404, f"file {file_hash} not found")
+        start, end = _range(call.headers.get("Range"), record.size)
+        terms: list[dict] = []
+        fetch: dict[str, list[tuple[int, int]]] = {}
+        offset = pos = 0
+        for term in record.terms:
+            term_start, pos = pos, pos + term.unpacked
+            if pos <= start or term_start > end:
+                continue
+            table = self.store.chunks(term.xorb) or []
+            first, last, lo, hi = term.start, term.end, term_start, pos
+            while first < last - 1 and lo + table[first].unpacked <= start:
+                lo += table[first].unpacked
+                first += 1
+            while last > first + 1 and hi - table[last - 1].unpacked > end:
+                hi -= table[last - 1].unpacked
+                last -= 1
+            if not terms:
+                offset = start - lo
+            terms.append({"hash": term.xorb, "unpacked_length": hi - lo, "range": {"start": first, "end": last}})
+            fetch.setdefault(term.xorb, []).append((first, last))
+        # The client keys fetch entries by (xorb, first chunk): give it disjoint ranges, each covering its terms.
+        fetch_info = {}
+        for xorb, ranges in fetch.items():
+            table = self.store.chunks(xorb) or []
+            merged: list[list[int]] = []
+            for first, last in sorted(ranges):
+                if merged and first <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], last)
+                else:
+                    merged.append([first, last])
+            url = f"{call.endpoint}/cas/fetch/{xorb}?sig={self.sign(xorb)}"
+            fetch_info[xorb] = [{"range": {"start": a, "end": b}, "url": url,
+                                 "url_range": {"start": table[a].offset, "end": table[b - 1].end - 1}}
+                                for a, b in merged]
+        return Response.json(200, {"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
+
+    def xorb_get(self, call: Call) -> Response:
+        xorb = call.params["hash"]
+        if not hmac.compare_digest(call.query.get("sig", [""])[0], self.sign(xorb)):
+            raise HubError(403, "xorb URL signature does not match")
+        try:
+            size = self.store.xorb_path(xorb).stat().st_size
+        except FileNotFoundError:
+            raise HubError(404, f"xorb {xorb} not found") from None
+        if "," in (call.headers.get("Range") or ""):
+            raise HubError(416, "multi-range reads are not supported here")
+        start, end = _range(call.headers.get("Range"), size)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - start + 1),
+                   "Accept-Ranges": "bytes"}
+        status = 200
+        if call.headers.get("Range"):
+            status, headers["Content-Range"] = 206, f"bytes {start}-{end}/{size}"
+        return Response(status, headers, stream=_file_range(self.store.xorb_path(xorb), start, end - start + 1))
+
+    def xet_telemetry(self, call: Call) -> Response:
+        call.body.discard()
+        return Response.json(200, {})
+
+    # --- for the Hub ----------------------------------------------------------------------------------------
+    def file_for_sha256(self, sha256: str, size: int | None = None) -> str | None:
+        file_hash = self.store.by_sha256.get(sha256)
+        record = self.store.file(file_hash) if file_hash else None
+        if record is None or (size is not None and record.size != size):
+            return None
+        return file_hash
+
+    def iter_file(self, file_hash: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        record = self.store.file(file_hash)
+        if record is None:
+            raise FileNotFoundError(f"Xet file {file_hash} is not stored")
+        return self.store.iter_bytes(record.terms, start, length)
+
+
+def _range(header: str | None, size: int) -> tuple[int, int]:
+    """Inclusive [start, end] of a single `bytes=` range (the whole object without one); 416 when outside."""
+    if not header:
+        return 0, size - 1
+    unit, _, spec = header.partition("=")
+    first, _, last = spec.strip().partition("-")
+    try:
+        if unit.strip() != "bytes":
+            raise ValueError
+        if first == "":
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        raise HubError(416, f"invalid Range header {header!r}") from None
+    if start >= size or start > end:
+        raise HubError(416, f"Range {header!r} is outside the object ({size} bytes)")
+    return start, end
+
+
+def _file_range(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0:
+            data = f.read(min(1 << 20, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data

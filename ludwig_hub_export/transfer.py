@@ -1,0 +1,80 @@
+"""Sending the large files' bytes to the Hub before the one commit that makes them visible.
+
+Files are sent several at once, each as soon as it is ready, so that hashing (LFS), fetching (files from object
+storage) and sending overlap, and a file brought to this machine only for the upload is released as soon as the
+Hub holds it. This is the one place that forks on the transfer protocol, because hashing differs:
+- Xet (hf_xet installed and not disabled; the real Hub's default): the client computes the sha256 in the same
+  read that chunks the file, so nothing is hashed here; its result is taken back afterwards (and cached).
+- LFS: the batch API needs the sha256 before the transfer, so each file is hashed just before it is sent,
+  while other files are already being sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .hashing import Digest
+from .plan import PlannedFile
+from .session import HubSession
+
+PARALLEL_FILES = 4  # files in flight at once; each transfer is itself parallel inside the client
+
+
+def client_hashes_while_uploading() -> bool:
+    """True on the Xet path: hf_xet hashes while it uploads, so a hashing pass of ours would be a wasted read."""
+    from huggingface_hub.utils._runtime import is_xet_available  # what `_upload_files` itself asks
+
+    return is_xet_available()
+
+
+def operation(f: PlannedFile, local: Path | None = None):
+    """The client's operation for `f`, made once and kept: a retried commit must not upload the bytes again."""
+    from huggingface_hub import CommitOperationAdd
+
+    if f.operation is None:
+        content = f.data if f.data is not None else str(local or f.source)
+        f.operation = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=content)
+        if f.digest is not None:
+            f.operation.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # the client does not hash again
+    return f.operation
+
+
+def preupload(s: HubSession, files: list[PlannedFile]) -> None:
+    """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest."""
+    xet = client_hashes_while_uploading()
+    create_pr = s.settings.create_pr and not s.report.pr_url
+    revision = None if create_pr else s.revision
+    lock = threading.Lock()
+
+    def send(f: PlannedFile) -> None:
+        local = f.source if f.source is not None or f.fetch is None else f.fetch()
+        try:
+            if f.digest is None and not xet and local is not None:
+                f.digest = s.plan.cache.digest(local)  # LFS: the oid is needed before the transfer
+            op = operation(f, local)
+            s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
+                s.settings.repo_id, additions=[op], revision=revision, create_pr=create_pr, free_memory=False))
+            if getattr(op, "_upload_mode", None) == "lfs":
+                with lock:
+                    s.report.bytes_uploaded += f.size
+            if f.digest is None:  # hashed by the client while it uploaded
+                f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
+                if local is not None and f.source is not None:
+                    s.plan.cache.put(local, f.digest)
+            if getattr(op, "_upload_mode", None) == "regular" and f.release is not None:
+                op.path_or_fileobj = Path(local).read_bytes()  # small: sent inside the commit, after release
+        finally:
+            if f.release is not None:
+                f.release()
+
+    todo = [f for f in files if f.data is None and f.operation is None]
+    if len(todo) <= 1:
+        for f in todo:
+            send(f)
+    else:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
+            for future in [pool.submit(send, f) for f in todo]:
+                future.result()  # the first failure is raised (the others finish or fail on their own)
+    s.plan.cache.save()
