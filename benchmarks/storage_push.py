@@ -75,11 +75,11 @@ def du(root: Path) -> int:
     return total
 
 
-def measure(mode: str, url: str, repo_id: str, env: dict, work: Path) -> dict:
+def measure(mode: str, url: str, repo_id: str, env: dict, work: Path, label: str | None = None) -> dict:
     """Run `mode` in a child whose TMPDIR is a fresh directory; poll that directory's size meanwhile."""
-    tmp = work / f"tmp-{mode}"
+    tmp = work / f"tmp-{label or mode}"
     tmp.mkdir()
-    run_env = {**env, "TMPDIR": str(tmp), "LUDWIG_HUB_EXPORT_CACHE": str(work / f"cache-{mode}")}
+    run_env = {**env, "TMPDIR": str(tmp), "LUDWIG_HUB_EXPORT_CACHE": str(work / f"cache-{label or mode}")}
     peak, stop = [0], threading.Event()
 
     def poll() -> None:
@@ -153,22 +153,27 @@ def main() -> None:
               f"{sum(per_file.values())} bytes for {len(per_file)} weight files (max {max(per_file.values())} per "
               f"file), all ranged: {ranged}, peak RSS {checked.get('peak_rss', 0) / MIB:.0f} MiB")
 
-        results: dict[str, list[dict]] = {"push_url": [], "download_then_push": []}
+        # push_url: the default (one large file staged at a time); push_url_2: room for two (overlap)
+        modes = {"push_url": ("push_url", env),
+                 "push_url_2": ("push_url", {**env, "LUDWIG_HUB_EXPORT_STAGING_BYTES": str(2 * sizes[0])}),
+                 "download_then_push": ("download_then_push", env)}
+        results: dict[str, list[dict]] = {label: [] for label in modes}
         for run in range(args.runs):
-            for mode in (("push_url", "download_then_push") if run % 2 == 0 else
-                         ("download_then_push", "push_url")):
+            order = list(modes) if run % 2 == 0 else list(reversed(modes))
+            for label in order:
+                mode, mode_env = modes[label]
                 control.reset()
                 s3.log.clear()
-                result = measure(mode, url, f"tester/{mode.replace('_', '-')}-{run}", env, work)
+                result = measure(mode, url, f"tester/{label.replace('_', '-')}-{run}", mode_env, work, label)
                 result["s3_sent"] = s3.bytes_sent(f"{BUCKET}/model/")
                 result["s3_gets"] = [(r.path.rsplit("/", 1)[1], r.range, r.status, r.bytes_sent)
                                      for r in s3.requests("GET", f"{BUCKET}/model/") if r.bytes_sent > MIB]
-                results[mode].append(result)
+                results[label].append(result)
                 if "error" in result:
-                    print(f"{mode}: FAILED {result['error']}")
+                    print(f"{label}: FAILED {result['error']}")
                     return
                 extra = f" (download {result['download']:.1f} s)" if "download" in result else ""
-                print(f"{mode:20} run {run + 1}: {result['wall']:6.1f} s{extra}, peak disk "
+                print(f"{label:20} run {run + 1}: {result['wall']:6.1f} s{extra}, peak disk "
                       f"{result['peak_disk'] / MIB:6.0f} MiB, peak RSS {result['peak_rss'] / MIB:5.0f} MiB, "
                       f"S3 sent {result['s3_sent'] / MIB:6.0f} MiB")
 
@@ -177,10 +182,12 @@ def main() -> None:
             return values[len(values) // 2]
 
         ratio = median("push_url", "wall") / median("download_then_push", "wall")
-        disk = median("push_url", "peak_disk") / sizes[0]
-        print(f"push from the URL / download-then-push wall time: {ratio:.2f}x (goal <= 0.8x)")
-        print(f"push from the URL peak disk: {disk:.2f}x the largest file (goal <= 1.1x); "
-              f"download-then-push: {median('download_then_push', 'peak_disk') / sizes[0]:.2f}x")
+        ratio2 = median("push_url_2", "wall") / median("download_then_push", "wall")
+        print(f"push from the URL / download-then-push wall time: {ratio:.2f}x (goal <= 0.8x); with room for two "
+              f"staged files: {ratio2:.2f}x")
+        for label in modes:
+            print(f"{label:20} peak disk {median(label, 'peak_disk') / sizes[0]:.2f}x the largest file, peak RSS "
+                  f"{median(label, 'peak_rss') / MIB:.0f} MiB (goal for push_url: disk <= 1.1x)")
         print(json.dumps({"check_bytes_per_weight_file_max": max(per_file.values()), "ratio": round(ratio, 3),
                           "results": results}))
     finally:

@@ -222,8 +222,9 @@ def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: st
     if plan.staging_budget is None:
         plan.staging_budget = StagingBudget()
     remote = RemoteFile(source, digests[0], budget=plan.staging_budget)
-    # One large file staged at a time (small ones beside it): peak disk is about the largest file.
-    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size)
+    # One large file staged at a time (small ones beside it): peak disk is about the largest file. More room
+    # (LUDWIG_HUB_EXPORT_STAGING_BYTES) lets the next download overlap the current upload.
+    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size, _staging_bytes())
     planned = PlannedFile(path, role, remote.size, remote.digest_if_known(), ludwig_path=ludwig_path,
                           release=remote.release, remote=remote)
 
@@ -234,6 +235,15 @@ def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: st
 
     planned.fetch = fetch
     return planned
+
+
+def _staging_bytes() -> int:
+    import os
+
+    try:
+        return int(os.environ.get("LUDWIG_HUB_EXPORT_STAGING_BYTES", "0"))
+    except ValueError:
+        return 0
 
 
 def _is_weights(name: str) -> bool:
