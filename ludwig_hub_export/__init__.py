@@ -27,6 +27,7 @@ _EXPORTS = {
     "AuthError": ("errors", "AuthError"),
     "HubError": ("errors", "HubError"),
     "UsageError": ("errors", "UsageError"),
+    "StorageError": ("errors", "StorageError"),
     "load_ludwig_model": ("ludwig_compat", "load_model"),
 }
 
