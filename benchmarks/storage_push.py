@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,8 +179,7 @@ def main() -> None:
                       f"S3 sent {result['s3_sent'] / MIB:6.0f} MiB")
 
         def median(mode: str, key: str) -> float:
-            values = sorted(r[key] for r in results[mode])
-            return values[len(values) // 2]
+            return statistics.median(r[key] for r in results[mode])
 
         ratio = median("push_url", "wall") / median("download_then_push", "wall")
         ratio2 = median("push_url_2", "wall") / median("download_then_push", "wall")

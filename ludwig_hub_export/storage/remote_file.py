@@ -22,6 +22,7 @@ from .tree import StoragePath
 from .urls import display
 
 CHUNK = 16 << 20  # one ranged GET per chunk while staging
+PARALLEL_CHUNKS = 4  # ranged GETs in flight per file: object stores serve one stream slower than several
 
 
 def default_digest_cache_path() -> Path:
@@ -152,22 +153,41 @@ class RemoteFile:
             return target
 
     def _download(self, target: Path, size: int) -> Digest:
+        """Ranged GETs, a few in flight, consumed in order: each chunk is hashed and written as it arrives, and
+        at most PARALLEL_CHUNKS + 1 chunks are in memory."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
         tree = self.path.tree
+        full = tree.full(self.path.rel)
         sha = hashlib.sha256()
         git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+        ranges = iter([(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)])
         got = 0
-        with tree.errors(self.path.rel, "downloading"):
-            with tree.fs.open(tree.full(self.path.rel), "rb", block_size=CHUNK, cache_type="none",
-                              size=size) as src, open(target, "wb") as out:
-                while got < size:
-                    chunk = src.read(min(CHUNK, size - got))
-                    if not chunk:
-                        break
+
+        def get(start: int, end: int) -> bytes:
+            return tree.fs.cat_file(full, start=start, end=end)
+
+        with tree.errors(self.path.rel, "downloading"), open(target, "wb") as out, \
+                ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+            window = deque((pool.submit(get, *r), r) for r, _ in zip(ranges, range(PARALLEL_CHUNKS)))
+            try:
+                while window:
+                    future, (start, end) = window.popleft()
+                    chunk = future.result()
+                    if len(chunk) != end - start:
+                        break  # a short answer: the object changed or the connection dropped (said below)
+                    following = next(ranges, None)
+                    if following is not None:
+                        window.append((pool.submit(get, *following), following))
                     sha.update(chunk)
                     if git is not None:
                         git.update(chunk)
                     out.write(chunk)
                     got += len(chunk)
+            finally:
+                for future, _ in window:
+                    future.cancel()
         self.bytes_downloaded += got
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
