@@ -322,3 +322,28 @@ def test_callback_on_a_run_written_to_s3(local_s3, local_hub, env_token, tmp_pat
     assert isinstance(failing.error, AuthError)
     err = capsys.readouterr().err
     assert "push <output_directory URL>/api_experiment_run --repo-id tester/cb-s3-ro" in err
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 65537, 10 * 65536 + 5])
+def test_staging_hashes_exactly_the_bytes_of_the_object(size, tmp_path, monkeypatch):
+    """Chunks fetched several at a time are hashed and written in order (small chunks: many of them)."""
+    import hashlib
+
+    from ludwig_hub_export.hashing import file_digest
+    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.storage import remote_file
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(remote_file, "CHUNK", 65536)
+    data = os.urandom(size)
+    root = f"/staging-{os.getpid()}-{size}"
+    fsspec.filesystem("memory").pipe(f"{root}/w.bin", data)
+    try:
+        staged = RemoteFile(resolve(f"memory:/{root}") / "w.bin", DigestCache(tmp_path / "c.json"))
+        path = staged.stage(tmp_path / "staged")
+    finally:
+        fsspec.filesystem("memory").rm(root, recursive=True)
+    assert path.read_bytes() == data and staged.digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert staged.digest == file_digest(path)
+    staged.release()
+    assert not path.exists()

@@ -170,7 +170,7 @@ class RemoteFile:
 
         with tree.errors(self.path.rel, "downloading"), open(target, "wb") as out, \
                 ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
-            window = deque((pool.submit(get, *r), r) for r, _ in zip(ranges, range(PARALLEL_CHUNKS)))
+            window = deque((pool.submit(get, *r), r) for _, r in zip(range(PARALLEL_CHUNKS), ranges))
             try:
                 while window:
                     future, (start, end) = window.popleft()
