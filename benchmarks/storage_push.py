@@ -188,6 +188,9 @@ def main() -> None:
         for label in modes:
             print(f"{label:20} peak disk {median(label, 'peak_disk') / sizes[0]:.2f}x the largest file, peak RSS "
                   f"{median(label, 'peak_rss') / MIB:.0f} MiB (goal for push_url: disk <= 1.1x)")
+        for rows in results.values():
+            for r in rows:
+                r["s3_gets"] = len(r["s3_gets"])  # GETs of more than 1 MiB
         print(json.dumps({"check_bytes_per_weight_file_max": max(per_file.values()), "ratio": round(ratio, 3),
                           "results": results}))
     finally:

@@ -21,7 +21,7 @@ from ..hashing import GIT_SHA1_MAX, Digest, default_cache_path
 from .tree import StoragePath
 from .urls import display
 
-CHUNK = 16 << 20  # one ranged GET per chunk while staging
+CHUNK = 32 << 20  # one ranged GET per chunk while staging (AWS suggests 8-16 MB parts; fewer for slow servers)
 PARALLEL_CHUNKS = 4  # ranged GETs in flight per file: object stores serve one stream slower than several
 
 
