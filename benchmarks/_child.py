@@ -1,6 +1,7 @@
 """One measured upload in a fresh process (so peak memory and bytes read are its own). Prints one JSON line.
 
     python benchmarks/_child.py push|upload_folder|ludwig|hf_cli SOURCE REPO_ID [FOLDER]
+    python benchmarks/_child.py pull|snapshot_download DEST REPO_ID
 """
 
 from __future__ import annotations
@@ -59,11 +60,25 @@ def main() -> None:
         if not ok:
             print(json.dumps({"mode": mode, "error": "hf upload failed"}))
             return
+    elif mode == "pull":  # `source` is the destination here
+        from ludwig_hub_export.pull import pull
+
+        ok = bool(pull(repo_id, source, progress=False).files)
+    elif mode == "snapshot_download":
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+        ok = bool(snapshot_download(repo_id, local_dir=source))
     else:
         raise SystemExit(f"unknown mode {mode}")
     wall = time.perf_counter() - started
     rss = peak_rss()
-    print(json.dumps({"mode": mode, "ok": ok, "wall": wall, "read": io_read() - read0, "peak_rss": rss}))
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads, imports included
+    print(json.dumps({"mode": mode, "ok": ok, "wall": wall, "read": io_read() - read0, "peak_rss": rss,
+                      "cpu": usage.ru_utime + usage.ru_stime}))
 
 
 if __name__ == "__main__":

@@ -121,11 +121,18 @@ def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | 
     elif kind in ("full", "merged"):
         lines += ["With transformers:", "", "```python", "from transformers import AutoModelForCausalLM", "",
                   f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")', "```", ""]
-    lines += ["With Ludwig (rebuilds the `model/` directory `LudwigModel.load` expects, verified against "
-              "`ludwig_export.json`):", "", "```bash",
-              f"ludwig-hub-export pull {repo_id} ./{repo_id.split('/')[-1]}", "```", "", "```python",
-              "from ludwig.api import LudwigModel", "",
-              f'model = LudwigModel.load("./{repo_id.split("/")[-1]}/model")', "```", ""]
+    local = f"./{repo_id.split('/')[-1]}"
+    lines += ["With Ludwig (`pull` rebuilds the `model/` directory Ludwig loads, every file verified against "
+              "`ludwig_export.json`):", "", "```bash", f"ludwig-hub-export pull {repo_id} {local}", "```", ""]
+    if kind == "ecd":
+        lines += ["```python", "from ludwig.api import LudwigModel", "",
+                  f'model = LudwigModel.load("{local}/model")', "```", ""]
+    else:  # tested: stock LudwigModel.load of any LLM fails in Ludwig 0.17 (see ludwig_compat)
+        lines += ["```python", "from ludwig_hub_export import load_ludwig_model", "",
+                  f'model = load_ludwig_model("{local}/model")', "```", "",
+                  "`load_ludwig_model` is `LudwigModel.load` with a workaround: Ludwig 0.17 re-adds "
+                  "`\"adapters\": null` to every LLM config it loads and then rejects it "
+                  "(`ConfigValidationError: None is not of type 'object'`).", ""]
     if adapter_name:
         lines += [f"The adapter was trained under the name `{adapter_name}`; on the Hub it sits at the repo root.",
                   ""]

@@ -150,10 +150,13 @@ def _push(args: argparse.Namespace) -> int:
 def _pull(args: argparse.Namespace) -> int:
     from .pull import pull
 
-    result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint)
-    print(f"pulled {result.repo_id}@{result.commit[:12]} ({result.kind}, {len(result.files)} files verified "
-          f"against the manifest) into {result.dest}")
-    print(f"load it with: LudwigModel.load('{result.model_dir}')")
+    result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint,
+                  allow_pickle=args.allow_pickle)
+    resumed = f", {result.resumed} already in staging" if result.resumed else ""
+    print(f"pulled {result.repo_id} {result.revision or 'main'} at commit {result.commit} ({result.kind}, "
+          f"{len(result.files)} files verified against the manifest{resumed}) into {result.dest}")
+    loader = "LudwigModel.load" if result.kind == "ecd" else "ludwig_hub_export.load_ludwig_model"
+    print(f"load it with: {loader}('{result.model_dir}')")
     return EXIT_OK
 
 
@@ -305,11 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     pull_cmd = commands.add_parser(
         "pull", help="download a published model, verify it, and rebuild DEST/model for LudwigModel.load",
-        description="Download every file listed in the repo's ludwig_export.json at one commit, check sizes and "
-                    "sha256, and lay them out as DEST/model/... (LudwigModel.load(DEST/model)).")
+        description="Download every file listed in the repo's ludwig_export.json at one commit (of a branch, a "
+                    "tag, refs/pr/N or a commit id), in parallel into DEST/.ludwig-hub-export-staging, check sizes "
+                    "and sha256, then lay them out as DEST/model/... (LudwigModel.load(DEST/model)). The repo is "
+                    "untrusted: every path and manifest field is validated first. A rerun resumes.")
     pull_cmd.add_argument("repo_id", metavar="REPO_ID")
     pull_cmd.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
     hub_access(pull_cmd)
+    pull_cmd.add_argument("--allow-pickle", action="store_true",
+                          help="accept a repo carrying pickle weights (.bin, .pt, legacy model_weights); pull never "
+                               "unpickles them, but loading them runs code chosen by the repo's author")
     pull_cmd.set_defaults(func=_pull)
 
     demo = commands.add_parser("demo", help="run check, push, pull, load and predict on an embedded local Hub",

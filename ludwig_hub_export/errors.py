@@ -36,6 +36,13 @@ class InvalidModelError(ExportError):
     exit_code = EXIT_INVALID_INPUT
 
 
+class UntrustedRepoError(InvalidModelError):
+    """A repo's content is unsafe or inconsistent: a path that escapes, a malformed manifest, a file that does not
+    match its manifest entry, pickle weights. Raised before anything is written outside the staging area."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
 class AuthError(ExportError):
     """No usable token, a token without write access, or a namespace the token cannot write to."""
 

@@ -3,9 +3,10 @@
 Ludwig 0.17.10 saves every LLM config with ``"adapters": null`` (and ``"active": null`` / ``"merge": null``
 inside a named-adapter section), but its own JSON schema rejects null there, so ``LudwigModel.load`` of any LLM
 it saved fails with ``ConfigValidationError: ... None is not of type 'object'``. Editing the file does not
-help: ``load`` re-renders the config with ``to_dict()`` and validates it again. So on exactly that error the
-load is retried with ``ModelConfig.from_dict`` dropping those null keys in memory; nothing on disk changes.
-Imports Ludwig (slow), so only the commands that load models import this module.
+help: ``load`` re-renders the config with ``to_dict()`` (``"adapters": null`` again) and validates it again.
+So on that error the load is retried with ``ModelConfig.from_dict`` dropping those null keys in memory; nothing
+on disk changes. The module itself imports nothing heavy (``plan`` uses `drop_null_adapters` for the uploaded
+config); Ludwig is imported inside the functions that load models.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def load_model(model_dir: str | Path, logging_level: int = logging.ERROR):
         return LudwigModel.load(str(model_dir), logging_level=logging_level)
     except ConfigValidationError:
         config = json.loads((Path(model_dir) / "model_hyperparameters.json").read_text())
-        if not drop_null_adapters(config):
+        # An LLM config fails even without null keys in the file (load re-renders them, e.g. the uploaded
+        # ludwig_config.json, which has them dropped); other failures are real.
+        if not drop_null_adapters(config) and config.get("model_type") != "llm":
             raise
     with _tolerate_null_adapters():
         return LudwigModel.load(str(model_dir), logging_level=logging_level)

@@ -13,6 +13,7 @@ never edited. Weights are uploaded from their own paths: never copied.
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import threading
@@ -26,13 +27,14 @@ from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
 from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
+from .ludwig_compat import drop_null_adapters
+
+from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
 
 if TYPE_CHECKING:
     from .storage.remote_file import DigestCache, RemoteFile
 
-MANIFEST = "ludwig_export.json"
 CARD = "README.md"
-MANIFEST_FORMAT = 1
 ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 
@@ -187,7 +189,10 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
             add_file(name, "weights", source, f"model/{name}")
 
     old_paths = sorted({p for p in (local_base, *adapter_locals) if p}, key=len, reverse=True)
-    ludwig_config = dict(config)
+    ludwig_config = copy.deepcopy(config)
+    # Ludwig 0.17 writes null adapter keys its own schema rejects: the uploaded copy drops them, so plain
+    # LudwigModel.load works after pull (the user's file is not changed).
+    drop_null_adapters(ludwig_config)
     if hub_base and config.get("model_type") == "llm" and config.get("base_model") != hub_base:
         ludwig_config["base_model"] = hub_base
     add_bytes("ludwig_config.json", "ludwig", (json.dumps(ludwig_config, indent=4, sort_keys=True) + "\n").encode(),

@@ -1,23 +1,34 @@
 """`pull`: download a repo published by this tool, verify it against its manifest, rebuild ``DEST/model/``.
 
-Everything is downloaded at one commit (the one the manifest was read from), every file's size and sha256
-is checked against ``ludwig_export.json``, and the files are moved into the layout ``LudwigModel.load``
-expects (``DEST/model/model_hyperparameters.json``, ``DEST/model/model_weights...``).
+The repo is untrusted input. In order:
+1. resolve the revision (branch, tag, ``refs/pr/N`` or commit) to one commit; everything is read at it;
+2. read ``ludwig_export.json`` into memory and validate it (schema, every path, collisions, pickle weights);
+3. check it against the repo's own file listing and the free space at DEST, before any download;
+4. download the missing files in parallel into ``DEST/.ludwig-hub-export-staging/``, hashing as the bytes
+   arrive; a file enters the staging area's ``objects/`` (named by its sha256) only once verified, so a rerun
+   after an interruption fetches only what is not there yet;
+5. only when every file is verified, lay the tree out in staging and move it into DEST, the manifest last.
+A failure leaves DEST holding nothing but the staging area (or nothing at all, when it failed before any
+download), and nothing is ever written outside DEST.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import auth
-from .errors import AuthError, ExportError, HubError, InvalidModelError, UsageError
-from .hashing import file_digest
-from .plan import MANIFEST, MANIFEST_FORMAT
-from .retry import Deadline, RetryPolicy, run_with_retries, status_of
+from .errors import AuthError, ExportError, HubError, InvalidModelError, UntrustedRepoError, UsageError
+from .manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
+from .retry import Deadline, OutOfTime, RetryPolicy, run_with_retries, status_of
+from .safe_paths import STAGING, resolve_inside
+
+MAX_WORKERS = 8  # as snapshot_download
 
 
 @dataclass
@@ -26,80 +37,263 @@ class PullResult:
     commit: str
     dest: Path
     kind: str
+    revision: str | None = None  # as asked (None: the default branch)
     files: dict[str, str] = field(default_factory=dict)  # repo path -> local path
+    downloaded: int = 0  # files fetched by this run
+    resumed: int = 0  # files found already verified in the staging area
+    bytes_downloaded: int = 0
 
     @property
     def model_dir(self) -> Path:
         return self.dest / "model"
 
 
-def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: str | None = None,
-         endpoint: str | None = None, retry: RetryPolicy | None = None) -> PullResult:
-    from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+class _Stopped(ExportError):
+    """Another download failed: this one stops early."""
 
-    dest = Path(dest).expanduser()
-    if dest.exists() and any(dest.iterdir()):
-        raise UsageError(f"{dest} exists and is not empty", "choose a new or empty destination directory")
+
+def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: str | None = None,
+         endpoint: str | None = None, retry: RetryPolicy | None = None, allow_pickle: bool = False,
+         max_workers: int = MAX_WORKERS, progress: bool | None = None) -> PullResult:
+    """Download `repo_id` at `revision` into `dest` and rebuild ``dest/model`` for ``LudwigModel.load``.
+
+    `allow_pickle` lets a repo carrying pickle weights (.bin, .pt, legacy ``model_weights``) through; pull
+    itself never unpickles anything. `progress`: a progress bar (None: only on a terminal).
+    """
+    from huggingface_hub import HfApi
+
+    dest = Path(dest).expanduser().absolute()
+    _check_dest(dest)
     tokens = auth.find_tokens(token)
     value = tokens[0].value if tokens else None
-    api = HfApi(endpoint=endpoint, token=value)
-    policy = retry or RetryPolicy()
-    deadline = Deadline(policy.budget)
+    hub = _Hub(repo_id, revision, HfApi(endpoint=endpoint, token=value), value, endpoint, retry or RetryPolicy(),
+               tokens[0] if tokens else None)
 
-    def call(step, fn, missing_entry=None):
-        def no_refresh(error):
-            return False
+    info = hub.call("repo info", lambda: hub.api.repo_info(repo_id, revision=revision, files_metadata=True))
+    commit = info.sha
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    if MANIFEST not in siblings:
+        raise InvalidModelError(
+            f"{repo_id}@{revision or 'main'} has no {MANIFEST}: it was not published by ludwig-hub-export, or "
+            "its export did not complete", "push it (again) with ludwig-hub-export push; an interrupted push resumes")
+    raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
+    manifest = parse_manifest(raw, repo_id)
+    _refuse_pickle(manifest, repo_id, allow_pickle)
+    staging = dest / STAGING
+    objects = staging / "objects"
+    todo = _missing(manifest, objects)
+    _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
+    _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
+    dest.mkdir(parents=True, exist_ok=True)
+    for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
+        shutil.rmtree(staging / leftover, ignore_errors=True)
+    for area in (staging, objects, staging / "tmp"):
+        area.mkdir(exist_ok=True)
+        resolve_inside(dest, str(area.relative_to(dest)), "the staging area", repo_id)
 
-        try:
-            return run_with_retries(step, fn, policy=policy, deadline=deadline, refresh_auth=no_refresh,
-                                    on_wait=lambda *a: None)
-        except EntryNotFoundError as e:
-            raise (missing_entry or HubError(f"{step} of {repo_id}: entry not found",
-                                             "check the repo id and revision")) from e
-        except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-            raise UsageError(f"{repo_id}@{revision or 'main'} not found ({status_of(e)})",
-                             "check the repo id and revision; a private repo needs a token that can read it") from e
-        except ExportError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            if status_of(e) == 401:
-                raise AuthError(f"{repo_id}: the Hub refused the {tokens[0] if tokens else 'anonymous request'} "
-                                "(401)", "log in again (`hf auth login`) or set HF_TOKEN") from e
-            raise HubError(f"pull of {repo_id} failed: {e}", "run the command again later") from e
-
-    commit = call("repo info", lambda: api.repo_info(repo_id, revision=revision)).sha
-    staging = dest / ".download"
-
-    def download(path: str, missing: ExportError) -> Path:
-        return Path(call(f"download {path}", lambda: hf_hub_download(
-            repo_id, path, revision=commit, local_dir=staging, token=value, endpoint=endpoint), missing))
-
-    manifest = json.loads(download(MANIFEST, InvalidModelError(
-        f"{repo_id} has no {MANIFEST}: it was not published by ludwig-hub-export, or its export did not complete",
-        "push it (again) with ludwig-hub-export push; an interrupted push resumes")).read_text())
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise InvalidModelError(f"{repo_id}: {MANIFEST} has format {manifest.get('format')!r}; this version "
-                                f"reads format {MANIFEST_FORMAT}", "upgrade ludwig-hub-export")
-    result = PullResult(repo_id, commit, dest, manifest.get("kind", "?"))
-    for entry in manifest["files"]:
-        local = download(entry["path"], HubError(
-            f"{repo_id}@{commit[:12]}: {entry['path']} is listed in {MANIFEST} but missing from the repo",
-            "the repo changed after its export: push the model again"))
-        _verify(local, entry, repo_id)
-        target = dest / (entry.get("ludwig_path") or entry["path"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(local, target)
-        result.files[entry["path"]] = str(target)
-    os.replace(staging / MANIFEST, dest / MANIFEST)
-    shutil.rmtree(staging, ignore_errors=True)
+    result = PullResult(repo_id, commit, dest, manifest.kind, revision,
+                        resumed=len({e.sha256 for e in manifest.files}) - len(todo))
+    result.bytes_downloaded = _download_all(hub, todo, commit, staging, max_workers, progress)
+    result.downloaded = len(todo)
+    _move_into_place(manifest, raw, dest, staging, result)
     return result
 
 
-def _verify(local: Path, entry: dict, repo_id: str) -> None:
-    digest = file_digest(local)
-    if digest.size != entry["size"] or digest.sha256 != entry["sha256"]:
-        raise HubError(f"{repo_id}: {entry['path']} does not match {MANIFEST} (got {digest.size} bytes, sha256 "
-                       f"{digest.sha256[:12]}...; expected {entry['size']} bytes, {entry['sha256'][:12]}...)",
-                       "the repo changed after its export or the download was damaged: pull again, or push the "
-                       "model again")
+def _check_dest(dest: Path) -> None:
+    if dest.is_symlink() or dest.exists() and not dest.is_dir():
+        raise UsageError(f"{dest} is not a directory", "choose a new or empty destination directory")
+    if dest.exists():
+        other = sorted(p.name for p in dest.iterdir() if p.name != STAGING)
+        if other:
+            raise UsageError(f"{dest} exists and is not empty ({', '.join(other[:3])}...)",
+                             "choose a new or empty destination directory")
+        staging = dest / STAGING
+        if staging.is_symlink() or staging.exists() and not staging.is_dir():
+            raise UsageError(f"{staging} is not the directory an earlier pull left", f"remove {staging}")
+
+
+@dataclass
+class _Hub:
+    """The Hub as pull uses it: one retry policy and one time budget; errors mapped to the package's."""
+
+    repo_id: str
+    revision: str | None
+    api: object
+    token: str | None
+    endpoint: str | None
+    policy: RetryPolicy
+    token_source: object
+
+    def __post_init__(self) -> None:
+        self.deadline = Deadline(self.policy.budget)
+
+    def url(self, path: str, commit: str) -> str:
+        from huggingface_hub import hf_hub_url
+
+        return hf_hub_url(self.repo_id, path, revision=commit, endpoint=self.endpoint)
+
+    def read_small(self, path: str, commit: str) -> bytes:
+        from .download import fetch_bytes
+
+        return fetch_bytes(self.url(path, commit), limit=MAX_MANIFEST_BYTES, label=f"{self.repo_id}: {path}",
+                           token=self.token, endpoint=self.endpoint)
+
+    def call(self, step: str, fn):
+        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+        try:
+            return run_with_retries(step, fn, policy=self.policy, deadline=self.deadline,
+                                    refresh_auth=lambda error: False, on_wait=lambda *a: None)
+        except ExportError:
+            raise
+        except EntryNotFoundError as e:
+            raise UntrustedRepoError(f"{self.repo_id}: {step}: the file is not in the repo",
+                                     "the repo changed after its export: push the model again") from e
+        except (RepositoryNotFoundError, RevisionNotFoundError) as e:
+            raise UsageError(f"{self.repo_id}@{self.revision or 'main'} not found ({status_of(e)})",
+                             "check the repo id and the revision (a branch, a tag, refs/pr/N or a commit); a "
+                             "private repo needs a token that can read it") from e
+        except OutOfTime as e:
+            raise HubError(f"pull of {self.repo_id}: {e}", "run the command again: it resumes") from e
+        except Exception as e:  # noqa: BLE001
+            if status_of(e) == 401:
+                raise AuthError(f"{self.repo_id}: the Hub refused the {self.token_source or 'anonymous request'} "
+                                "(401)", "log in again (`hf auth login`) or set HF_TOKEN") from e
+            raise HubError(f"pull of {self.repo_id} failed at {step}: {e}",
+                           "run the command again later: files already verified are not downloaded again") from e
+
+
+def _refuse_pickle(manifest: Manifest, repo_id: str, allow: bool) -> None:
+    found = manifest.pickle_entries()
+    if found and not allow:
+        names = ", ".join(e.path for e in found[:5])
+        raise UntrustedRepoError(
+            f"{repo_id} carries pickle weights ({names}): loading a pickle runs whatever code its author put in it",
+            "ask the owner to publish safetensors (ludwig-hub-export push --convert-pickle); if you trust the "
+            "author, pull with --allow-pickle (pull downloads the files, it never unpickles them)")
+
+
+def _check_against_listing(manifest: Manifest, siblings: dict, label: str) -> None:
+    """Each manifest entry against what the Hub says the commit holds: a lie is caught before any download."""
+    for n, entry in enumerate(manifest.files):
+        sibling = siblings.get(entry.path)
+        if sibling is None:
+            raise UntrustedRepoError(f"{label}: {entry.path} is listed in {MANIFEST} (files[{n}]) but missing "
+                                     "from the repo", "the repo changed after its export: push the model again")
+        lfs = getattr(sibling, "lfs", None)
+        size = lfs.size if lfs is not None else sibling.size
+        if size is not None and size != entry.size or lfs is not None and lfs.sha256 != entry.sha256:
+            raise UntrustedRepoError(
+                f"{label}: {entry.path} does not match {MANIFEST} files[{n}] (the Hub lists {size} bytes"
+                + (f", sha256 {lfs.sha256[:12]}..." if lfs is not None else "")
+                + f"; the manifest says {entry.size} bytes, sha256 {entry.sha256[:12]}...)",
+                "the repo changed after its export: push the model again")
+
+
+def _missing(manifest: Manifest, objects: Path) -> list[ManifestEntry]:
+    """One entry per content not yet verified in the staging area (an object there was verified before it
+    was moved in, by an earlier run)."""
+    todo: dict[str, ManifestEntry] = {}
+    for entry in manifest.files:
+        obj = objects / entry.sha256
+        if entry.sha256 not in todo and not (obj.is_file() and obj.stat().st_size == entry.size):
+            todo[entry.sha256] = entry
+    return list(todo.values())
+
+
+def _check_free_space(dest: Path, needed: int, label: str, count: int) -> None:
+    probe = dest
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise UntrustedRepoError(
+            f"{label}: {MANIFEST} lists {needed} bytes to download ({count} files, the total of files[*].size); "
+            f"{probe} has {free} bytes free", "free some space or pull into another directory; a repo that claims "
+            "far more than its files hold is not trustworthy")
+
+
+def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Path, max_workers: int,
+                  progress: bool | None) -> int:
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    from .download import fetch
+
+    if not todo:
+        return 0
+    stop = threading.Event()
+    lock = threading.Lock()
+    bar = hf_tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"pull {hub.repo_id}",
+                  disable=None if progress is None else not progress)
+
+    def on_bytes(n: int) -> None:
+        if stop.is_set():
+            raise _Stopped()
+        with lock:
+            bar.update(n)
+
+    def one(entry: ManifestEntry) -> int:
+        tmp = staging / "tmp" / f"{entry.sha256}.{uuid.uuid4().hex[:8]}.part"
+        label = f"{hub.repo_id}@{commit[:12]}: {entry.path}"
+        try:
+            got = hub.call(f"download {entry.path}", lambda: fetch(
+                hub.url(entry.path, commit), tmp, size=entry.size, label=label, token=hub.token,
+                endpoint=hub.endpoint, on_bytes=on_bytes))
+            if got.size != entry.size or got.sha256 != entry.sha256:
+                raise UntrustedRepoError(
+                    f"{label} does not match {MANIFEST} (got {got.size} bytes, sha256 {got.sha256[:12]}...; "
+                    f"expected {entry.size} bytes, {entry.sha256[:12]}...)",
+                    "the repo changed after its export: push the model again, then pull again")
+            os.replace(tmp, staging / "objects" / entry.sha256)
+            return got.size
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def guarded(entry: ManifestEntry) -> int:
+        try:
+            return one(entry)
+        except UntrustedRepoError:
+            stop.set()  # a bad repo: the other downloads are wasted. A network failure lets them finish (resume)
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))))
+    try:
+        futures = [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size)]
+        try:
+            wait(futures)
+        except BaseException:  # Ctrl-C: the running downloads stop at their next chunk instead of finishing
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        real = [e for e in errors if not isinstance(e, _Stopped)]
+        if real or errors:
+            raise next((e for e in real if isinstance(e, UntrustedRepoError)), (real or errors)[0])
+        return sum(f.result() for f in futures)
+    finally:
+        bar.close()
+
+
+def _move_into_place(manifest: Manifest, raw: bytes, dest: Path, staging: Path, result: PullResult) -> None:
+    """Lay the verified objects out under staging/tree, then move each top-level entry into DEST, the
+    manifest last (a DEST that has it is complete)."""
+    tree = staging / "tree"
+    tree.mkdir()
+    for n, entry in enumerate(manifest.files):
+        field_name = f"{MANIFEST} files[{n}].{'ludwig_path' if entry.ludwig_path else 'path'}"
+        target = resolve_inside(tree, entry.target, field_name, result.repo_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolve_inside(tree, entry.target, field_name, result.repo_id)  # no symlink appeared on the way
+        source = staging / "objects" / entry.sha256
+        try:
+            os.link(source, target)  # entries with the same content share one object
+        except OSError:
+            shutil.copyfile(source, target)
+        result.files[entry.path] = str(dest / entry.target)
+    for top in sorted(tree.iterdir()):
+        os.replace(top, resolve_inside(dest, top.name, "a top-level entry", result.repo_id))
+    manifest_tmp = staging / f"{MANIFEST}.part"
+    manifest_tmp.write_bytes(raw)
+    os.replace(manifest_tmp, dest / MANIFEST)
+    shutil.rmtree(staging, ignore_errors=True)

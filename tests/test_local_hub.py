@@ -377,3 +377,18 @@ def test_hub_serve_command_prints_endpoint_first_and_serves_a_client_process(tmp
     assert server.returncode == 0, errors
     assert "Traceback" not in errors
     assert Path(token_path).read_text() not in endpoint_line + token_line + rest + errors
+
+
+def test_tags_are_created_listed_and_resolved(hub_api: HfApi, repo: str, tmp_path: Path):
+    hub_api.upload_file(path_or_fileobj=b"one", path_in_repo="a.txt", repo_id=repo)
+    tagged = hub_api.repo_info(repo).sha
+    hub_api.create_tag(repo, tag="v1")
+    hub_api.upload_file(path_or_fileobj=b"two", path_in_repo="a.txt", repo_id=repo)
+    refs = hub_api.list_repo_refs(repo)
+    assert [(t.name, t.ref, t.target_commit) for t in refs.tags] == [("v1", "refs/tags/v1", tagged)]
+    assert hub_api.repo_info(repo, revision="v1").sha == tagged
+    path = hf_hub_download(repo, "a.txt", revision="v1", local_dir=tmp_path / "d")
+    assert Path(path).read_bytes() == b"one"
+    with pytest.raises(HfHubHTTPError) as again:
+        hub_api.create_tag(repo, tag="v1")
+    assert again.value.response.status_code == 409

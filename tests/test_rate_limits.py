@@ -29,7 +29,8 @@ def _waits(report) -> list[tuple[float, str]]:
 
 
 @pytest.fixture
-def ecd(tmp_path, local_hub, monkeypatch):
+def ecd(tmp_path, local_hub, transfer_protocol, monkeypatch):
+    """An ECD model to push, once over Xet and once over LFS."""
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     return copy_fixture("ecd_saved", tmp_path)
 
@@ -103,7 +104,7 @@ def test_deferral_exits_5_from_the_command_line(ecd, local_hub):
 
 def test_the_pacer_slows_down_before_the_quota_runs_out(ecd, local_hub):
     # A tiny "api" quota: the export needs more calls than one window allows.
-    local_hub.set_rate_limit("api", limit=8, window=3)
+    local_hub.set_rate_limit("api", limit=5, window=3)
     report = push(ecd, _settings())
     assert report.verified
     assert local_hub.stats.statuses.get(("commit", 429), 0) == 0

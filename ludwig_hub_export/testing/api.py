@@ -186,7 +186,8 @@ class HubApi:
         repo = self._repo(call)
         branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": oid}
                     for n, oid in repo.branches.items() if not n.startswith("refs/")]
-        out: dict = {"branches": branches, "converts": [], "tags": []}
+        tags = [{"name": n, "ref": f"refs/tags/{n}", "targetCommit": oid} for n, oid in repo.tags.items()]
+        out: dict = {"branches": branches, "converts": [], "tags": tags}
         if call.flag("include_prs"):
             out["pullRequests"] = [{"name": n, "ref": n, "targetCommit": oid}
                                    for n, oid in repo.branches.items() if n.startswith("refs/pr/")]
@@ -200,6 +201,18 @@ class HubApi:
             if branch in repo.branches:
                 raise HubError(409, f"Reference already exists: refs/heads/{branch}")
             repo.branches[branch] = self._commit(repo, start).oid
+            self.repos.save()
+        return Response.json(200, {})
+
+    def create_tag(self, call: Call) -> Response:
+        repo = self._repo(call, write=True)
+        tag = (call.body.json() or {}).get("tag")
+        if not isinstance(tag, str) or not tag or "/" in tag:
+            raise HubError(400, f"invalid tag name {tag!r}")
+        with self.repos.lock:
+            if tag in repo.tags:
+                raise HubError(409, f"Reference already exists: refs/tags/{tag}")
+            repo.tags[tag] = self._commit(repo, call.params["rev"]).oid
             self.repos.save()
         return Response.json(200, {})
 

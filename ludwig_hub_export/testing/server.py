@@ -50,6 +50,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "commits", _API_REPO + rf"/commits/{_REV}$"),
         ("GET", "refs", _API_REPO + r"/refs$"),
         ("POST", "create_branch", _API_REPO + r"/branch/(?P<branch>[^/]+)$"),
+        ("POST", "create_tag", _API_REPO + rf"/tag/{_REV}$"),
         ("POST", "lfs_batch", _GIT_REPO + r"\.git/info/lfs/objects/batch$"),
         ("POST", "lfs_verify", _GIT_REPO + r"\.git/info/lfs/objects/verify$"),
         ("PUT", "lfs_upload", r"^/_lfs/(?P<oid>[0-9a-f]{64})$"),

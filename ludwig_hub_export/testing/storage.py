@@ -178,15 +178,18 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)  # name -> commit oid; PRs are refs/pr/N
     commits: dict[str, Commit] = field(default_factory=dict)
     pr_count: int = 0
+    tags: dict[str, str] = field(default_factory=dict)  # tag name -> commit oid
 
     @property
     def namespace(self) -> str:
         return self.repo_id.split("/", 1)[0]
 
     def resolve(self, revision: str) -> Commit | None:
-        """A branch name, a PR ref or a (possibly abbreviated, >= 7 chars) commit oid."""
+        """A branch name, a PR ref, a tag or a (possibly abbreviated, >= 7 chars) commit oid."""
         if revision in self.branches:
             return self.commits[self.branches[revision]]
+        if revision in self.tags:
+            return self.commits[self.tags[revision]]
         if revision in self.commits:
             return self.commits[revision]
         if len(revision) >= 7:
