@@ -85,8 +85,8 @@ class HubExportCallback(Callback):
             self.error = e
             detail = str(e) if isinstance(e, ExportError) else f"{type(e).__name__}: {e}"
             later = source
-            if Path(tempfile.gettempdir()).resolve() in source.resolve().parents:
-                # output_directory is a URL: Ludwig trains in a temporary directory and copies it there at the end
+            if source.resolve().parent == Path(tempfile.gettempdir()).resolve() and source.name.startswith("tmp"):
+                # output_directory is a URL: Ludwig trains in a TemporaryDirectory and copies it there at the end
                 later = f"<output_directory URL>/{self._run_name or source.name}"
             print(f"ludwig-hub-export: publishing to {self.repo_id} failed; the trained model is safe in "
                   f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {later} "
