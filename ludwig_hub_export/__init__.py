@@ -32,6 +32,7 @@ _EXPORTS = {
     "HubError": ("errors", "HubError"),
     "UsageError": ("errors", "UsageError"),
     "DeferredError": ("errors", "DeferredError"),
+    "StorageError": ("errors", "StorageError"),
     "load_ludwig_model": ("ludwig_compat", "load_model"),
 }
 

@@ -10,12 +10,16 @@ In a hyperopt (``ludwig hyperopt`` / ``ludwig.hyperopt.run.hyperopt(callbacks=[.
 processes with a copy of this callback, whose state the driver never sees: those copies publish nothing.
 ``on_hyperopt_end`` runs in the driver once ``hyperopt_statistics.json`` is written; it publishes the best
 trial (or the sweep, with ``trials="all"``/``"top-K"``) through `sweep.export_sweep`.
+
+With ``output_directory`` a URL (s3://...), Ludwig trains in a local temporary directory and copies it to the URL
+afterwards; the export reads the temporary directory, so it works the same (and nothing is downloaded).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .deps import require
@@ -50,6 +54,11 @@ class HubExportCallback(Callback):
         self.skipped: str | None = None
         self._model = None
         self._originals: dict[str, object] = {}
+        self._run_name: str | None = None
+
+    def on_train_init(self, base_config, experiment_directory, experiment_name, model_name, output_directory,
+                      resume_directory, **kwargs) -> None:
+        self._run_name = f"{experiment_name}_{model_name}"  # Ludwig's run directory name (maybe with _N)
 
     # --- hyperopt: the driver publishes once, at the end; trial processes never -------------------------------
     def on_hyperopt_init(self, experiment_name: str, **kwargs) -> None:
@@ -120,6 +129,10 @@ class HubExportCallback(Callback):
         except Exception as e:  # noqa: BLE001 - an export must never take the training result down with it
             self.error = e
             detail = str(e) if isinstance(e, ExportError) else f"{type(e).__name__}: {e}"
+            later = source
+            if source.resolve().parent == Path(tempfile.gettempdir()).resolve() and source.name.startswith("tmp"):
+                # output_directory is a URL: Ludwig trains in a TemporaryDirectory and copies it there at the end
+                later = f"<output_directory URL>/{self._run_name or source.name}"
             print(f"ludwig-hub-export: publishing to {self.repo_id} failed; the trained model is safe in "
-                  f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {source} "
+                  f"{model_dir}.\n{detail}\n  -> publish it later with: ludwig-hub-export push {later} "
                   f"--repo-id {self.repo_id}", file=sys.stderr)

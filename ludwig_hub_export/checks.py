@@ -362,15 +362,20 @@ class _Checker:
 
 
 def check(path: str | Path, *, base_model: str | None = None, latest: bool = False, prefer_adapter: bool = False,
-          limits: HubLimits | None = None, convert_pickle: bool = False, for_upload: bool = True) -> CheckReport:
-    """Inspect a saved Ludwig model without touching the network. Raises UsageError for a wrong path.
+          limits: HubLimits | None = None, convert_pickle: bool = False, for_upload: bool = True,
+          storage_options: dict | None = None) -> CheckReport:
+    """Inspect a saved Ludwig model without touching the Hub. Raises UsageError for a wrong path.
 
+    `path` may be a URL (s3://, gs://, ...): the tree is listed once, JSON files are read whole and weight files
+    only up to the end of their safetensors header (ranged reads). `storage_options` go to the fsspec filesystem.
     `for_upload=False` accepts a local base model path (fine for a model that stays on disk).
     """
+    from .storage import display
+
     started = time.perf_counter()
-    report = CheckReport(source=str(path))
+    report = CheckReport(source=display(str(path)))
     try:
-        layout = find_layout(path, latest=latest, prefer_adapter=prefer_adapter)
+        layout = find_layout(path, latest=latest, prefer_adapter=prefer_adapter, storage_options=storage_options)
     except InvalidModelError as e:
         report.problems.append(Problem("error", str(path), e.message, e.remedy or "", "bad-layout"))
         report.seconds = time.perf_counter() - started

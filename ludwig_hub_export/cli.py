@@ -85,6 +85,19 @@ def _limits(args: argparse.Namespace):
         raise UsageError(f"--limit: {e}", "see the limits listed in `ludwig-hub-export check --help`") from None
 
 
+def _path_or_url(text: str) -> str | Path:
+    """A URL (s3://, gs://, ...) stays a string: Path() would fold its '//'."""
+    from .storage import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def _storage_options(args: argparse.Namespace) -> dict | None:
+    from .storage.urls import parse_storage_options
+
+    return parse_storage_options(getattr(args, "storage_options", None))
+
+
 def _check(args: argparse.Namespace) -> int:
     from .checks import check
     from .hyperopt import experiment_dir, read_experiment
@@ -102,7 +115,7 @@ def _check(args: argparse.Namespace) -> int:
             print(report.format(strict=args.strict))
         return EXIT_OK if report.passed(strict=args.strict) else EXIT_INVALID_INPUT
     report = check(args.path, base_model=args.base_model, latest=args.latest, prefer_adapter=args.adapter,
-                   limits=_limits(args), convert_pickle=args.convert_pickle)
+                   limits=_limits(args), convert_pickle=args.convert_pickle, storage_options=_storage_options(args))
     fmt = _format(args)
     if fmt == "json":
         print(json.dumps(report.to_dict(strict=args.strict), indent=2))
@@ -117,6 +130,9 @@ def _normalize(args: argparse.Namespace) -> int:
     from .checks import check
     from .normalize import normalize
 
+    if isinstance(args.src, str):
+        raise UsageError(f"normalize lays out a local directory; {args.src.split('://')[0]}:// URLs are not "
+                         "supported here", "`check` and `push` take the URL directly; or download the run first")
     # On disk a local base model path is fine: only an upload needs a Hub id.
     report = check(args.src, latest=args.latest, prefer_adapter=args.adapter, convert_pickle=args.convert_pickle,
                    for_upload=False)
@@ -149,6 +165,7 @@ def _settings(args: argparse.Namespace, repo_id: str):
         commit_message=args.commit_message, commit_description=args.commit_description, dry_run=args.dry_run,
         min_interval=args.min_interval, strict=args.strict, retry=policy, limits=_limits(args),
         quiet=_format(args) != "human", interactive=False if _format(args) != "human" else None,
+        storage_options=_storage_options(args),
     )
 
 
@@ -287,14 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def model_source(p: argparse.ArgumentParser, name: str = "path") -> None:
-        p.add_argument(name, type=Path, help="a model.save() directory, a run's model/ directory, a run directory, "
-                                             "or a results/ directory")
+        p.add_argument(name, type=_path_or_url, help="a model.save() directory, a run's model/ directory, a run "
+                       "directory, or a results/ directory; check and push also take a URL (s3://, gs://, az://, "
+                       "any fsspec URL)")
         p.add_argument("--latest", action="store_true", help="with several runs in results/, take the newest")
         p.add_argument("--adapter", action="store_true",
                        help="for a merged run, export the adapter instead of the merged full model")
         p.add_argument("--convert-pickle", action="store_true",
                        help="convert pickle weights (.bin, legacy model_weights) to safetensors, loading them "
                             "safely (weights_only); the source files are not changed")
+
+    def storage_access(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--storage-options", metavar="JSON",
+                       help="options for the URL's fsspec filesystem, e.g. '{\"anon\": true}' or "
+                            "'{\"profile\": \"prod\"}' (credentials otherwise come from the usual places: AWS "
+                            "env and profiles, AWS_ENDPOINT_URL, GOOGLE_APPLICATION_CREDENTIALS, Azure env)")
 
     check_cmd = commands.add_parser(
         "check", help="inspect a saved model before publishing (no network)",
@@ -308,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--strict", action="store_true", help="treat warnings as failures")
     _add_format_flags(check_cmd, "only PASSED, PASSED with warnings or FAILED")
     check_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
+    storage_access(check_cmd)
     check_cmd.set_defaults(func=_check)
 
     norm = commands.add_parser(
@@ -357,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="read timeout of each request (default: 120)")
     push_cmd.add_argument("--strict", action="store_true", help="refuse to push when check has warnings")
     push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
+    storage_access(push_cmd)
     push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
     _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bar")
     sweep = push_cmd.add_argument_group(
@@ -378,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "One difference on purpose: a new repo is private unless -p False is given.")
     upload.add_argument("service", choices=["hf_hub"], help="only hf_hub")
     upload.add_argument("-r", "--repo_id", "--repo-id", dest="repo_id", required=True, help="username/repo_name")
-    upload.add_argument("-m", "--model_path", "--model-path", dest="model_path", type=Path, required=True,
+    upload.add_argument("-m", "--model_path", "--model-path", dest="model_path", type=_path_or_url, required=True,
                         help="the trained model: run directory, its model/ directory, or a model.save() directory")
     upload.add_argument("-p", "--private", nargs="?", const="True", default=None, metavar="{True,False}",
                         help="make a new repo private (the default here); -p False makes it public")
@@ -396,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                           ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
                           ("limit", None), ("quiet", False), ("json", False), ("format", None),
                           ("license_name", None), ("license_link", None), ("dataset", None), ("trial", None),
-                          ("trials", None), ("trials_as", "branches"), ("quota", None)):
+                          ("trials", None), ("trials_as", "branches"), ("quota", None), ("storage_options", None)):
         upload.set_defaults(**{name: default})
     upload.set_defaults(func=_upload)
 

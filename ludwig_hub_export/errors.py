@@ -64,3 +64,9 @@ class DeferredError(HubError):
     def __init__(self, message: str, remedy: str | None = None, retry_at: float | None = None) -> None:
         super().__init__(message, remedy)
         self.retry_at = retry_at  # epoch seconds
+
+
+class StorageError(ExportError):
+    """Object storage (s3://, gs://, ...) kept failing: a network or server error, after the client's retries."""
+
+    exit_code = EXIT_HUB

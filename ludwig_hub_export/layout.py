@@ -40,7 +40,7 @@ KINDS = {
 class ModelLayout:
     """A saved model, found: where it is, its kind, and which source file each normalized path comes from."""
 
-    source: Path  # what the user named
+    source: Path  # what the user named (a `storage.tree.StoragePath` for a URL, here and below)
     model_dir: Path  # the directory holding model_hyperparameters.json
     run_dir: Path | None  # the run directory around it, when there is one
     kind: str  # one of KINDS
@@ -68,8 +68,13 @@ class ModelLayout:
         return sorted(p for p in self.files if p.startswith(f"model/{WEIGHTS}"))
 
 
-def find_layout(path: str | Path, latest: bool = False, prefer_adapter: bool = False) -> ModelLayout:
-    source = Path(path).expanduser()
+def find_layout(path, latest: bool = False, prefer_adapter: bool = False,
+                storage_options: dict | None = None) -> ModelLayout:
+    """`path`: a local path, or a URL (s3://, gs://, ...; see `storage`) whose tree is listed once and then
+    walked by the same code, through `StoragePath`'s pathlib methods."""
+    from .storage import resolve
+
+    source = resolve(path, storage_options)
     if not source.exists():
         raise UsageError(f"{source}: no such file or directory",
                          "give the directory passed to model.save(), or a `ludwig train` results/run directory")
@@ -77,6 +82,10 @@ def find_layout(path: str | Path, latest: bool = False, prefer_adapter: bool = F
         raise UsageError(f"{source}: is a file, not a directory",
                          "give the directory that holds model_hyperparameters.json (or the run directory around it)")
     model_dir, run_dir = _locate(source.resolve(), latest)
+    if not isinstance(model_dir, Path):  # a listed remote tree: refuse unsafe object names in the model
+        from .storage.tree import require_safe
+
+        require_safe(run_dir or model_dir)
     return _describe(source, model_dir, run_dir, prefer_adapter)
 
 

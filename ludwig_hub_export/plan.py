@@ -19,10 +19,11 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
@@ -32,6 +33,9 @@ from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 from .ludwig_compat import drop_null_adapters
 
 from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
+
+if TYPE_CHECKING:
+    from .storage.remote_file import DigestCache, RemoteFile
 
 CARD = "README.md"
 COUNTED_CONFIG = "config.yaml"
@@ -62,6 +66,7 @@ class PlannedFile:
     fetch: Callable[[], Path] | None = field(default=None, repr=False)
     release: Callable[[], None] | None = field(default=None, repr=False)
     operation: Any = field(default=None, repr=False)  # the client's CommitOperationAdd once uploaded
+    remote: RemoteFile | None = field(default=None, repr=False)  # in object storage: `fetch` stages it
 
     @property
     def sha256(self) -> str | None:
@@ -83,11 +88,22 @@ class ExportPlan:
     notes: list[str] = field(default_factory=list)
     workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
     cache: HashCache | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    staging_budget: Any = field(default=None, repr=False)  # storage.remote_file.StagingBudget, for URLs
 
     @property
     def bytes_hashed(self) -> int:
-        """Bytes this process read to hash them (0 for what the cache or the client hashed)."""
-        return self.cache.bytes_read if self.cache else 0
+        """Bytes this process read to hash them (0 for what the cache or the client hashed), downloads from
+        object storage included (hashed as they arrive)."""
+        downloaded = sum(f.remote.bytes_downloaded for f in self.files if f.remote is not None)
+        return (self.cache.bytes_read if self.cache else 0) + downloaded
+
+    def staging_dir(self) -> Path:
+        """Where files from object storage are staged, one by one (removed with the plan's working directory)."""
+        with self._lock:  # fetched from several threads: one directory for all
+            if self.workdir is None:
+                self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+            return Path(self.workdir.name) / "staged"
 
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
@@ -116,7 +132,7 @@ def versions() -> dict[str, str]:
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
                license: str | None = None, hash_cache: HashCache | None = None, dataset: str | None = None,
                license_name: str | None = None, license_link: str | None = None,
-               card_sections: str | None = None) -> ExportPlan:
+               card_sections: str | None = None, digest_cache: DigestCache | None = None) -> ExportPlan:
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -127,11 +143,16 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [], cache=cache)
     # Small files (configs, tokenizer, small regular-blob candidates) are hashed now: cheap, and their git
     # sha1 is needed to compare them with the remote. Large ones only when the cache already knows them.
-    cache.digest_many(sorted({p for p in layout.files.values() if p.stat().st_size <= GIT_SHA1_MAX}))
+    cache.digest_many(sorted({p for p in layout.files.values()
+                              if isinstance(p, Path) and p.stat().st_size <= GIT_SHA1_MAX}))
     adapter_locals: set[str] = set()
     adapter_config: dict | None = None
+    remote_digests = [digest_cache]
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
+        if not isinstance(source, Path):  # in object storage (a `StoragePath`)
+            plan.files.append(_remote_file(plan, path, role, source, ludwig_path, remote_digests, cache))
+            return
         size = source.stat().st_size
         digest = cache.digest(source) if size <= GIT_SHA1_MAX else cache.cached(source)
         plan.files.append(PlannedFile(path, role, size, digest, source=source, ludwig_path=ludwig_path))
@@ -229,6 +250,41 @@ def _json_or_none(path: Path | None) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: str | None, digests: list,
+                 cache: HashCache) -> PlannedFile:
+    """A file in object storage: its digest from the cache (by URL + ETag), else unknown until `fetch` downloads
+    it (once, hashing as it arrives); `release` removes the staged copy once the Hub holds the bytes."""
+    from .storage.remote_file import DigestCache, RemoteFile, StagingBudget
+
+    if digests[0] is None:
+        digests[0] = DigestCache(cache.path.with_name("remote-digests.json"))
+    if plan.staging_budget is None:
+        plan.staging_budget = StagingBudget()
+    remote = RemoteFile(source, digests[0], budget=plan.staging_budget)
+    # One large file staged at a time (small ones beside it): peak disk is about the largest file. More room
+    # (LUDWIG_HUB_EXPORT_STAGING_BYTES) lets the next download overlap the current upload.
+    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size, _staging_bytes())
+    planned = PlannedFile(path, role, remote.size, remote.digest_if_known(), ludwig_path=ludwig_path,
+                          release=remote.release, remote=remote)
+
+    def fetch() -> Path:
+        local = remote.stage(plan.staging_dir())
+        planned.digest = planned.digest or remote.digest
+        return local
+
+    planned.fetch = fetch
+    return planned
+
+
+def _staging_bytes() -> int:
+    import os
+
+    try:
+        return int(os.environ.get("LUDWIG_HUB_EXPORT_STAGING_BYTES", "0"))
+    except ValueError:
+        return 0
+
+
 def _is_weights(name: str) -> bool:
     return name.endswith((".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf"))
 
@@ -238,6 +294,10 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
 
     if plan.workdir is None:
         plan.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+    if not isinstance(source, Path):  # in object storage: torch needs a local file
+        from .storage.remote_file import DigestCache, RemoteFile
+
+        source = RemoteFile(source, DigestCache()).stage(plan.staging_dir())
     new_name = safetensors_name(name)
     target = Path(plan.workdir.name) / new_name.replace("/", "__")
     convert_pickle_to_safetensors(source, target)

@@ -35,7 +35,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     console = Console(settings.quiet)
     report = check(path, base_model=settings.base_model, latest=settings.latest,
                    prefer_adapter=settings.prefer_adapter, limits=settings.limits,
-                   convert_pickle=settings.convert_pickle)
+                   convert_pickle=settings.convert_pickle, storage_options=settings.storage_options)
     if not report.passed(settings.strict):
         raise InvalidModelError(f"check failed, nothing was uploaded:\n{report.format(settings.strict)}",
                                 "fix the problems listed above (each says how), then push again")

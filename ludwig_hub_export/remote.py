@@ -58,6 +58,11 @@ def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None
         for f in unsure:
             f.digest = s.plan.cache.digest(f.source)
         s.plan.cache.save()
+    # The same for a file in object storage whose digest cache entry is gone: download it (once) to know.
+    for f in files:
+        if f.digest is None and f.remote is not None and f.path in state and state[f.path].size == f.size:
+            f.fetch()
+            f.release()  # not kept: a staged copy held here would stall the upload's downloads
     return [f for f in files if not f.matches_remote(state.get(f.path))]
 
 

@@ -43,18 +43,32 @@ class SafetensorsHeader:
     bytes_read: int = 0
 
 
-def read_header(path: str | Path) -> SafetensorsHeader:
-    path = Path(path)
+def read_header(path) -> SafetensorsHeader:
+    """The header of a local file (a str or Path) or of anything with pathlib's ``stat()`` and ``open("rb")``
+    (a `storage.tree.StoragePath`: two ranged reads)."""
+    path = Path(path) if isinstance(path, str) else path
     size = path.stat().st_size
     if size < 8:
         raise SafetensorsError(f"file is {size} bytes: too short to hold the 8-byte header length (truncated?)")
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        if n > MAX_HEADER_SIZE:
-            raise SafetensorsError(f"header length {n} is absurd (the format allows at most {MAX_HEADER_SIZE})")
-        if 8 + n > size:
-            raise SafetensorsError(f"header length {n} runs past the end of the {size}-byte file (truncated?)")
-        raw = f.read(n)
+    with path.open("rb") as f:
+        return read_header_from(f, size)
+
+
+def read_header_from(f, size: int) -> SafetensorsHeader:
+    """The header of a `size`-byte safetensors file open as `f` (read from offset 0, nothing past the header)."""
+    if size < 8:
+        raise SafetensorsError(f"file is {size} bytes: too short to hold the 8-byte header length (truncated?)")
+    first = f.read(8)
+    if len(first) != 8:
+        raise SafetensorsError(f"only {len(first)} of the 8 header-length bytes could be read (truncated?)")
+    (n,) = struct.unpack("<Q", first)
+    if n > MAX_HEADER_SIZE:
+        raise SafetensorsError(f"header length {n} is absurd (the format allows at most {MAX_HEADER_SIZE})")
+    if 8 + n > size:
+        raise SafetensorsError(f"header length {n} runs past the end of the {size}-byte file (truncated?)")
+    raw = f.read(n)
+    if len(raw) != n:
+        raise SafetensorsError(f"only {len(raw)} of the {n} header bytes could be read (truncated?)")
     if not raw.startswith(b"{"):
         raise SafetensorsError("header does not start with '{': not a safetensors file, or garbage")
     try:

@@ -40,6 +40,7 @@ class ExportSettings:
     hash_cache: Path | None = None
     card_sections: str | None = None  # extra Markdown for the card (a hyperopt trial's score and leaderboard)
     branch_from: str | None = None  # the revision a missing --revision branch starts from (default: main)
+    storage_options: dict | None = None  # for a source URL (s3://, gs://, ...): passed to its fsspec filesystem
 
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id

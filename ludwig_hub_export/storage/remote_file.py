@@ -1,0 +1,204 @@
+"""A file in object storage on its way to the Hub: downloaded once into a staging area, hashed as it arrives,
+removed once the Hub holds it; and the digests of files already seen, so that a rerun downloads nothing the Hub
+already has.
+
+The digest cache is keyed by URL + version (ETag, generation) + size + mtime: any change of the object changes
+the key. Objects without a version or mtime are not cached (size alone proves nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ExportError, StorageError
+from ..hashing import GIT_SHA1_MAX, Digest, default_cache_path
+from .tree import StoragePath
+from .urls import display
+
+CHUNK = 32 << 20  # one ranged GET per chunk while staging (AWS suggests 8-16 MB parts; fewer for slow servers)
+PARALLEL_CHUNKS = 4  # ranged GETs in flight per file: object stores serve one stream slower than several
+
+
+def default_digest_cache_path() -> Path:
+    return default_cache_path().parent / "remote-digests.json"
+
+
+class DigestCache:
+    """sha256 (and git sha1) of remote objects by URL + version; a small JSON file beside `hashing.HashCache`'s."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else default_digest_cache_path()
+        self._lock = threading.Lock()
+        try:
+            self._entries: dict[str, list] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+
+    def get(self, key: str | None) -> Digest | None:
+        if key is None:
+            return None
+        with self._lock:
+            hit = self._entries.get(key)
+        try:
+            return Digest(int(hit[0]), str(hit[1]), hit[2]) if hit else None
+        except (TypeError, ValueError, IndexError):
+            return None  # a damaged entry only costs a download
+
+    def put(self, key: str | None, digest: Digest) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._entries[key] = [digest.size, digest.sha256, digest.git_sha1]
+        self.save()  # now: an interrupted push keeps what it learned
+
+    def save(self) -> None:
+        with self._lock:
+            data = json.dumps(self._entries)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(data)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a download next time
+
+
+class StagingBudget:
+    """Bytes of staged copies allowed on disk at once (one file larger than that alone is still allowed):
+    downloads wait here until uploads release their copies, so peak disk stays near the largest file."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            while self.used and self.used + n > self.limit:
+                self._cond.wait()
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+@dataclass(eq=False)
+class RemoteFile:
+    """One object to upload. `digest_if_known()` costs nothing; `stage()` downloads (once) and hashes;
+    `release()` removes the staged copy."""
+
+    path: StoragePath
+    cache: DigestCache
+    staged: Path | None = None
+    digest: Digest | None = None
+    bytes_downloaded: int = 0
+    budget: StagingBudget | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def url(self) -> str:
+        return display(self.path.url)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def cache_key(self) -> str | None:
+        stat = self.path.stat()
+        if self.path.version is None and not stat.st_mtime:
+            return None
+        return f"{self.url}|{self.path.version}|{stat.st_size}|{stat.st_mtime}"
+
+    def digest_if_known(self) -> Digest | None:
+        if self.digest is None:
+            self.digest = self.cache.get(self.cache_key)
+        return self.digest
+
+    def stage(self, staging_dir: Path) -> Path:
+        """Download into `staging_dir` (once: later calls return the same file), hashing as the bytes arrive."""
+        with self._lock:
+            if self.staged is not None and self.staged.exists():
+                return self.staged
+            staging_dir.mkdir(parents=True, exist_ok=True)
+            size = self.size
+            free = shutil.disk_usage(staging_dir).free
+            if free < size:
+                raise ExportError(f"{staging_dir}: {free} bytes free, {self.url} needs {size}",
+                                  "free disk space, or point TMPDIR at a larger disk (files are staged there one "
+                                  "at a time)")
+            token = hashlib.sha1(self.path.url.encode()).hexdigest()[:12]
+            target = staging_dir / f"{token}-{self.path.name}"
+            if self.budget is not None:
+                self.budget.acquire(size)
+            try:
+                digest = self._download(target, size)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                if self.budget is not None:
+                    self.budget.release(size)
+                raise
+            self.staged, self.digest = target, digest
+            self.cache.put(self.cache_key, digest)
+            return target
+
+    def _download(self, target: Path, size: int) -> Digest:
+        """Ranged GETs, a few in flight, consumed in order: each chunk is hashed and written as it arrives, and
+        at most PARALLEL_CHUNKS + 1 chunks are in memory."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        tree = self.path.tree
+        full = tree.full(self.path.rel)
+        sha = hashlib.sha256()
+        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+        ranges = iter([(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)])
+        got = 0
+
+        def get(start: int, end: int) -> bytes:
+            return tree.fs.cat_file(full, start=start, end=end)
+
+        with tree.errors(self.path.rel, "downloading"), open(target, "wb") as out, \
+                ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+            window = deque((pool.submit(get, *r), r) for _, r in zip(range(PARALLEL_CHUNKS), ranges))
+            try:
+                while window:
+                    future, (start, end) = window.popleft()
+                    chunk = future.result()
+                    if len(chunk) != end - start:
+                        break  # a short answer: the object changed or the connection dropped (said below)
+                    following = next(ranges, None)
+                    if following is not None:
+                        window.append((pool.submit(get, *following), following))
+                    sha.update(chunk)
+                    if git is not None:
+                        git.update(chunk)
+                    out.write(chunk)
+                    got += len(chunk)
+            finally:
+                for future, _ in window:
+                    future.cancel()
+        self.bytes_downloaded += got
+        if got != size:
+            raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
+                               "the connection dropped)", "run the same command again")
+        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+
+    def release(self) -> None:
+        """Remove the staged copy (the Hub holds the bytes now, or they are not needed)."""
+        with self._lock:
+            if self.staged is not None:
+                self.staged.unlink(missing_ok=True)
+                self.staged = None
+                if self.budget is not None:
+                    self.budget.release(self.size)

@@ -1,0 +1,349 @@
+"""Publishing straight from object storage: a real S3 API on loopback (moto's server mode, `testing.s3`) read by
+the real s3fs client through AWS_ENDPOINT_URL, `memory://` for fast layout tests, and the local Hub.
+
+What the S3 server's request log proves: `check` reads weight files by ranged GETs of their headers only; `push`
+downloads each file once, and a rerun downloads nothing the Hub already holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import fsspec
+import pytest
+from helpers import FIXTURES, MANIFEST, copy_fixture
+from test_push import BASE, _big_sharded_model, env_token, settings  # noqa: F401 - fixtures
+
+from ludwig_hub_export.checks import check
+from ludwig_hub_export.cli import main
+from ludwig_hub_export.errors import AuthError, InvalidModelError, StorageError
+from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
+from ludwig_hub_export.push import push
+from ludwig_hub_export.testing.s3 import LocalS3
+
+BUCKET = "models"
+
+
+@pytest.fixture(scope="module")
+def _s3_server():
+    server = LocalS3().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_s3(_s3_server: LocalS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalS3:
+    """The loopback S3 server, emptied, with one bucket; the client's environment points at it."""
+    _s3_server.reset()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where staged copies go, for this test
+    s3().mkdir(BUCKET)
+    _s3_server.log.clear()
+    return _s3_server
+
+
+def s3():
+    import s3fs
+
+    return s3fs.S3FileSystem(skip_instance_cache=True)
+
+
+def upload(local: Path, url: str) -> None:
+    fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True)
+    fs.put(str(local), path, recursive=True)
+
+
+def weight_gets(server: LocalS3, prefix: str) -> list:
+    return [r for r in server.requests("GET", prefix) if r.path.endswith((".safetensors", ".bin"))]
+
+
+# --- layout detection and check on a listed tree -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_check_of_a_url_finds_what_it_finds_locally(name, tmp_path):
+    """memory://: the same kind, files, problems and bytes read as on the local copy, for every fixture."""
+    local = copy_fixture(name, tmp_path)
+    url = f"memory://fixtures-{os.getpid()}/{name}"
+    upload(local, url)
+    try:
+        remote, here = check(url, base_model=BASE), check(local, base_model=BASE)
+    finally:
+        fsspec.filesystem("memory").rm(url.removeprefix("memory://"), recursive=True)
+    assert (remote.kind, remote.kind_reason, remote.files, remote.left_out) == \
+        (here.kind, here.kind_reason, here.files, here.left_out)
+    assert [(p.code, p.severity) for p in remote.problems] == [(p.code, p.severity) for p in here.problems]
+    assert remote.bytes_read == here.bytes_read and remote.status() == here.status()
+    assert remote.source == url
+
+
+def test_check_reads_weight_headers_by_ranged_gets_only(local_s3, tmp_path):
+    source, sizes = _big_sharded_model(tmp_path)  # three shards of about 8 MB
+    upload(source, f"s3://{BUCKET}/big")
+    report = check(f"s3://{BUCKET}/big", base_model=BASE)
+    assert report.passed() and report.kind == "full"
+    gets = weight_gets(local_s3, f"{BUCKET}/big/")
+    shards = {r.path for r in gets}
+    assert len(shards) == 3 and all(r.range and r.status == 206 for r in gets)
+    for shard in shards:
+        sent = sum(r.bytes_sent for r in gets if r.path == shard)
+        header = report.headers[f"model/model_weights/{shard.rsplit('/', 1)[1]}"]
+        assert sent == 8 + header.header_size <= 1 << 20  # the header and nothing else, of an 8 MB file
+    assert sum(sizes) > 20 << 20 and local_s3.bytes_sent(f"{BUCKET}/big/") < 300_000
+
+
+def test_check_of_a_results_directory_in_s3_takes_the_newest_run_with_latest(local_s3, tmp_path):
+    run = copy_fixture("ecd_run", tmp_path) / "results" / "api_experiment_run"
+    upload(run, f"s3://{BUCKET}/results/first_run")
+    time.sleep(1.1)  # S3 times have one-second resolution
+    upload(run, f"s3://{BUCKET}/results/second_run")
+    with pytest.raises(Exception, match="holds 2 training runs") as err:
+        check(f"s3://{BUCKET}/results")
+    assert err.value.exit_code == 2
+    report = check(f"s3://{BUCKET}/results", latest=True)
+    assert report.passed() and str(report.layout.run_dir) == f"s3://{BUCKET}/results/second_run"
+
+
+def test_unsafe_object_names_are_refused(tmp_path):
+    local = copy_fixture("ecd_saved", tmp_path)
+    root = f"memory://unsafe-{os.getpid()}/model"
+    upload(local, root)
+    fs = fsspec.filesystem("memory")
+    fs.pipe(f"/unsafe-{os.getpid()}/model/evil\\..\\name.json", b"{}")
+    try:
+        report = check(root)
+    finally:
+        fs.rm(f"/unsafe-{os.getpid()}", recursive=True)
+    assert not report.passed() and "cannot be mapped to files safely" in report.format()
+
+
+# --- push ------------------------------------------------------------------------------------------------------
+
+def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub, hub_api, transfer_protocol,
+                                                           env_token, tmp_path):
+    local = copy_fixture("lora_run", tmp_path)
+    upload(local, f"s3://{BUCKET}/lora")
+    report = push(f"s3://{BUCKET}/lora", settings("tester/from-s3"))
+    assert report.verified and len(report.commits) == 1
+    from_disk = push(local, settings("tester/from-s3"))  # the local copy publishes exactly the same bytes
+    assert {f.path: f.sha256 for f in report.files} == {f.path: f.sha256 for f in from_disk.files}
+    assert all(f.status == "already there" for f in from_disk.files)
+    manifest = json.loads(local_hub.read_file("tester/from-s3", MANIFEST_FILE))
+    assert {f["path"] for f in manifest["files"]} | {MANIFEST_FILE} == set(local_hub.files("tester/from-s3")) - {
+        ".gitattributes"}
+    # each file of the run was downloaded once, in full
+    weights = weight_gets(local_s3, f"{BUCKET}/lora/")
+    full = [r for r in weights if not r.range or r.range.startswith("bytes=0-") and r.bytes_sent > 8]
+    assert len({r.path for r in full}) == len(full) == 1, weights
+    assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-*/staged/*"))  # staged copies are gone
+
+
+def test_rerun_downloads_only_what_the_hub_lacks(local_s3, local_hub, hub_api, transfer_protocol, env_token,
+                                                  tmp_path):
+    source, sizes = _big_sharded_model(tmp_path)
+    url = f"s3://{BUCKET}/big"
+    upload(source, url)
+    push(url, settings("tester/big"))
+    downloaded = local_s3.bytes_sent(f"{BUCKET}/big/")
+    assert downloaded >= sum(sizes)
+
+    local_s3.log.clear()
+    again = push(url, settings("tester/big"))  # nothing changed: the ETag cache gives every sha256
+    assert again.verified and all(f.status == "already there" for f in again.files)
+    assert local_s3.bytes_sent(f"{BUCKET}/big/") < 300_000  # listing, JSON files and headers only
+
+    # an interrupted upload: the Hub lacks one shard, and one object in storage was rewritten (new ETag)
+    hub_api.delete_file("model-00002-of-00003.safetensors", "tester/big")
+    local_s3.log.clear()
+    third = push(url, settings("tester/big"))
+    assert [f.path for f in third.files if f.status == "uploaded"] == ["model-00002-of-00003.safetensors"]
+    fetched = {r.path.rsplit("/", 1)[1] for r in weight_gets(local_s3, f"{BUCKET}/big/") if r.bytes_sent > 1 << 20}
+    assert fetched == {"model-00002-of-00003.safetensors"}
+
+
+def test_a_rewritten_object_is_downloaded_again(local_s3, local_hub, env_token, tmp_path):
+    local = copy_fixture("ecd_saved", tmp_path)
+    url = f"s3://{BUCKET}/ecd"
+    upload(local, url)
+    push(url, settings("tester/ecd", base_model=None))
+    # same size, new content: the ETag changes, so the cached digest no longer applies
+    weights = local / "model_weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    s3().pipe(f"{BUCKET}/ecd/model_weights.safetensors", bytes(data))
+    local_s3.log.clear()
+    report = push(url, settings("tester/ecd", base_model=None))
+    assert [f.path for f in report.files if f.status == "uploaded"][:1] == ["model_weights.safetensors"]
+    assert len(weight_gets(local_s3, f"{BUCKET}/ecd/model_weights.safetensors")) >= 3  # 2 header reads + body
+
+
+def test_push_from_s3_stages_one_file_at_a_time(local_s3, local_hub, transfer_protocol, env_token, tmp_path):
+    source, sizes = _big_sharded_model(tmp_path)
+    upload(source, f"s3://{BUCKET}/big")
+    staging_root = tmp_path / "tmp"
+    peak, stop = [0], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            total = sum(p.stat().st_size for p in staging_root.glob("ludwig-hub-export-*/staged/*") if p.exists())
+            peak[0] = max(peak[0], total)
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert push(f"s3://{BUCKET}/big", settings("tester/big")).verified
+    finally:
+        stop.set()
+        watcher.join()
+    assert max(sizes) <= peak[0] <= max(sizes) * 1.1
+
+
+# --- bad input -------------------------------------------------------------------------------------------------
+
+def claims_completeness(local_hub, repo_id: str) -> bool:
+    try:
+        return MANIFEST_FILE in local_hub.files(repo_id)
+    except KeyError:  # no such repo
+        return False
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_missing_bucket_key_and_model(local_s3, local_hub, capsys, tmp_path):
+    upload(copy_fixture("ecd_saved", tmp_path), f"s3://{BUCKET}/somewhere/else")
+    for url, says in ((f"s3://no-such-bucket/run", "no such bucket, key or prefix"),
+                      (f"s3://{BUCKET}/no/such/key", "no such bucket, key or prefix"),
+                      (f"s3://{BUCKET}/somewhere", "no Ludwig model here")):
+        code, out = run_cli(capsys, "check", url)
+        assert code == 1 and says in out and url in out and "Traceback" not in out
+        code, out = run_cli(capsys, "push", url, "--repo-id", "tester/never", "--quiet")
+        assert code == 1 and says in out and "nothing was uploaded" in out
+    assert local_hub.requests() == []  # a failed check makes no Hub call
+
+
+def test_no_credentials_and_access_denied_exit_3_without_secrets(local_s3, local_hub, capsys, tmp_path,
+                                                                 monkeypatch):
+    upload(copy_fixture("ecd_saved", tmp_path), f"s3://{BUCKET}/ecd")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, out = run_cli(capsys, "check", f"s3://{BUCKET}/ecd")
+    assert code == 3 and "no credentials" in out and "AWS_PROFILE" in out and "Traceback" not in out
+
+    secret = "sEcReT-never-printed-0123456789"
+    local_s3.faults.deny(f"{BUCKET}/ecd/model_weights")
+    options = json.dumps({"key": "someone", "secret": secret, "endpoint_url": local_s3.url})
+    code, out = run_cli(capsys, "push", f"s3://{BUCKET}/ecd", "--storage-options", options,
+                        "--repo-id", "tester/never", "--quiet")
+    assert code == 3 and "access denied" in out and f"s3://{BUCKET}/ecd/model_weights.safetensors" in out
+    assert secret not in out and local_hub.requests() == []
+
+
+def test_unknown_protocol_and_missing_package(capsys):
+    code, out = run_cli(capsys, "check", "nosuchproto://bucket/run")
+    assert code == 2 and "unknown storage protocol nosuchproto://" in out
+    code, out = run_cli(capsys, "push", "gs://bucket/run", "--repo-id", "tester/never")
+    assert code == 1 and "needs gcsfs" in out and "pip install 'ludwig-hub-export[gcs]'" in out
+    code, out = run_cli(capsys, "check", "s3://key:verysecret@bucket/run", "--storage-options", "[1]")
+    assert code == 2 and "must be a JSON object" in out and "verysecret" not in out
+
+
+def test_storage_failure_mid_download_exits_4_and_publishes_nothing(local_s3, local_hub, hub_api, env_token,
+                                                                     tmp_path, capsys):
+    source, sizes = _big_sharded_model(tmp_path)
+    upload(source, f"s3://{BUCKET}/big")
+    local_s3.faults.cut(f"{BUCKET}/big/model_weights/model-00002", after=1 << 20)  # every try
+    code, out = run_cli(capsys, "push", f"s3://{BUCKET}/big", "--repo-id", "tester/big", "--base-model", BASE,
+                        "--quiet")
+    assert code == 4 and f"s3://{BUCKET}/big/model_weights/model-00002-of-00003.safetensors" in out
+    assert "run the same command again" in out and "Traceback" not in out
+    assert not claims_completeness(local_hub, "tester/big")
+    assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-*/staged/*"))
+
+    local_s3.faults.clear()  # the storage recovers: the rerun completes
+    assert push(f"s3://{BUCKET}/big", settings("tester/big")).verified
+
+
+def test_a_dropped_connection_is_resumed_by_the_client(local_s3, local_hub, env_token, tmp_path):
+    source, sizes = _big_sharded_model(tmp_path)
+    upload(source, f"s3://{BUCKET}/big")
+    local_s3.faults.cut(f"{BUCKET}/big/model_weights/model-00001", after=1 << 20, times=1)
+    report = push(f"s3://{BUCKET}/big", settings("tester/big"))
+    assert report.verified
+    cut = [r for r in weight_gets(local_s3, f"{BUCKET}/big/model_weights/model-00001") if r.bytes_sent == 1 << 20]
+    assert len(cut) == 1  # the fault fired, and the client read the rest again
+
+
+# --- the callback, on a training run whose output_directory is in S3 --------------------------------------------
+
+@pytest.mark.ludwig
+def test_callback_on_a_run_written_to_s3(local_s3, local_hub, env_token, tmp_path, capsys):
+    import logging
+
+    from helpers import make_fixtures
+    from ludwig.api import LudwigModel
+
+    from ludwig_hub_export import HubExportCallback
+
+    callback = HubExportCallback("tester/cb-s3", quiet=True, interactive=False, retry=settings("x/y").retry)
+    model = LudwigModel(make_fixtures.ecd_config(), logging_level=logging.ERROR, callbacks=[callback])
+    model.train(dataset=make_fixtures.ecd_dataframe(), random_seed=make_fixtures.SEED,
+                output_directory=f"s3://{BUCKET}/results", skip_save_processed_input=True)
+    assert callback.error is None and callback.report.verified, callback.error
+    run = f"s3://{BUCKET}/results/api_experiment_run"
+    assert s3().isfile(f"{run.removeprefix('s3://')}/model/model_weights.safetensors")  # Ludwig copied the run up
+    # the run in storage is the model the callback published: a push from the URL finds every file in place
+    again = push(run, settings("tester/cb-s3", base_model=None))
+    assert {f.path: f.sha256 for f in again.files} == {f.path: f.sha256 for f in callback.report.files}
+    assert all(f.status == "already there" for f in again.files)
+
+    # a failed export names where the run will be, not the temporary directory Ludwig deletes
+    reader = local_hub.add_token("tester", role="read")
+    failing = HubExportCallback("tester/cb-s3-ro", token=reader, quiet=True, interactive=False,
+                                retry=settings("x/y").retry)
+    LudwigModel(make_fixtures.ecd_config(), logging_level=logging.ERROR, callbacks=[failing]).train(
+        dataset=make_fixtures.ecd_dataframe(), random_seed=make_fixtures.SEED,
+        output_directory=f"s3://{BUCKET}/results2", skip_save_processed_input=True)
+    assert isinstance(failing.error, AuthError)
+    err = capsys.readouterr().err
+    assert "push <output_directory URL>/api_experiment_run --repo-id tester/cb-s3-ro" in err
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 65537, 10 * 65536 + 5])
+def test_staging_hashes_exactly_the_bytes_of_the_object(size, tmp_path, monkeypatch):
+    """Chunks fetched several at a time are hashed and written in order (small chunks: many of them)."""
+    import hashlib
+
+    from ludwig_hub_export.hashing import file_digest
+    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.storage import remote_file
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(remote_file, "CHUNK", 65536)
+    data = os.urandom(size)
+    root = f"/staging-{os.getpid()}-{size}"
+    fsspec.filesystem("memory").pipe(f"{root}/w.bin", data)
+    try:
+        staged = RemoteFile(resolve(f"memory:/{root}") / "w.bin", DigestCache(tmp_path / "c.json"))
+        path = staged.stage(tmp_path / "staged")
+    finally:
+        fsspec.filesystem("memory").rm(root, recursive=True)
+    assert path.read_bytes() == data and staged.digest.sha256 == hashlib.sha256(data).hexdigest()
+    assert staged.digest == file_digest(path)
+    staged.release()
+    assert not path.exists()
