@@ -1,0 +1,140 @@
+"""`push` versus `HfApi.upload_folder` of the same files, on the Xet path and on the LFS path, in one run.
+
+    .venv/bin/python benchmarks/push_vs_upload_folder.py [--models single400,shards1g,adapter] [--pairs 5]
+                                                         [--transfers xet,lfs]
+
+For each model and protocol, `--pairs` alternating pairs (push first, then upload_folder first, ...):
+- cold: an emptied hub, a fresh hash cache and a fresh HF_HOME (hf_xet's caches), so every byte is hashed and
+  sent;
+- unchanged re-run: the same command again at once, caches warm, nothing to send.
+Each measurement is a fresh process (benchmarks/_child.py): wall time, bytes read, peak RSS (VmHWM). The hub runs
+in its own process. Prints medians, min-max and the ratios push / upload_folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+from export_comparison import MIB, make_adapter, make_full  # noqa: E402
+
+
+def staged_folder(model: Path, dest: Path) -> Path:
+    """Exactly the files `push` uploads (manifest included), as a plain folder for upload_folder."""
+    from ludwig_hub_export.checks import check
+    from ludwig_hub_export.plan import add_manifest, build_plan
+
+    plan = build_plan(check(model, base_model="tester/base"), "tester/x", base_model="tester/base")
+    for f in plan.files:
+        if f.digest is None:
+            f.digest = plan.cache.digest(f.source)
+    add_manifest(plan)
+    for f in plan.files:
+        target = dest / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if f.data is not None:
+            target.write_bytes(f.data)
+        else:
+            os.link(f.source, target)
+    return dest
+
+
+def build(name: str, root: Path) -> Path:
+    if name == "adapter":
+        return make_adapter(root)
+    if name == "single400":
+        return make_full(root, 400 * MIB, 400 * MIB)
+    if name == "shards1g":
+        return make_full(root, 1024 * MIB, 128 * MIB)
+    raise SystemExit(f"unknown model {name}")
+
+
+def child(tool: str, model: Path, folder: Path, repo: str, env: dict) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_child.py"), tool, str(model), repo,
+                          str(folder)], env=env, capture_output=True, text=True)
+    line = (out.stdout.strip().splitlines() or ["{}"])[-1]
+    if not line.startswith("{") or not json.loads(line).get("ok"):
+        raise SystemExit(f"{tool} failed: {out.stderr[-2000:]}")
+    return json.loads(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="single400,shards1g,adapter")
+    parser.add_argument("--transfers", default="xet,lfs")
+    parser.add_argument("--pairs", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="push-bench-"))
+    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
+                               str(work / "hub")], stdout=subprocess.PIPE, text=True)
+    endpoint = server.stdout.readline().strip().split("=", 1)[1]
+    token = Path(server.stdout.readline().strip().split("=", 1)[1]).read_text()
+    from ludwig_hub_export.testing import HubControl
+
+    control = HubControl.from_data_dir(endpoint, work / "hub")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    results: dict = {}
+    try:
+        for name in args.models.split(","):
+            model = build(name, work / f"src-{name}")
+            folder = staged_folder(model, work / f"folder-{name}")
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            for transfer in args.transfers.split(","):
+                samples = {(tool, phase): [] for tool in ("push", "upload_folder") for phase in ("cold", "rerun")}
+                for pair in range(args.pairs):
+                    order = ("push", "upload_folder") if pair % 2 == 0 else ("upload_folder", "push")
+                    for tool in order:
+                        control.reset()
+                        run = work / f"run-{name}-{transfer}-{pair}-{tool}"
+                        env = {**base, "HF_ENDPOINT": endpoint, "HF_TOKEN": token,
+                               "HF_HUB_DISABLE_XET": "1" if transfer == "lfs" else "0",
+                               "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+                               "HF_HOME": str(run / "hf-home"), "LUDWIG_HUB_EXPORT_CACHE": str(run / "cache")}
+                        repo = f"tester/{name}-{tool}"
+                        samples[(tool, "cold")].append(child(tool, model, folder, repo, env))
+                        samples[(tool, "rerun")].append(child(tool, model, folder, repo, env))
+                        shutil.rmtree(run, ignore_errors=True)
+                results[(name, transfer)] = (size, samples)
+                report(name, transfer, size, samples)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(name: str, transfer: str, size: int, samples: dict) -> None:
+    def med(tool, phase, key):
+        return statistics.median(s[key] for s in samples[(tool, phase)])
+
+    def spread(tool, phase):
+        walls = [s["wall"] for s in samples[(tool, phase)]]
+        return f"{min(walls):.2f}-{max(walls):.2f}"
+
+    print(f"\n{name} ({size / MIB:.0f} MiB), {transfer}: medians of {len(samples[('push', 'cold')])} alternating pairs")
+    print(f"  {'':22} {'push s':>8} {'(min-max)':>12} {'upload_folder s':>16} {'(min-max)':>12} {'ratio':>6}")
+    for phase in ("cold", "rerun"):
+        p, u = med("push", phase, "wall"), med("upload_folder", phase, "wall")
+        print(f"  {phase:22} {p:8.2f} {spread('push', phase):>12} {u:16.2f} {spread('upload_folder', phase):>12} "
+              f"{p / u:6.2f}")
+    ratio_unchanged = med("push", "rerun", "wall") / med("upload_folder", "rerun", "wall")
+    print(f"  {'peak RSS MiB (cold)':22} {med('push', 'cold', 'peak_rss') / MIB:8.0f} {'':>12} "
+          f"{med('upload_folder', 'cold', 'peak_rss') / MIB:16.0f} {'':>12} "
+          f"{med('push', 'cold', 'peak_rss') / med('upload_folder', 'cold', 'peak_rss'):6.2f}")
+    print(f"  {'bytes read MiB (cold)':22} {med('push', 'cold', 'read') / MIB:8.0f} {'':>12} "
+          f"{med('upload_folder', 'cold', 'read') / MIB:16.0f}")
+    print(f"  unchanged re-push / upload_folder's unchanged re-run: {ratio_unchanged:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
