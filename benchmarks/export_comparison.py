@@ -65,11 +65,16 @@ def make_adapter(root: Path, extra: int = 10 * MIB) -> Path:
 
 
 def staged_folder(model: Path, dest: Path) -> Path:
-    """The files `push` uploads, as a plain folder: what a careful user would hand to upload_folder."""
+    """Exactly the files `push` uploads (manifest included), as a plain folder: what a careful user would hand
+    to upload_folder."""
     from ludwig_hub_export.checks import check
-    from ludwig_hub_export.plan import build_plan
+    from ludwig_hub_export.plan import add_manifest, build_plan
 
     plan = build_plan(check(model, base_model="tester/base"), "tester/x", base_model="tester/base")
+    for f in plan.files:
+        if f.digest is None:
+            f.digest = plan.cache.digest(f.source)
+    add_manifest(plan)
     for f in plan.files:
         target = dest / f.path
         target.parent.mkdir(parents=True, exist_ok=True)

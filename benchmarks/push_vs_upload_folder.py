@@ -27,27 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
-from export_comparison import MIB, make_adapter, make_full  # noqa: E402
-
-
-def staged_folder(model: Path, dest: Path) -> Path:
-    """Exactly the files `push` uploads (manifest included), as a plain folder for upload_folder."""
-    from ludwig_hub_export.checks import check
-    from ludwig_hub_export.plan import add_manifest, build_plan
-
-    plan = build_plan(check(model, base_model="tester/base"), "tester/x", base_model="tester/base")
-    for f in plan.files:
-        if f.digest is None:
-            f.digest = plan.cache.digest(f.source)
-    add_manifest(plan)
-    for f in plan.files:
-        target = dest / f.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if f.data is not None:
-            target.write_bytes(f.data)
-        else:
-            os.link(f.source, target)
-    return dest
+from export_comparison import MIB, make_adapter, make_full, staged_folder  # noqa: E402
 
 
 def build(name: str, root: Path) -> Path:

@@ -81,15 +81,3 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def export_best(path: str | Path, repo_id: str, *, trial: str | None = None, **options):
-    """`push.export` for a hyperopt output: the best trial (or `trial`) to `repo_id`'s main, with the
-    leaderboard on its card. Returns that trial's `ExportReport`."""
-    report = export_sweep(path, repo_id, trials=None if trial else "best", trial=trial, **options)
-    row = next(r for r in report.trials if r.revision == "main")
-    if row.export is None:  # a dry run
-        from .report import ExportReport
-
-        return ExportReport(repo_id, "", "", "main", "", dry_run=True, notes=[report.plan.format()])
-    return row.export
