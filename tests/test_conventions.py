@@ -20,12 +20,6 @@ FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
 BASE = "tester/tiny-llama"
 
 
-@pytest.fixture
-def env_token(local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HF_TOKEN", local_hub.token)
-    return local_hub.token
-
-
 def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
     options.setdefault("retry", FAST)
     options.setdefault("quiet", True)

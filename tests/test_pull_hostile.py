@@ -35,12 +35,6 @@ FILES = {  # a small ECD-shaped repo: repo path -> (bytes, ludwig_path)
 }
 
 
-@pytest.fixture
-def env_token(local_hub, monkeypatch):
-    monkeypatch.setenv("HF_TOKEN", local_hub.token)
-    return local_hub.token
-
-
 def entry(path: str, data: bytes, ludwig_path: str | None) -> dict:
     return {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "ludwig_path": ludwig_path}
 

@@ -33,12 +33,6 @@ def base_on_hub(local_hub: LocalHub, hub_api: HfApi) -> str:
     return BASE
 
 
-@pytest.fixture
-def env_token(local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HF_TOKEN", local_hub.token)
-    return local_hub.token
-
-
 def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
     options.setdefault("retry", FAST)
     options.setdefault("quiet", True)

@@ -284,6 +284,18 @@ def lz4_frame_decode(frame: bytes, size_hint: int = 0) -> bytes:
     return bytes(out)
 
 
+def _lz4_length(src, i: int, length: int) -> tuple[int, int]:
+    """An LZ4 sequence length: 15 in the token means more bytes follow, each added until one is not 255."""
+    if length == 15:
+        while True:
+            b = src[i]
+            i += 1
+            length += b
+            if b != 255:
+                break
+    return length, i
+
+
 def _decode_block(src: bytes, out: bytearray, capacity: int) -> None:
     """Decode one LZ4 block onto `out`; earlier output serves as the dictionary (linked blocks)."""
     if _LIBLZ4 is not None:
@@ -298,28 +310,14 @@ def _decode_block(src: bytes, out: bytearray, capacity: int) -> None:
     while i < n:
         token = src[i]
         i += 1
-        length = token >> 4
-        if length == 15:
-            while True:
-                b = src[i]
-                i += 1
-                length += b
-                if b != 255:
-                    break
+        length, i = _lz4_length(src, i, token >> 4)
         out += src[i:i + length]
         i += length
         if i >= n:
             break
         offset = src[i] | (src[i + 1] << 8)
         i += 2
-        length = token & 15
-        if length == 15:
-            while True:
-                b = src[i]
-                i += 1
-                length += b
-                if b != 255:
-                    break
+        length, i = _lz4_length(src, i, token & 15)
         length += 4
         start = len(out) - offset
         if offset == 0 or start < 0:
