@@ -1,5 +1,5 @@
 """A short fault soak (the full one is benchmarks/fault_soak.py): random failures of many kinds, and still every
-export verified, no commit made twice, no incomplete repo marked complete, sources unchanged."""
+export verified, no commit made twice, no incomplete repo marked complete, sources unchanged. On Xet and on LFS."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from test_push import BASE, base_on_hub  # noqa: F401 - fixture
 from ludwig_hub_export.testing.soak import run_soak
 
 
-def test_short_fault_soak(tmp_path, local_hub, base_on_hub, monkeypatch):
+def test_short_fault_soak(tmp_path, local_hub, base_on_hub, monkeypatch, transfer_protocol):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     sources = [copy_fixture(name, tmp_path) for name in ("ecd_saved", "lora_saved", "full_sharded", "merged_run")]
     lines = []
