@@ -31,12 +31,16 @@ $(STAMP): pyproject.toml uv.lock $(UV)
 	@$(PY) -m ludwig_hub_export.deps --check
 	@touch $(STAMP)
 
+# uv lock needs an interpreter too; without --python it runs the first python3.12 on PATH, which may be a
+# pyenv shim that exits 127 on a clean machine.
 lock: $(UV)
-	$(UV) lock
+	@python=$$(./scripts/find-python.sh) || exit 1; \
+	$(UV) lock --python "$$python"
 
 # Fails when pyproject.toml changed without a new lock (CI runs this).
 lock-check: $(UV)
-	$(UV) lock --check
+	@python=$$(./scripts/find-python.sh) || exit 1; \
+	$(UV) lock --check --python "$$python"
 
 demo: $(STAMP)
 	$(VENV)/bin/ludwig-hub-export demo
