@@ -15,7 +15,7 @@ import pytest
 import yaml
 from helpers import FIXTURES, make_fixtures
 from test_ludwig_roundtrip import predictions
-from test_push import BASE, FAST, _cli_env, base_on_hub, env_token  # noqa: F401 - fixtures
+from test_push import BASE, FAST, _cli_env, base_on_hub  # noqa: F401 - fixtures
 
 from ludwig_hub_export import HubExportCallback, export, pull
 from ludwig_hub_export.errors import AuthError, InvalidModelError

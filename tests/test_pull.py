@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from helpers import MANIFEST, copy_fixture
-from test_push import BASE, _cli_env, base_on_hub, env_token, settings  # noqa: F401 - fixtures
+from test_push import BASE, _cli_env, base_on_hub, settings  # noqa: F401 - fixtures
 from test_ludwig_roundtrip import make_fixtures, predictions
 
 from ludwig_hub_export.errors import InvalidModelError, UntrustedRepoError, UsageError
