@@ -294,12 +294,17 @@ class LocalHub:
         with self._stats_lock:
             return [r for r in self.log if kind is None or r.kind == kind]
 
+    def _arrived(self, kind: str, generation: int) -> None:
+        # Counted on arrival, not after the answer: a client that got its answer may read the counts at once.
+        with self._stats_lock:
+            if generation == self._generation:
+                self.stats.requests[kind] += 1
+
     def _record(self, record: RequestRecord, generation: int) -> None:
         with self._stats_lock:
             if generation != self._generation:
                 return  # a request from before the last reset
             self.log.append(record)
-            self.stats.requests[record.kind] += 1
             self.stats.statuses[(record.kind, record.status)] += 1
             self.stats.bytes_received += record.bytes_in
             self.stats.bytes_sent += record.bytes_out
@@ -331,6 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         body = BodyReader(self.rfile, self.headers)
         kind, params = self._route(split.path)
+        hub._arrived(kind, self._generation)
         record = RequestRecord(kind, self.command, split.path, None, None, 0, 0, 0.0)
         try:
             response = self._process(hub, kind, params, split, body, record)
