@@ -280,7 +280,8 @@ def lz4_frame_decode(frame: bytes, size_hint: int = 0) -> bytes:
         if raw:
             out += block
         else:
-            _decode_block(block, out, max(size_hint - len(out), 4 * 1024 * 1024))
+            # A chunk's unpacked size is known; blocks hold at most 4 MiB (the frame's maximum).
+            _decode_block(block, out, size_hint - len(out) if size_hint > len(out) else 4 * 1024 * 1024)
     return bytes(out)
 
 
@@ -304,7 +305,7 @@ def _decode_block(src: bytes, out: bytearray, capacity: int) -> None:
         n = _LIBLZ4(src, dst, len(src), capacity, history, len(history))
         if n < 0:
             raise FormatError("corrupt LZ4 block")
-        out += dst.raw[:n]
+        out += memoryview(dst)[:n]  # not dst.raw: that copies the whole buffer
         return
     i, n = 0, len(src)
     while i < n:
