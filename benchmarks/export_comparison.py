@@ -120,7 +120,7 @@ def main() -> None:
                 model = make_full(src_root, int(float(model_name.rstrip("g")) * 1024) * MIB, 512 * MIB)
             folder = staged_folder(model, work / f"folder-{model_name}")
             # Ludwig's uploader accepts only <dir>/model/model_weights/: give it the normalized layout.
-            from ludwig_hub_export.normalize import normalize
+            from ludwig_hub_export.normalization import normalize
 
             normalized = normalize(model, work / f"normalized-{model_name}").dest
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from export_comparison import MIB, make_full  # noqa: E402
 
-TOOLS = ("pull", "snapshot_download")
+TOOLS = ("retrieve", "snapshot_download")
 
 
 def measure(tool: str, repo_id: str, work: Path, env: dict, n: int) -> dict:

@@ -107,7 +107,7 @@ def quotas(creations=CREATIONS_QUOTA):
 
 def verify_all(repo_targets: list[tuple[str, str]], work: Path) -> int:
     """Pull every published trial (manifest, sizes, sha256 checked by `pull`); the number that passed."""
-    from ludwig_hub_export.pull import pull
+    from ludwig_hub_export.retrieve import pull
 
     ok = 0
     for n, (repo_id, revision) in enumerate(repo_targets):
@@ -149,7 +149,7 @@ def main() -> None:
     disable_progress_bars()
     from ludwig_hub_export.errors import DeferredError, ExportError
     from ludwig_hub_export.hyperopt import read_experiment
-    from ludwig_hub_export.push import export
+    from ludwig_hub_export.publish import export
     from ludwig_hub_export.retry import RetryPolicy
     from ludwig_hub_export.sweep import export_sweep
 

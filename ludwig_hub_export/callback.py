@@ -121,7 +121,7 @@ class HubExportCallback(Callback):
         self._originals.clear()
 
     def _export(self, model_dir: Path) -> None:
-        from .push import export
+        from .publish import export
 
         source = model_dir.parent if model_dir.name == "model" else model_dir
         try:

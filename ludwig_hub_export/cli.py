@@ -128,7 +128,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _normalize(args: argparse.Namespace) -> int:
     from .checks import check
-    from .normalize import normalize
+    from .normalization import normalize
 
     if isinstance(args.src, str):
         raise UsageError(f"normalize lays out a local directory; {args.src.split('://')[0]}:// URLs are not "
@@ -153,7 +153,7 @@ def _normalize(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, repo_id: str):
-    from .push import ExportSettings
+    from .publish import ExportSettings
     from .retry import RetryPolicy
 
     policy = RetryPolicy(max_attempts=args.max_retries + 1, budget=args.budget, read_timeout=args.timeout)
@@ -211,7 +211,7 @@ def _push_sweep(args: argparse.Namespace) -> int:
 
 def _push(args: argparse.Namespace) -> int:
     from .hyperopt import experiment_dir
-    from .push import push
+    from .publish import push
 
     if args.trials or args.trial or args.trials_as != "branches" or experiment_dir(args.path) is not None:
         return _push_sweep(args)
@@ -240,7 +240,7 @@ def _print_push(report, fmt: str) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from .pull import pull
+    from .retrieve import pull
 
     fmt = _format(args)
     result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint,
@@ -263,7 +263,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _upload(args: argparse.Namespace) -> int:
     """`ludwig upload hf_hub`'s flags, on top of push."""
-    from .push import push
+    from .publish import push
 
     if args.repo_type != "model":
         raise UsageError(f"-t {args.repo_type}: only model repos hold Ludwig models", "use -t model")

@@ -51,8 +51,8 @@ def _demo(work: Path, hub, fixtures: Path) -> int:
 
     from .checks import check
     from .ludwig_compat import load_model
-    from .pull import pull
-    from .push import ExportSettings, push
+    from .retrieve import pull
+    from .publish import ExportSettings, push
 
     _say(f"a local Hub is serving at {hub.url} (user 'demo')")
     model = work / "lora_run"

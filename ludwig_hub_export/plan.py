@@ -290,7 +290,7 @@ def _is_weights(name: str) -> bool:
 
 
 def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
-    from .normalize import safetensors_name
+    from .normalization import safetensors_name
 
     if plan.workdir is None:
         plan.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")

@@ -44,13 +44,44 @@ def remote_state(s: HubSession, paths: list[str], revision: str | None = None) -
     return state
 
 
-def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None) -> list[PlannedFile]:
-    """The files whose bytes the remote revision does not have at their path.
+class Snapshot(NamedTuple):
+    repo_exists: bool
+    commit: str | None  # None when the revision does not exist (yet)
+    files: dict[str, RemoteEntry]
+
+
+def snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
+    """The remote revision in one request (repo info with file metadata): whether the repo and the revision
+    exist, its commit, and every file's blob id, sha256 and size. One consistent view, at one commit, of what
+    would otherwise take a lookup, a listing per phase and a verification."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    def fetch() -> Snapshot:
+        try:
+            info = s.api.repo_info(s.settings.repo_id, revision=revision or s.revision, files_metadata=True)
+        except RevisionNotFoundError as e:
+            if status_of(e) == 401:
+                raise
+            return Snapshot(True, None, {})
+        except RepositoryNotFoundError as e:
+            if status_of(e) == 401:
+                raise
+            return Snapshot(False, None, {})
+        return Snapshot(True, info.sha, {f.rfilename: RemoteEntry(f.blob_id, f.lfs.sha256 if f.lfs else None, f.size)
+                                         for f in info.siblings or []})
+
+    return s.call("repo info", fetch)
+
+
+def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None,
+            state: dict[str, RemoteEntry] | None = None) -> list[PlannedFile]:
+    """The files whose bytes the remote revision (or `state`, a snapshot's files) does not have at their path.
 
     A file not hashed yet is hashed only when the remote has a file of the same size at its path (the resume and
     unchanged re-push cases, where the hash cache usually knows it); otherwise it is certainly missing, and the
     upload hashes it."""
-    state = remote_state(s, [f.path for f in files], revision)
+    if state is None:
+        state = remote_state(s, [f.path for f in files], revision)
     unsure = [f for f in files if f.digest is None and f.source is not None and f.path in state
               and state[f.path].size == f.size]
     if unsure:
@@ -71,15 +102,18 @@ def pr_refs(s: HubSession) -> set[str]:
     return {r.ref for r in (refs.pull_requests or [])}
 
 
-def verify(s: HubSession) -> None:
-    """Every planned file's remote oid equals the local hash, or a `HubError` naming the ones that differ."""
-    wrong = missing(s, s.plan.files, s.revision)
+def verify(s: HubSession, seen: Snapshot | None = None) -> None:
+    """Every planned file's remote oid equals the local hash, or a `HubError` naming the ones that differ.
+    `seen`: a snapshot taken after the last change (nothing was uploaded since), which is the verification."""
+    wrong = missing(s, s.plan.files, s.revision, seen.files if seen else None)
     if wrong:
         names = ", ".join(f.path for f in wrong[:5])
         raise HubError(f"verification failed: {len(wrong)} file(s) on {s.settings.repo_id}@{s.revision} "
                        f"differ from the local ones ({names})",
                        "run the same command again: it uploads what is missing or different")
     s.report.verified = True
+    if seen is not None and not s.report.commit_oid:
+        s.report.commit_oid = seen.commit
     if not s.report.commit_oid:
         info = s.call("repo info", lambda: s.api.repo_info(s.settings.repo_id, revision=s.revision))
         s.report.commit_oid = info.sha

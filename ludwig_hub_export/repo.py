@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import auth
 from .errors import UsageError
-from .retry import status_of
+from .remote import Snapshot, snapshot
 from .session import HubSession
 
 
@@ -16,47 +16,27 @@ def authenticate(s: HubSession) -> auth.Identity:
     return identity
 
 
-def ensure_repo(s: HubSession) -> None:
+def ensure_repo(s: HubSession) -> Snapshot:
     """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
-    would be created."""
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
-
+    would be created. Returns the snapshot of the target revision (`remote.snapshot`), taken before any change
+    when nothing had to be created."""
     repo_id = s.settings.repo_id
-
-    def exists() -> bool:
-        try:
-            s.api.repo_info(repo_id)
-            return True
-        except RepositoryNotFoundError as e:
-            if status_of(e) == 401:
-                raise
-            return False
-
     # Look before creating: creations have their own, strict rate limit.
-    if not s.call("repo info", exists):
+    seen = snapshot(s)
+    if not seen.repo_exists:
         if s.settings.dry_run:
             s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
         else:
             s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public, exist_ok=True))
             s.report.created_repo = True
             s.console.say(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
-    if s.revision == "main" or s.settings.create_pr:
-        return
-
-    def branch_exists() -> bool:
-        try:
-            s.api.repo_info(repo_id, revision=s.revision)
-            return True
-        except (RevisionNotFoundError, RepositoryNotFoundError) as e:
-            if status_of(e) == 401:
-                raise
-            return False
-
-    if s.report.created_repo or s.settings.dry_run or not s.call("revision", branch_exists):
-        if s.settings.dry_run:
-            s.report.notes.append(f"would create branch {s.revision}")
-        elif s.revision.startswith("refs/pr/"):
-            raise UsageError(f"{s.revision} does not exist in {repo_id}", "use --create-pr to open a new pull request")
-        else:
-            s.call("create branch", lambda: s.api.create_branch(repo_id, branch=s.revision, exist_ok=True,
-                                                                revision=s.settings.branch_from))
+    if s.revision == "main" or s.settings.create_pr or seen.commit is not None:
+        return seen
+    if s.settings.dry_run:
+        s.report.notes.append(f"would create branch {s.revision}")
+        return seen
+    if s.revision.startswith("refs/pr/"):
+        raise UsageError(f"{s.revision} does not exist in {repo_id}", "use --create-pr to open a new pull request")
+    s.call("create branch", lambda: s.api.create_branch(repo_id, branch=s.revision, exist_ok=True,
+                                                        revision=s.settings.branch_from))
+    return snapshot(s)  # the new branch holds what it was made from

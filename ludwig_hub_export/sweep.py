@@ -250,7 +250,7 @@ def _fingerprint(target: Target, section: str, settings: ExportSettings) -> str:
 
 def _publish(order, report: SweepReport, journal: Journal, settings: ExportSettings, sections, prints,
              plan: RatePlan, started: float, say) -> None:
-    from .push import push
+    from .publish import push
 
     branch_from: str | None = None
     branch_from_known = False

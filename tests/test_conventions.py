@@ -12,7 +12,7 @@ import pytest
 from helpers import copy_fixture
 
 from ludwig_hub_export.errors import AuthError
-from ludwig_hub_export.push import ExportSettings, push
+from ludwig_hub_export.publish import ExportSettings, push
 from ludwig_hub_export.retry import RetryPolicy
 from ludwig_hub_export.testing import LocalHub
 
@@ -182,7 +182,7 @@ def test_ecd_repo_has_a_counted_config_yaml_and_pull_fetches_it_first_once(tmp_p
     import yaml
 
     from ludwig_hub_export.plan import DOWNLOAD_COUNTED
-    from ludwig_hub_export.pull import pull
+    from ludwig_hub_export.retrieve import pull
 
     push(copy_fixture("ecd_run", tmp_path), settings("tester/ecd"))
     files = local_hub.files("tester/ecd")

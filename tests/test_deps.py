@@ -67,3 +67,17 @@ def _torch_versions() -> str:
         except metadata.PackageNotFoundError:
             pass
     return ", ".join(found)
+
+
+def test_every_public_name_is_what_it_says_whichever_module_was_imported_first():
+    """`from ludwig_hub_export import pull` must give the function even after `ludwig_hub_export.<module>` was
+    imported: a submodule named like a public function would replace it on the package (module not callable)."""
+    code = ("import importlib, pkgutil, types, ludwig_hub_export as p\n"
+            "for m in pkgutil.iter_modules(p.__path__):\n"
+            "    if m.name not in ('__main__', 'demo'):\n"
+            "        importlib.import_module('ludwig_hub_export.' + m.name)\n"
+            "bad = [n for n in p.__all__ if isinstance(getattr(p, n), types.ModuleType)]\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -16,7 +16,7 @@ from helpers import FIXTURES, KIND_OF_LAYOUT, MANIFEST, copy_fixture, tree_diges
 from ludwig_hub_export.checks import check
 from ludwig_hub_export.errors import InvalidModelError, UsageError
 from ludwig_hub_export.layout import find_layout
-from ludwig_hub_export.normalize import normalize
+from ludwig_hub_export.normalization import normalize
 
 ALL = sorted(MANIFEST)
 

@@ -9,7 +9,7 @@ import pytest
 from helpers import FIXTURES, MANIFEST, copy_fixture, make_fixtures, tree_digest
 
 from ludwig_hub_export.layout import find_layout
-from ludwig_hub_export.normalize import normalize
+from ludwig_hub_export.normalization import normalize
 
 pytestmark = pytest.mark.ludwig
 

@@ -13,8 +13,8 @@ from test_push import BASE, _cli_env, base_on_hub, settings  # noqa: F401 - fixt
 from test_ludwig_roundtrip import make_fixtures, predictions
 
 from ludwig_hub_export.errors import InvalidModelError, UntrustedRepoError, UsageError
-from ludwig_hub_export.pull import pull
-from ludwig_hub_export.push import push
+from ludwig_hub_export.retrieve import pull
+from ludwig_hub_export.publish import push
 
 pytestmark = pytest.mark.ludwig
 

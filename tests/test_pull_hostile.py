@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ludwig_hub_export.cli import main
 from ludwig_hub_export.errors import HubError, UntrustedRepoError
-from ludwig_hub_export.pull import pull
+from ludwig_hub_export.retrieve import pull
 from ludwig_hub_export.retry import RetryPolicy
 from ludwig_hub_export.safe_paths import STAGING, resolve_inside
 

@@ -16,8 +16,8 @@ from helpers import FIXTURES, copy_fixture, tree_digest
 from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import AuthError, HubError, InvalidModelError
-from ludwig_hub_export.normalize import normalize
-from ludwig_hub_export.push import ExportSettings, push
+from ludwig_hub_export.normalization import normalize
+from ludwig_hub_export.publish import ExportSettings, push
 from ludwig_hub_export.retry import RetryPolicy
 from ludwig_hub_export.testing import LocalHub
 

@@ -22,7 +22,7 @@ from ludwig_hub_export.checks import check
 from ludwig_hub_export.cli import main
 from ludwig_hub_export.errors import AuthError, InvalidModelError, StorageError
 from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
-from ludwig_hub_export.push import push
+from ludwig_hub_export.publish import push
 from ludwig_hub_export.testing.s3 import LocalS3
 
 BUCKET = "models"

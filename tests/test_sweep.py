@@ -16,8 +16,8 @@ from huggingface_hub import HfApi
 from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError, InvalidModelError, UsageError
 from ludwig_hub_export.hyperopt import read_experiment
 from ludwig_hub_export.limits import RateQuotas
-from ludwig_hub_export.pull import pull
-from ludwig_hub_export.push import export
+from ludwig_hub_export.retrieve import pull
+from ludwig_hub_export.publish import export
 from ludwig_hub_export.retry import RetryPolicy
 from ludwig_hub_export.sweep import export_sweep
 

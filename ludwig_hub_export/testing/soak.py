@@ -101,7 +101,7 @@ def run_soak(hub: LocalHub, sources: list[Path], exports: int, probability: floa
     import os
 
     from ..errors import HubError
-    from ..push import ExportSettings, push
+    from ..publish import ExportSettings, push
     from ..retry import RetryPolicy
 
     rng = random.Random(seed)

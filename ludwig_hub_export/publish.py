@@ -55,9 +55,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
             authenticate(s)
-            ensure_repo(s)
+            seen = ensure_repo(s)
             result.url = s.repo_url()
-            todo = missing(s, plan.files)
+            todo = missing(s, plan.files, state=seen.files)
             if settings.dry_run:
                 _print_plan(console, plan, {f.path for f in todo}, settings)
                 result.files = _file_results(plan, {f.path for f in todo})
@@ -66,16 +66,17 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             if todo:
                 progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
             preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
-            manifest_todo = missing(s, [add_manifest(plan)])
+            manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
             progress.extend(sum(f.size for f in manifest_todo))
             todo += manifest_todo
             result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
                 progress.close()
+                verify(s)
             else:
                 console.say("every file is already on the Hub: nothing to upload")
-            verify(s)
+                verify(s, seen)  # nothing changed since the snapshot, which is the verification
             result.bytes_hashed = plan.bytes_hashed
             if result.pr_url is None and s.revision != "main":
                 result.url = f"{result.url}/tree/{s.revision}"
