@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from export_comparison import MIB, make_full  # noqa: E402
 
-TOOLS = ("retrieve", "snapshot_download")
+TOOLS = ("pull", "snapshot_download")
 
 
 def measure(tool: str, repo_id: str, work: Path, env: dict, n: int) -> dict:

@@ -74,9 +74,9 @@ def main() -> None:
             folder = staged_folder(model, work / f"folder-{name}")
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
             for transfer in args.transfers.split(","):
-                samples = {(tool, phase): [] for tool in ("publish", "upload_folder") for phase in ("cold", "rerun")}
+                samples = {(tool, phase): [] for tool in ("push", "upload_folder") for phase in ("cold", "rerun")}
                 for pair in range(-1, args.pairs):  # pair -1: a warm-up (writes the bytecode), not counted
-                    order = ("publish", "upload_folder") if pair % 2 == 0 else ("upload_folder", "push")
+                    order = ("push", "upload_folder") if pair % 2 == 0 else ("upload_folder", "push")
                     for tool in order:
                         control.reset()
                         run = work / f"run-{name}-{transfer}-{pair}-{tool}"
@@ -112,7 +112,7 @@ def report(name: str, transfer: str, size: int, samples: dict) -> None:
         p, u = med("push", phase, "wall"), med("upload_folder", phase, "wall")
         print(f"  {phase:22} {p:8.2f} {spread('push', phase):>12} {u:16.2f} {spread('upload_folder', phase):>12} "
               f"{p / u:6.2f}")
-    ratio_unchanged = med("publish", "rerun", "wall") / med("upload_folder", "rerun", "wall")
+    ratio_unchanged = med("push", "rerun", "wall") / med("upload_folder", "rerun", "wall")
     print(f"  {'peak RSS MiB (cold)':22} {med('push', 'cold', 'peak_rss') / MIB:8.0f} {'':>12} "
           f"{med('upload_folder', 'cold', 'peak_rss') / MIB:16.0f} {'':>12} "
           f"{med('push', 'cold', 'peak_rss') / med('upload_folder', 'cold', 'peak_rss'):6.2f}")
