@@ -102,7 +102,7 @@ def _check(args: argparse.Namespace) -> int:
     from .checks import check
     from .hyperopt import experiment_dir, read_experiment
 
-    if experiment_dir(args.path) is not None:  # a hyperopt output: the trials, then the best one's check
+    if experiment_dir(args.path, _storage_options(args)) is not None:  # a hyperopt output: the trials, then the best one's check
         experiment = read_experiment(args.path)
         if not args.json:
             print(experiment.format())
@@ -213,7 +213,7 @@ def _push(args: argparse.Namespace) -> int:
     from .hyperopt import experiment_dir
     from .publish import push
 
-    if args.trials or args.trial or args.trials_as != "branches" or experiment_dir(args.path) is not None:
+    if args.trials or args.trial or args.trials_as != "branches" or experiment_dir(args.path, _storage_options(args)) is not None:
         return _push_sweep(args)
     report = push(args.path, _settings(args, args.repo_id))
     if args.report:

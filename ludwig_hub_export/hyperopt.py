@@ -130,10 +130,13 @@ def is_checkpoint_copy(d: Path) -> bool:
     return d.name.startswith("checkpoint_") and is_trial_dir(d.parent)
 
 
-def experiment_dir(path: Path) -> Path | None:
+def experiment_dir(path, storage_options: dict | None = None):
     """The experiment directory `path` names: itself, or the one experiment under a `results/` directory (or
-    the directory `ludwig hyperopt` ran in). None when `path` is no hyperopt output."""
-    path = Path(path)
+    the directory `ludwig hyperopt` ran in). None when `path` is no hyperopt output. A URL (s3://...) is read
+    through its fsspec filesystem (`storage.resolve`) and gives a `StoragePath`."""
+    from .storage import resolve
+
+    path = resolve(path, storage_options)
     if not path.is_dir():
         return None
     if (path / STATISTICS).is_file() or (any(is_trial_dir(d) for d in _subdirs(path))):
@@ -156,9 +159,10 @@ def _subdirs(d: Path) -> list[Path]:
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
-def read_experiment(path: str | Path) -> Experiment:
-    """Parse the experiment `path` names (see `experiment_dir`) and describe every trial. No network."""
-    directory = experiment_dir(Path(path).expanduser())
+def read_experiment(path, storage_options: dict | None = None) -> Experiment:
+    """Parse the experiment `path` (a local path or a URL) names (see `experiment_dir`) and describe every
+    trial. No network besides reading a URL's small JSON files."""
+    directory = experiment_dir(path, storage_options)
     if directory is None:
         raise InvalidModelError(f"{path}: not a hyperopt output (no {STATISTICS} and no trial_* directories)",
                                 "give the directory `ludwig hyperopt` wrote: results/<experiment>/")
@@ -219,7 +223,7 @@ def _is_number(value) -> bool:
 def _last_result(path: Path) -> dict:
     """The last JSON line of Ray's result.json (the trial's final report), or {}."""
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:  # a local file or a `StoragePath` (ranged reads of the tail)
             size = f.seek(0, 2)
             f.seek(max(0, size - MAX_RESULT_TAIL))
             tail = f.read()

@@ -126,12 +126,10 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
 
 def _hyperopt_run(source: Path) -> Path | None:
     """A `ludwig hyperopt` output: a trial_* directory means its run directory (not Ray's checkpoint copy); an
-    experiment (or the results/ around it) means its best trial's. See `hyperopt`. Local directories only: a
-    hyperopt output in object storage is not read yet."""
+    experiment (or the results/ around it) means its best trial's. See `hyperopt`. A
+    hyperopt output in object storage is read the same way, from its listing."""
     from . import hyperopt
 
-    if not isinstance(source, Path):  # a `StoragePath` (s3://...)
-        return None
     run = hyperopt.trial_of_run(source)
     if run is not None:
         return run

@@ -116,7 +116,7 @@ def export(model, repo_id: str, **options) -> ExportReport:
     if isinstance(model, (str, Path)):
         from .hyperopt import experiment_dir
 
-        if experiment_dir(Path(model).expanduser()) is not None:  # a hyperopt output: its best trial
+        if experiment_dir(model, options.get("storage_options")) is not None:  # a hyperopt output: its best trial
             from .sweep import export_best
 
             return export_best(model, repo_id, **options)

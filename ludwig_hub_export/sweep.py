@@ -155,7 +155,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     if settings.revision not in (None, "main") or settings.create_pr:
         raise UsageError("a hyperopt export chooses its own revisions: main for the best trial, trial-<id> "
                          "branches for the others", "drop --revision / --create-pr")
-    experiment = read_experiment(path)
+    experiment = read_experiment(path, settings.storage_options)
     chosen, mode = select(experiment, trials if trials or trial else "all", trial)
     if mode == "sweep":
         mode = "repos" if as_repos else "branches"

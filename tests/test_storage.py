@@ -146,6 +146,44 @@ def test_push_from_s3_publishes_the_same_files_as_from_disk(local_s3, local_hub,
     assert not list(Path(tempfile.gettempdir()).glob("ludwig-hub-export-*/staged/*"))  # staged copies are gone
 
 
+def test_a_hyperopt_experiment_in_s3_publishes_like_the_local_one(local_s3, local_hub, hub_api, transfer_protocol,
+                                                                    env_token, tmp_path):
+    """`ludwig hyperopt` with output_directory s3://...: the experiment is read from the bucket (statistics, Ray's
+    result/params JSON, never params.pkl), every trial is published as a branch, and the best one as main,
+    with the same bytes as from the local copy."""
+    from ludwig_hub_export.hyperopt import read_experiment
+    from ludwig_hub_export.retrieve import pull
+    from ludwig_hub_export.sweep import export_sweep
+
+    local = tmp_path / "hyperopt_ecd"
+    import shutil
+
+    shutil.copytree(FIXTURES / "hyperopt_ecd", local)
+    url = f"s3://{BUCKET}/hp/results"
+    upload(local / "results", url)
+    remote, here = read_experiment(url), read_experiment(local / "results")
+    assert [(t.trial_id, t.score, t.parameters) for t in remote.trials] == \
+        [(t.trial_id, t.score, t.parameters) for t in here.trials]
+    assert str(remote.directory).startswith("s3://")
+    assert not [r for r in local_s3.requests("GET", f"{BUCKET}/hp/") if r.path.endswith(".pkl")]
+
+    report = export_sweep(url, "tester/sweep-s3", trials="all", quiet=True, interactive=False)
+    assert {r.status for r in report.trials} == {"published"} and all(r.verified for r in report.trials)
+    assert local_hub.stats.requests["create_repo"] == 1
+    for trial in here.trials:
+        row = next(r for r in report.trials if r.trial_id == trial.trial_id)
+        pulled = pull("tester/sweep-s3", tmp_path / f"pulled-{trial.trial_id}", revision=row.revision)
+        assert (pulled.model_dir / "model_weights.safetensors").read_bytes() == \
+            (trial.run_dir / "model" / "model_weights.safetensors").read_bytes()
+
+    # the command line: an experiment URL means its best trial, to main
+    env_dir = tmp_path / "cli"
+    assert main(["push", url, "--repo-id", "tester/best-s3", "--format", "quiet"]) == 0
+    best = pull("tester/best-s3", env_dir)
+    assert (best.model_dir / "model_weights.safetensors").read_bytes() == \
+        (here.best.run_dir / "model" / "model_weights.safetensors").read_bytes()
+
+
 def test_rerun_downloads_only_what_the_hub_lacks(local_s3, local_hub, hub_api, transfer_protocol, env_token,
                                                   tmp_path):
     source, sizes = _big_sharded_model(tmp_path)

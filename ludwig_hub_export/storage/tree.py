@@ -111,6 +111,10 @@ class _Stat:
     st_size: int
     st_mtime: float
 
+    @property
+    def st_mtime_ns(self) -> int:
+        return int(self.st_mtime * 1e9)
+
 
 class StoragePath:
     """A path in a `RemoteTree`: the pathlib methods layout detection and `check` call, answered from the
