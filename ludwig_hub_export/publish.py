@@ -17,7 +17,7 @@ from .errors import InvalidModelError, UsageError
 from .hashing import HashCache
 from .limits import human_size
 from .plan import MANIFEST, ExportPlan, add_manifest, build_plan
-from .remote import missing, verify
+from .remote import early_snapshot, missing, verify
 from .repo import authenticate, ensure_repo
 from .report import ExportReport, FileResult
 from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
@@ -54,8 +54,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             s = HubSession(settings, plan, console, deadline)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
+            early = early_snapshot(s)
             authenticate(s)
-            seen = ensure_repo(s)
+            seen = ensure_repo(s, early())
             result.url = s.repo_url()
             todo = missing(s, plan.files, state=seen.files)
             if settings.dry_run:

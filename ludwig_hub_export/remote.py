@@ -50,27 +50,48 @@ class Snapshot(NamedTuple):
     files: dict[str, RemoteEntry]
 
 
+def _fetch_snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        info = s.api.repo_info(s.settings.repo_id, revision=revision or s.revision, files_metadata=True)
+    except RevisionNotFoundError as e:
+        if status_of(e) == 401:
+            raise
+        return Snapshot(True, None, {})
+    except RepositoryNotFoundError as e:
+        if status_of(e) == 401:
+            raise
+        return Snapshot(False, None, {})
+    return Snapshot(True, info.sha, {f.rfilename: RemoteEntry(f.blob_id, f.lfs.sha256 if f.lfs else None, f.size)
+                                     for f in info.siblings or []})
+
+
 def snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
     """The remote revision in one request (repo info with file metadata): whether the repo and the revision
     exist, its commit, and every file's blob id, sha256 and size. One consistent view, at one commit, of what
     would otherwise take a lookup, a listing per phase and a verification."""
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    return s.call("repo info", lambda: _fetch_snapshot(s, revision))
 
-    def fetch() -> Snapshot:
+
+def early_snapshot(s: HubSession):
+    """Start the first snapshot beside the token check, so the two requests cost one round trip. Returns a
+    callable giving the snapshot, or None when this single try failed (the caller then takes it under the
+    retry policy, with the token the check may have refreshed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_fetch_snapshot, s)
+    pool.shutdown(wait=False)
+
+    def result() -> Snapshot | None:
         try:
-            info = s.api.repo_info(s.settings.repo_id, revision=revision or s.revision, files_metadata=True)
-        except RevisionNotFoundError as e:
-            if status_of(e) == 401:
-                raise
-            return Snapshot(True, None, {})
-        except RepositoryNotFoundError as e:
-            if status_of(e) == 401:
-                raise
-            return Snapshot(False, None, {})
-        return Snapshot(True, info.sha, {f.rfilename: RemoteEntry(f.blob_id, f.lfs.sha256 if f.lfs else None, f.size)
-                                         for f in info.siblings or []})
+            return future.result()
+        except Exception:  # noqa: BLE001 - any failure: taken again, properly, by the caller
+            s.report.retries += 1  # the re-take is a retry of a failed request
+            return None
 
-    return s.call("repo info", fetch)
+    return result
 
 
 def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None,

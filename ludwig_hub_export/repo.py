@@ -16,13 +16,13 @@ def authenticate(s: HubSession) -> auth.Identity:
     return identity
 
 
-def ensure_repo(s: HubSession) -> Snapshot:
+def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:
     """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
-    would be created. Returns the snapshot of the target revision (`remote.snapshot`), taken before any change
-    when nothing had to be created."""
+    would be created. Returns the snapshot of the target revision (`remote.snapshot`; `seen` when already taken),
+    taken before any change when nothing had to be created."""
     repo_id = s.settings.repo_id
     # Look before creating: creations have their own, strict rate limit.
-    seen = snapshot(s)
+    seen = seen or snapshot(s)
     if not seen.repo_exists:
         if s.settings.dry_run:
             s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
