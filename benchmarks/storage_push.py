@@ -1,7 +1,7 @@
 """Publishing from object storage: `check` and `push` on an s3:// URL versus "download the folder with s3fs, then
 push the local copy", against a loopback S3 (moto's server mode, `testing.s3`) and the local Hub, in one run.
 
-    .venv/bin/python benchmarks/storage_push.py [--size-mib 1024] [--shard-mib 256] [--runs 1]
+    .venv/bin/python benchmarks/storage_push.py [--size-mib 1024] [--shard-mib 256] [--runs 1] [--transfer lfs|xet]
 
 The model: a full-model save sharded into safetensors files (random weights, real headers, index, Ludwig config).
 Each measurement runs in a fresh process against a freshly emptied Hub, with an empty digest cache, so every byte
@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--shard-mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--transfer", choices=("lfs", "xet"), default="lfs", help="the Hub's transfer protocol")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "URL", "REPO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -127,7 +128,8 @@ def main() -> None:
         token = Path(server.stdout.readline().strip().split("=", 1)[1]).read_text()
         control = HubControl.from_data_dir(endpoint, work / "hub")
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("HF_", "AWS_"))}, **s3.env(),
-               "HF_ENDPOINT": endpoint, "HF_TOKEN": token, "HF_HUB_DISABLE_XET": "1",
+               "HF_ENDPOINT": endpoint, "HF_TOKEN": token,
+               "HF_HUB_DISABLE_XET": "1" if args.transfer == "lfs" else "0",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HOME": str(work / "hf-home"),
                "PYTHONPATH": str(ROOT)}
         os.environ.update(s3.env())
@@ -165,6 +167,9 @@ def main() -> None:
                 mode, mode_env = modes[label]
                 control.reset()
                 s3.log.clear()
+                os.sync()
+                time.sleep(3)  # the same start for every run: back-to-back uploads alternate fast and slow
+                mode_env = {**mode_env, "HF_HOME": str(work / f"hf-home-{label}-{run}")}  # no Xet cache shared
                 result = measure(mode, url, f"tester/{label.replace('_', '-')}-{run}", mode_env, work, label)
                 result["s3_sent"] = s3.bytes_sent(f"{BUCKET}/model/")
                 result["s3_gets"] = [(r.path.rsplit("/", 1)[1], r.range, r.status, r.bytes_sent)
