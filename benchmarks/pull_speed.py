@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ TOOLS = ("pull", "snapshot_download")
 def measure(tool: str, repo_id: str, work: Path, env: dict, n: int) -> dict:
     dest = work / f"out-{tool}-{n}"
     run_env = {**env, "HF_HOME": str(work / f"hf-home-{tool}-{n}")}
+    os.sync()
+    time.sleep(3)  # the same start for every run: back-to-back transfers alternated fast and slow here
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_child.py"), tool, str(dest), repo_id],
                          env=run_env, capture_output=True, text=True)
     line = (out.stdout.strip().splitlines() or ["{}"])[-1]
