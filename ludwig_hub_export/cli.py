@@ -100,10 +100,10 @@ def _storage_options(args: argparse.Namespace) -> dict | None:
 
 def _check(args: argparse.Namespace) -> int:
     from .checks import check
-    from .hyperopt import experiment_dir, read_experiment
+    from .hyperopt import is_experiment, read_experiment
 
-    if experiment_dir(args.path, _storage_options(args)) is not None:  # a hyperopt output: the trials, then the best one's check
-        experiment = read_experiment(args.path)
+    if is_experiment(args.path, _storage_options(args)):  # a hyperopt output: the trials, then the best one's check
+        experiment = read_experiment(args.path, _storage_options(args))
         if not args.json:
             print(experiment.format())
         report = check(experiment.best.run_dir, base_model=args.base_model, prefer_adapter=args.adapter,
@@ -210,10 +210,10 @@ def _push_sweep(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from .hyperopt import experiment_dir
+    from .hyperopt import is_experiment
     from .publish import push
 
-    if args.trials or args.trial or args.trials_as != "branches" or experiment_dir(args.path, _storage_options(args)) is not None:
+    if args.trials or args.trial or args.trials_as != "branches" or is_experiment(args.path, _storage_options(args)):
         return _push_sweep(args)
     report = push(args.path, _settings(args, args.repo_id))
     if args.report:

@@ -151,6 +151,18 @@ def experiment_dir(path, storage_options: dict | None = None):
     return None
 
 
+def is_experiment(path, storage_options: dict | None = None) -> bool:
+    """Whether `path` names a hyperopt output, for choosing between a sweep and a one-model push. A path that
+    cannot be read (no such bucket, no credentials, ...) answers no: the one-model `check` then reads it again and
+    reports the failure in its own terms (for `push`: "check failed, nothing was uploaded")."""
+    from .errors import ExportError
+
+    try:
+        return experiment_dir(path, storage_options) is not None
+    except ExportError:
+        return False
+
+
 def _subdirs(d: Path) -> list[Path]:
     try:
         return sorted(p for p in d.iterdir() if p.is_dir() and not p.is_symlink())

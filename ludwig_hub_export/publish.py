@@ -115,9 +115,9 @@ def export(model, repo_id: str, **options) -> ExportReport:
     """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
     which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields."""
     if isinstance(model, (str, Path)):
-        from .hyperopt import experiment_dir
+        from .hyperopt import is_experiment
 
-        if experiment_dir(model, options.get("storage_options")) is not None:  # a hyperopt output: its best trial
+        if is_experiment(model, options.get("storage_options")):  # a hyperopt output: its best trial
             from .sweep import export_best
 
             return export_best(model, repo_id, **options)
