@@ -10,6 +10,8 @@ it is complete: the one place where Xet and LFS differ for a download.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -30,20 +32,33 @@ class TooLarge(UntrustedRepoError):
 
 
 class _HashingWriter:
-    """A file object for ``http_get``: hashes, counts and forwards every chunk; refuses bytes past `limit`."""
+    """A file object for ``http_get``: hashes, counts and forwards every chunk; refuses bytes past `limit`.
+
+    The hashing runs on a thread of its own, a few chunks behind the download: done inline it would add its time
+    to the download's, chunk by chunk (hashlib releases the GIL, so the two overlap)."""
+
+    _AHEAD = 4  # chunks queued for the hasher at most (the client reads 10 MB at a time): bounded memory
 
     def __init__(self, f: BinaryIO, limit: int, label: str, on_bytes: Callable[[int], None]) -> None:
         self._f, self._limit, self._label, self._on_bytes = f, limit, label, on_bytes
         self._sha = hashlib.sha256()
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=self._AHEAD)
+        self._hasher = threading.Thread(target=self._hash, name=f"sha256 {label}", daemon=True)
+        self._hasher.start()
         self.size = 0
         self.rewound = False
+
+    def _hash(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._sha.update(chunk)
 
     def write(self, chunk: bytes) -> int:
         self.size += len(chunk)
         if self.size > self._limit:  # a repo could serve an endless body: stop at the promised size
             raise TooLarge(f"{self._label}: the Hub sent more than the {self._limit} bytes its manifest entry "
                            "promises", "the repo changed after its export: push the model again")
-        self._sha.update(chunk)
+        if self._hasher.is_alive():  # the digest covers what was written before `close`/`hexdigest`
+            self._chunks.put(bytes(chunk))  # a copy only if the caller passed a reusable buffer
         self._on_bytes(len(chunk))
         return self._f.write(chunk)
 
@@ -60,7 +75,14 @@ class _HashingWriter:
     def tell(self) -> int:
         return self._f.tell()
 
+    def close(self) -> None:
+        """Stop the hasher (also after a failed download); idempotent."""
+        if self._hasher.is_alive():
+            self._chunks.put(None)
+            self._hasher.join()
+
     def hexdigest(self) -> str:
+        self.close()
         return self._sha.hexdigest()
 
 
@@ -105,8 +127,11 @@ def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, e
         return Fetched(digest.size, digest.sha256, streamed=False)
     with open(target, "wb") as f:
         writer = _HashingWriter(f, size, label, on_bytes)
-        http_get(meta.location, writer, headers=headers, expected_size=size,  # type: ignore[arg-type]
-                 displayed_filename=label, tqdm_class=silent_tqdm)
+        try:
+            http_get(meta.location, writer, headers=headers, expected_size=size,  # type: ignore[arg-type]
+                     displayed_filename=label, tqdm_class=silent_tqdm)
+        finally:
+            writer.close()
     if writer.rewound:
         digest = file_digest(target)
         return Fetched(digest.size, digest.sha256, streamed=False)
@@ -126,6 +151,10 @@ def fetch_bytes(url: str, *, limit: int, label: str, token: str | None, endpoint
         raise TooLarge(f"{label} is {meta.size} bytes; at most {limit} are accepted",
                        "this is not a manifest written by ludwig-hub-export: push the model again")
     buffer = io.BytesIO()
-    http_get(meta.location, _HashingWriter(buffer, limit, label, lambda n: None),  # type: ignore[arg-type]
-             headers=build_hf_headers(token=token), displayed_filename=label, tqdm_class=silent_tqdm)
+    writer = _HashingWriter(buffer, limit, label, lambda n: None)
+    try:
+        http_get(meta.location, writer, headers=build_hf_headers(token=token),  # type: ignore[arg-type]
+                 displayed_filename=label, tqdm_class=silent_tqdm)
+    finally:
+        writer.close()
     return buffer.getvalue()
