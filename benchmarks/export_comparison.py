@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+from _hub import HubProcess  # noqa: E402 - benchmarks/ is the script's directory
+
 MIB = 1 << 20
 
 
@@ -93,17 +95,12 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, help="also write the measurements here (for benchmarks/plot.py)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="export-bench-"))
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
-                               str(work / "hub")], stdout=subprocess.PIPE, text=True)
-    endpoint = server.stdout.readline().strip().split("=", 1)[1]
-    token_path = server.stdout.readline().strip().split("=", 1)[1]
-    token = Path(token_path).read_text()
+    hub = HubProcess(work / "hub")
+    endpoint, token_path, token = hub.endpoint, hub.token_path, hub.token
     home = work / "home"  # Ludwig's uploader reads ~/.cache/huggingface/token: give it a private HOME
     (home / ".cache" / "huggingface").mkdir(parents=True)
     (home / ".cache" / "huggingface" / "token").write_text(token)
-    from ludwig_hub_export.testing import HubControl
-
-    control = HubControl.from_data_dir(endpoint, work / "hub")
+    control = hub.control()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HF_")}, "HF_ENDPOINT": endpoint,
            "HF_TOKEN": token, "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HOME": str(home),
            "HF_HOME": str(work / "hf-home")}
@@ -149,8 +146,7 @@ def main() -> None:
                 args.json_out.write_text(json.dumps([{"model": m, "size": sz, "tool": t, "samples": smp}
                                                      for m, sz, t, smp in rows], indent=1))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _hub import HubProcess
 
 
 def main() -> None:
@@ -37,19 +37,15 @@ def main() -> None:
             f.write(chunk)
     size = big.stat().st_size
 
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data", str(work / "hub")],
-                              stdout=subprocess.PIPE, text=True)
-    endpoint = server.stdout.readline().strip().split("=", 1)[1]
-    token_path = server.stdout.readline().strip().split("=", 1)[1]
+    hub = HubProcess(work / "hub")
+    endpoint, token_path = hub.endpoint, hub.token_path
     os.environ.update(HF_ENDPOINT=endpoint, HF_TOKEN_PATH=token_path, HF_HUB_DISABLE_XET="0",
                       HF_HOME=str(work / "home"), HF_HUB_DISABLE_PROGRESS_BARS="1")
     import httpx2
     from huggingface_hub import HfApi, constants  # after the environment is set: the client reads it at import
 
-    from ludwig_hub_export.testing import HubControl
-
-    control = HubControl.from_data_dir(endpoint, work / "hub")
-    token = Path(token_path).read_text().strip()
+    control = hub.control()
+    token = hub.token.strip()
     mib = 1 << 20
 
     def measured(action) -> tuple[float, int, int, object]:
@@ -102,8 +98,7 @@ def main() -> None:
         print(f"bytes received {stats['bytes_received'] / mib:.0f} MiB, sent {stats['bytes_sent'] / mib:.0f} MiB; "
               f"server RSS at the end {stats['rss_bytes'] / mib:.1f} MiB")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _hub import HubProcess
 
 
 def main() -> None:
@@ -34,10 +34,8 @@ def main() -> None:
     hash_s = time.perf_counter() - started
     oid = digest.hexdigest()
 
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data", str(work / "hub")],
-                              stdout=subprocess.PIPE, text=True)
-    endpoint = server.stdout.readline().strip().split("=", 1)[1]
-    token = Path(server.stdout.readline().strip().split("=", 1)[1]).read_text()
+    hub = HubProcess(work / "hub")
+    endpoint, token = hub.endpoint, hub.token
     try:
         import httpx2
 
@@ -52,8 +50,7 @@ def main() -> None:
         put_s = time.perf_counter() - started
         response.raise_for_status()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
     mib = size / (1 << 20)
     print(f"bytes                          {mib:10.0f} MiB")
     print(f"sha256 (hashlib, 8 MiB reads)  {hash_s:10.2f} s  {mib / hash_s:8.0f} MiB/s")

@@ -30,6 +30,7 @@ SETTLE_SECONDS = 3.0
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+from _hub import HubProcess  # noqa: E402
 from export_comparison import MIB, make_adapter, make_full, staged_folder  # noqa: E402
 
 
@@ -59,13 +60,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="push-bench-"))
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
-                               str(work / "hub")], stdout=subprocess.PIPE, text=True)
-    endpoint = server.stdout.readline().strip().split("=", 1)[1]
-    token = Path(server.stdout.readline().strip().split("=", 1)[1]).read_text()
-    from ludwig_hub_export.testing import HubControl
-
-    control = HubControl.from_data_dir(endpoint, work / "hub")
+    hub = HubProcess(work / "hub")
+    endpoint, token = hub.endpoint, hub.token
+    control = hub.control()
     # Bytecode is written and used, as after `pip install` (which compiles it): without it every fresh process
     # compiles ~200 modules from source, a cost no installed user pays.
     base = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and k != "PYTHONDONTWRITEBYTECODE"}
@@ -99,8 +96,7 @@ def main() -> None:
                 results[(name, transfer)] = (size, samples)
                 report(name, transfer, size, samples)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -30,18 +30,15 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--shard-mib", type=int, default=64)
     args = parser.parse_args()
+    from _hub import HubProcess
     from export_comparison import make_full
-
-    from ludwig_hub_export.testing import HubControl
 
     work = Path(tempfile.mkdtemp(prefix="resume-bench-"))
     total = args.shards * args.shard_mib << 20
     model = make_full(work / "src", total, args.shard_mib << 20)
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
-                               str(work / "hub")], stdout=subprocess.PIPE, text=True)
-    endpoint = server.stdout.readline().strip().split("=", 1)[1]
-    token_path = server.stdout.readline().strip().split("=", 1)[1]
-    control = HubControl.from_data_dir(endpoint, work / "hub")
+    hub = HubProcess(work / "hub")
+    endpoint, token_path = hub.endpoint, hub.token_path
+    control = hub.control()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HF_")}, "HF_ENDPOINT": endpoint,
            "HF_TOKEN_PATH": token_path, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(work / "hf-home"),
            "LUDWIG_HUB_EXPORT_CACHE": str(work / "cache")}
@@ -72,8 +69,7 @@ def main() -> None:
         print(f"rerun sent / missing           {sent / missing:10.3f}")
         print(f"rerun wall time                {rerun_s:10.2f} s  verified={report['verified']}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

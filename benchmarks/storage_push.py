@@ -114,19 +114,17 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _hub import HubProcess
     from export_comparison import make_full
 
-    from ludwig_hub_export.testing import HubControl
     from ludwig_hub_export.testing.s3 import LocalS3
 
     work = Path(tempfile.mkdtemp(prefix="storage-bench-"))
-    server = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
-                               str(work / "hub")], stdout=subprocess.PIPE, text=True)
+    hub = HubProcess(work / "hub")
     s3 = LocalS3().start()
     try:
-        endpoint = server.stdout.readline().strip().split("=", 1)[1]
-        token = Path(server.stdout.readline().strip().split("=", 1)[1]).read_text()
-        control = HubControl.from_data_dir(endpoint, work / "hub")
+        endpoint, token = hub.endpoint, hub.token
+        control = hub.control()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("HF_", "AWS_"))}, **s3.env(),
                "HF_ENDPOINT": endpoint, "HF_TOKEN": token,
                "HF_HUB_DISABLE_XET": "1" if args.transfer == "lfs" else "0",
@@ -200,8 +198,7 @@ def main() -> None:
                           "results": results}))
     finally:
         s3.stop()
-        server.terminate()
-        server.wait(timeout=30)
+        hub.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -147,7 +147,7 @@ def main() -> None:
     from huggingface_hub.utils import disable_progress_bars
 
     disable_progress_bars()
-    from ludwig_hub_export.errors import DeferredError, ExportError
+    from ludwig_hub_export.errors import ExportError
     from ludwig_hub_export.hyperopt import read_experiment
     from ludwig_hub_export.publish import export
     from ludwig_hub_export.retry import RetryPolicy
