@@ -21,7 +21,7 @@ from .remote import early_snapshot, missing, verify
 from .repo import authenticate, ensure_repo
 from .report import ExportReport, FileResult
 from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
-from .session import Console, HubSession, client_settings, deferred_error
+from .session import Console, HubSession, PutBytes, client_settings, deferred_error
 from .settings import ExportSettings
 from .transfer import preupload
 from .upload import batches, upload
@@ -50,8 +50,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
     pacer = RateLimitPacer(deadline)
     bound_xet_retries(settings.retry)  # hf_xet's own retries in seconds: this policy decides, the budget holds
     try:
-        with client_settings(settings.retry, settings.quiet, pacer):
-            s = HubSession(settings, plan, console, deadline)
+        put_bytes = PutBytes()
+        with client_settings(settings.retry, settings.quiet, pacer, put_bytes):
+            s = HubSession(settings, plan, console, deadline, put_bytes)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
             early = early_snapshot(s)

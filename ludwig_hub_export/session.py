@@ -5,6 +5,7 @@ failure that outlived the retries is explained to the user. The phases (`repo`, 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from typing import Callable
 
@@ -28,10 +29,27 @@ class Console:
             progress.say(message)
 
 
+class PutBytes:
+    """The bytes of the request bodies the client PUTs: on the LFS path, the uploads (whole files or multipart
+    parts), so what was really sent, 0 for an object the Hub already held. Counted by an httpx request hook on the
+    client (`client_settings`); hf_xet's own traffic does not pass through it."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def request_hook(self, request) -> None:
+        if request.method == "PUT":
+            with self._lock:
+                self.total += int(request.headers.get("content-length") or 0)
+
+
 @contextlib.contextmanager
-def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None):
-    """Explicit timeouts (the client has none by default), the rate-limit pacer on every request, and our one
-    overall progress bar instead of the client's per-file ones (none at all when quiet), for this export only."""
+def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None,
+                    put_bytes: PutBytes | None = None):
+    """Explicit timeouts (the client has none by default), the rate-limit pacer on every request, the count of
+    bytes PUT (`PutBytes`), and our one overall progress bar instead of the client's per-file ones (none
+    at all when quiet), for this export only."""
     import httpx2
     from huggingface_hub import set_client_factory
     from huggingface_hub.utils import _http
@@ -44,6 +62,8 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
         if pacer is not None:
             client.event_hooks["request"].append(pacer.request_hook)
             client.event_hooks["response"].append(pacer.response_hook)
+        if put_bytes is not None:
+            client.event_hooks["request"].append(put_bytes.request_hook)
         return client
 
     set_client_factory(factory)
@@ -56,8 +76,9 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
 
 class HubSession:
     def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console,
-                 deadline: Deadline | None = None) -> None:
+                 deadline: Deadline | None = None, put_bytes: PutBytes | None = None) -> None:
         self.settings = settings
+        self.put_bytes = put_bytes or PutBytes()  # counted by the client's hook (`client_settings`)
         self.plan = plan
         self.console = console
         self.token = auth.resolve_token(settings.token)

@@ -2,11 +2,13 @@
 
 Files are sent several at once, each as soon as it is ready, so that hashing (LFS), fetching (files from object
 storage) and sending overlap, and a file brought to this machine only for the upload is released as soon as the
-Hub holds it. This is the one place that forks on the transfer protocol, because hashing differs:
+Hub holds it. This is the one place that forks on the transfer protocol, because hashing and what is sent differ:
 - Xet (hf_xet installed and not disabled; the real Hub's default): the client computes the sha256 in the same
-  read that chunks the file, so nothing is hashed here; its result is taken back afterwards (and cached).
+  read that chunks the file, so nothing is hashed here; its result is taken back afterwards (and cached). Files
+  go through `xet_upload`, which knows the bytes sent after dedup (only chunks the Hub lacks travel), and the
+  upload modes of all local files come from one request.
 - LFS: the batch API needs the sha256 before the transfer, so each file is hashed just before it is sent,
-  while other files are already being sent.
+  while other files are already being sent; every byte of an LFS-mode file is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import progress
+from . import progress, xet_upload
 from .hashing import Digest
 from .plan import PlannedFile
 from .session import HubSession
@@ -42,11 +44,23 @@ def operation(f: PlannedFile, local: Path | None = None):
     return f.operation
 
 
+def _send(s: HubSession, op, create_pr: bool, own_xet: bool) -> int | None:
+    """Send `op`'s content if the Hub stores it as an LFS/Xet object (a regular file travels inside the commit).
+    Returns the bytes hf_xet sent after dedup, or None where they are counted on the wire (`session.PutBytes`)."""
+    if own_xet:
+        xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, [op], s.revision, create_pr)
+        return xet_upload.send(s.api, s.settings.repo_id, op, s.revision, create_pr) if (
+            xet_upload.needs_sending(op)) else 0
+    s.api.preupload_lfs_files(s.settings.repo_id, additions=[op], revision=None if create_pr else s.revision,
+                              create_pr=create_pr, free_memory=False)
+    return None
+
+
 def preupload(s: HubSession, files: list[PlannedFile]) -> None:
     """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest."""
     xet = client_hashes_while_uploading()
+    own_xet = xet and xet_upload.supported()
     create_pr = s.settings.create_pr and not s.report.pr_url
-    revision = None if create_pr else s.revision
     lock = threading.Lock()
 
     def send(f: PlannedFile) -> None:
@@ -55,11 +69,11 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
             if f.digest is None and not xet and local is not None:
                 f.digest = s.plan.cache.digest(local)  # LFS: the oid is needed before the transfer
             op = operation(f, local)
-            s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
-                s.settings.repo_id, additions=[op], revision=revision, create_pr=create_pr, free_memory=False))
-            if getattr(op, "_upload_mode", None) == "lfs":
-                with lock:
-                    s.report.bytes_uploaded += f.size
+            sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, own_xet))
+            if op._upload_mode == "lfs":
+                if xet:  # without the client parts `xet_upload` needs, the file's size: an upper bound
+                    with lock:
+                        s.report.bytes_uploaded += f.size if sent is None else sent
                 progress.advance(f.size)
             if f.digest is None:  # hashed by the client while it uploaded
                 f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
@@ -72,6 +86,12 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
                 f.release()
 
     todo = [f for f in files if f.data is None and f.operation is None]
+    on_disk = [f for f in todo if f.source is not None]
+    if own_xet and len(on_disk) > 1:  # one request for all their upload modes, instead of one per file
+        ops = [operation(f) for f in on_disk]  # on Xet an operation needs no hash: hf_xet computes it
+        s.call("upload-mode lookup", lambda: xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, ops,
+                                                                           s.revision, create_pr))
+    put_before = s.put_bytes.total
     if len(todo) <= 1:
         for f in todo:
             send(f)
@@ -79,4 +99,6 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
         with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
             for future in [pool.submit(send, f) for f in todo]:
                 future.result()  # the first failure is raised (the others finish or fail on their own)
+    if not xet:
+        s.report.bytes_uploaded += s.put_bytes.total - put_before
     s.plan.cache.save()

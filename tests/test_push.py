@@ -411,3 +411,34 @@ def test_401_on_a_terminal_asks_for_a_token_and_finishes(tmp_path, local_hub):
     assert returncode == 0, text
     assert "401" in text and fresh not in text and stale not in text
     assert "ludwig_export.json" in local_hub.files("tester/tty")
+
+
+# Where the bytes of LFS/Xet files cross the wire on each protocol (regular files travel inside the commit).
+WIRE_KINDS = {"lfs": ("lfs_upload",), "xet": ("xorb", "shard")}
+
+
+def _wire_bytes(local_hub: LocalHub, protocol: str, since: dict | None = None) -> int:
+    return sum(r.bytes_in for kind in WIRE_KINDS[protocol] for r in local_hub.requests(kind)[(since or {}).get(kind, 0):]
+               if r.status == 200)
+
+
+def _regular_bytes(local_hub: LocalHub, repo_id: str, report) -> int:
+    pushed = {f.path for f in report.files}  # not the .gitattributes the repo was created with
+    return sum(e.size for path, e in local_hub.files(repo_id).items() if not e.lfs_oid and path in pushed)
+
+
+def test_bytes_uploaded_is_what_crossed_the_wire_and_a_deduplicated_push_sends_little(
+        tmp_path, local_hub, env_token, transfer_protocol):
+    source, sizes = _big_sharded_model(tmp_path)
+    first = push(source, settings("tester/first", base_model=BASE))
+    wire = _wire_bytes(local_hub, transfer_protocol)
+    assert wire > sum(sizes) * 0.8  # random weights: nothing to deduplicate (Xet compresses a little)
+    assert first.bytes_uploaded == wire + _regular_bytes(local_hub, "tester/first", first)
+
+    # The same weights in another repo: Xet sends only a shard naming chunks the Hub already holds; the LFS
+    # batch API answers that the objects exist, and nothing is PUT.
+    since = {kind: len(local_hub.requests(kind)) for kind in WIRE_KINDS[transfer_protocol]}
+    second = push(source, settings("tester/second", base_model=BASE))
+    wire = _wire_bytes(local_hub, transfer_protocol, since)
+    assert second.verified and wire < sum(sizes) * 0.01
+    assert second.bytes_uploaded == wire + _regular_bytes(local_hub, "tester/second", second)
