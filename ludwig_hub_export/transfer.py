@@ -6,7 +6,8 @@ Hub holds it. This is the one place that forks on the transfer protocol, because
 - Xet (hf_xet installed and not disabled; the real Hub's default): the client computes the sha256 in the same
   read that chunks the file, so nothing is hashed here; its result is taken back afterwards (and cached). Files
   go through `xet_upload`, which knows the bytes sent after dedup (only chunks the Hub lacks travel), and the
-  upload modes of all local files come from one request.
+  upload modes of all local files come from one request. A large file in object storage is streamed from the
+  storage into hf_xet, never staged on this disk, so its download and its upload overlap.
 - LFS: the batch API needs the sha256 before the transfer, so each file is hashed just before it is sent,
   while other files are already being sent; every byte of an LFS-mode file is sent.
 """
@@ -23,6 +24,7 @@ from .plan import PlannedFile
 from .session import HubSession
 
 PARALLEL_FILES = 4  # files in flight at once; each transfer is itself parallel inside the client
+STREAM_MIN_BYTES = 1 << 20  # on Xet, files in object storage from this size on are streamed, not staged
 
 
 def client_hashes_while_uploading() -> bool:
@@ -44,12 +46,29 @@ def operation(f: PlannedFile, local: Path | None = None):
     return f.operation
 
 
-def _send(s: HubSession, op, create_pr: bool, own_xet: bool) -> int | None:
+def _streamed_operation(f: PlannedFile):
+    """The operation for a file streamed from object storage: its real size and first bytes (what the upload-mode
+    lookup sends); its sha256 once hf_xet has read the stream, unless the digest cache knew it already."""
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub.lfs import UploadInfo
+
+    head = f.remote.head()
+    op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=head)
+    # `source_path` only names the object: there is no local copy to hash, and nothing reads it before hf_xet has
+    # set the sha256.
+    op.upload_info = UploadInfo(size=f.size, sample=head, source_path=f.remote.url,
+                                sha256=bytes.fromhex(f.digest.sha256) if f.digest else None)
+    f.operation = op
+    return op
+
+
+def _send(s: HubSession, op, create_pr: bool, own_xet: bool, produce=None) -> int | None:
     """Send `op`'s content if the Hub stores it as an LFS/Xet object (a regular file travels inside the commit).
-    Returns the bytes hf_xet sent after dedup, or None where they are counted on the wire (`session.PutBytes`)."""
+    Returns the bytes hf_xet sent after dedup, or None where they are counted on the wire (`session.PutBytes`).
+    `produce(write)` streams the content into hf_xet (Xet only)."""
     if own_xet:
         xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, [op], s.revision, create_pr)
-        return xet_upload.send(s.api, s.settings.repo_id, op, s.revision, create_pr) if (
+        return xet_upload.send(s.api, s.settings.repo_id, op, s.revision, create_pr, produce) if (
             xet_upload.needs_sending(op)) else 0
     s.api.preupload_lfs_files(s.settings.repo_id, additions=[op], revision=None if create_pr else s.revision,
                               create_pr=create_pr, free_memory=False)
@@ -63,7 +82,24 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
     create_pr = s.settings.create_pr and not s.report.pr_url
     lock = threading.Lock()
 
+    def stream(f: PlannedFile) -> bool:
+        """Stream `f` from object storage into hf_xet; False when the Hub wants it as a regular file instead."""
+        op = _streamed_operation(f)
+        sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, True, produce=f.remote.stream))
+        if op._upload_mode != "lfs":
+            f.operation = None  # small enough to travel inside the commit: staged like any other
+            return False
+        with lock:
+            s.report.bytes_uploaded += sent
+        progress.advance(f.size)
+        if f.digest is None:
+            f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
+            f.remote.cache.put(f.remote.cache_key, f.digest)  # a rerun knows it without reading it again
+        return True
+
     def send(f: PlannedFile) -> None:
+        if own_xet and f.remote is not None and f.size >= STREAM_MIN_BYTES and stream(f):
+            return
         local = f.source if f.source is not None or f.fetch is None else f.fetch()
         try:
             if f.digest is None and not xet and local is not None:

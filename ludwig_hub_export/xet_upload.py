@@ -45,9 +45,12 @@ def needs_sending(op) -> bool:
     return op._upload_mode == "lfs" and not op._should_ignore and not op._is_uploaded
 
 
-def send(api, repo_id: str, op, revision: str, create_pr: bool) -> int:
+def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None) -> int:
     """Send `op`'s content through hf_xet and mark it uploaded; its sha256 is set if it was not known. Returns
-    the bytes hf_xet sent after dedup (xorbs and shard): 0 when the Hub already holds every chunk."""
+    the bytes hf_xet sent after dedup (xorbs and shard): 0 when the Hub already holds every chunk.
+
+    `produce(write)`, when given, feeds the content in order instead (a file streamed from object storage, never
+    on this disk): hf_xet chunks, hashes and uploads it while it arrives."""
     import hf_xet
     from huggingface_hub.utils import build_hf_headers
     from huggingface_hub.utils._xet import (XetTokenType, abort_xet_session, get_xet_session,
@@ -66,11 +69,17 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool) -> int:
         commit = get_xet_session().new_upload_commit(token_refresh_url=url, token_refresh_headers=headers,
                                                      custom_headers=xet_headers_without_auth(headers))
         try:
-            if isinstance(content, bytes):
+            if produce is not None:
+                stream = commit.start_upload_stream(name=op.path_in_repo, sha256=sha256)
+                produce(stream.write)
+                result = stream.finish()  # before wait_to_finish, as hf_xet requires
+            elif isinstance(content, bytes):
                 handle = commit.start_upload_bytes(content, sha256=sha256, name=op.path_in_repo)
             else:
                 handle = commit.start_upload_file(str(content), sha256=sha256)
             report = commit.wait_to_finish()
+            if produce is None:
+                result = handle.result()
         except BaseException:
             with contextlib.suppress(Exception):  # the failure that got us here is the one to report
                 commit.abort()
@@ -79,7 +88,7 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool) -> int:
         abort_xet_session()  # as the client does: the next call starts a fresh session
         raise
     if not op.upload_info.is_hashed:
-        op.upload_info.sha256 = bytes.fromhex(handle.result().xet_info.sha256)
+        op.upload_info.sha256 = bytes.fromhex(result.xet_info.sha256)
     op._is_uploaded = True
     metrics = report.dedup_metrics
     return metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded

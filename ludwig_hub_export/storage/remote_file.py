@@ -142,7 +142,8 @@ class RemoteFile:
             if self.budget is not None:
                 self.budget.acquire(size)
             try:
-                digest = self._download(target, size)
+                with open(target, "wb") as out, self.path.tree.errors(self.path.rel, "downloading"):
+                    digest = self._read(out.write, size, hashed=True)
             except BaseException:
                 target.unlink(missing_ok=True)
                 if self.budget is not None:
@@ -152,38 +153,49 @@ class RemoteFile:
             self.cache.put(self.cache_key, digest)
             return target
 
-    def _download(self, target: Path, size: int) -> Digest:
-        """Ranged GETs, a few in flight, consumed in order: each chunk is hashed and written as it arrives, and
-        at most PARALLEL_CHUNKS + 1 chunks are in memory."""
+    def stream(self, write) -> None:
+        """The whole object, in order, into `write`, with no staged copy (for a client that hashes what it is
+        fed while it uploads: the Xet path)."""
+        self._read(write, self.size, hashed=False)
+
+    def head(self, n: int = 512) -> bytes:
+        """The first `n` bytes (the Hub's upload-mode lookup sends them as a sample)."""
+        with self.path.tree.errors(self.path.rel, "reading"):
+            return self.path.tree.fs.cat_file(self.path.tree.full(self.path.rel), start=0, end=min(n, self.size))
+
+    def _read(self, write, size: int, hashed: bool) -> Digest | None:
+        """Ranged GETs, a few in flight, consumed in order: each chunk is hashed (`hashed`) and handed to `write`
+        as it arrives, and at most PARALLEL_CHUNKS + 1 chunks are in memory."""
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         tree = self.path.tree
         full = tree.full(self.path.rel)
-        sha = hashlib.sha256()
-        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
+        sha = hashlib.sha256() if hashed else None
+        git = hashlib.sha1(b"blob %d\0" % size) if hashed and size <= GIT_SHA1_MAX else None
         ranges = iter([(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)])
         got = 0
 
         def get(start: int, end: int) -> bytes:
             return tree.fs.cat_file(full, start=start, end=end)
 
-        with tree.errors(self.path.rel, "downloading"), open(target, "wb") as out, \
-                ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+        with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
             window = deque((pool.submit(get, *r), r) for _, r in zip(range(PARALLEL_CHUNKS), ranges))
             try:
                 while window:
                     future, (start, end) = window.popleft()
-                    chunk = future.result()
+                    with tree.errors(self.path.rel, "downloading"):  # not around `write`: its failures are its own
+                        chunk = future.result()
                     if len(chunk) != end - start:
                         break  # a short answer: the object changed or the connection dropped (said below)
                     following = next(ranges, None)
                     if following is not None:
                         window.append((pool.submit(get, *following), following))
-                    sha.update(chunk)
+                    if sha is not None:
+                        sha.update(chunk)
                     if git is not None:
                         git.update(chunk)
-                    out.write(chunk)
+                    write(chunk)
                     got += len(chunk)
             finally:
                 for future, _ in window:
@@ -192,7 +204,7 @@ class RemoteFile:
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
                                "the connection dropped)", "run the same command again")
-        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
+        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None) if sha is not None else None
 
     def release(self) -> None:
         """Remove the staged copy (the Hub holds the bytes now, or they are not needed)."""
