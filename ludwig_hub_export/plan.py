@@ -17,6 +17,7 @@ never edited. Weights are uploaded from their own paths: never copied.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import tempfile
 import threading
@@ -118,15 +119,21 @@ class ExportPlan:
             self.workdir = None
 
 
-def versions() -> dict[str, str]:
-    """Installed versions, from package metadata (no import of the heavy packages)."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     out = {"ludwig_hub_export": __version__}
     for dist in ("ludwig", "peft", "transformers", "huggingface_hub", "safetensors", "torch"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    return out
+    return tuple(out.items())
+
+
+def versions() -> dict[str, str]:
+    """Installed versions, from package metadata (no import of the heavy packages). Read once a process: each
+    lookup scans every installed distribution, and the card and the manifest both name them."""
+    return dict(_versions())
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,

@@ -48,7 +48,6 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
     deadline = Deadline(settings.retry.budget)
     pacer = RateLimitPacer(deadline)
-    bound_xet_retries(settings.retry)  # hf_xet's own retries in seconds: this policy decides, the budget holds
     try:
         put_bytes = PutBytes()
         with client_settings(settings.retry, settings.quiet, pacer, put_bytes):
@@ -66,6 +65,9 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.duration = time.monotonic() - started
                 return result
             if todo:
+                # Before hf_xet's first session (nothing is sent before this point, and an unchanged re-push
+                # never gets here): its own retries in seconds, so this policy decides and the budget holds.
+                bound_xet_retries(settings.retry)
                 progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
             preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
             manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
