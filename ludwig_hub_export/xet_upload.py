@@ -71,7 +71,12 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None) ->
         try:
             if produce is not None:
                 stream = commit.start_upload_stream(name=op.path_in_repo, sha256=sha256)
-                produce(stream.write)
+                try:
+                    produce(stream.write)
+                except BaseException:
+                    with contextlib.suppress(Exception):  # no open stream left behind in hf_xet's runtime
+                        stream.abort()
+                    raise
                 result = stream.finish()  # before wait_to_finish, as hf_xet requires
             elif isinstance(content, bytes):
                 handle = commit.start_upload_bytes(content, sha256=sha256, name=op.path_in_repo)
