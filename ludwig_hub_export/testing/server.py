@@ -85,6 +85,7 @@ class RequestRecord:
     bytes_out: int
     seconds: float
     fault: str | None = None
+    logged: bool = field(default=False, repr=False, compare=False)  # in `LocalHub.log` already
 
 
 @dataclass
@@ -300,11 +301,21 @@ class LocalHub:
             if generation == self._generation:
                 self.stats.requests[kind] += 1
 
+    def _log_answer(self, record: RequestRecord, generation: int) -> None:
+        # Logged before the answer is sent: a client that got its answer may read the log at once (the byte
+        # counts and the duration are completed in place afterwards, by `_record`).
+        with self._stats_lock:
+            if generation == self._generation and not record.logged:
+                record.logged = True
+                self.log.append(record)
+
     def _record(self, record: RequestRecord, generation: int) -> None:
         with self._stats_lock:
             if generation != self._generation:
                 return  # a request from before the last reset
-            self.log.append(record)
+            if not record.logged:
+                record.logged = True
+                self.log.append(record)
             self.stats.statuses[(record.kind, record.status)] += 1
             self.stats.bytes_received += record.bytes_in
             self.stats.bytes_sent += record.bytes_out
@@ -341,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self._process(hub, kind, params, split, body, record)
             record.status = response.status
+            record.bytes_in = body.received
+            hub._log_answer(record, self._generation)
             record.bytes_out = self._send(response, body)
         except _Dropped:
             self.close_connection = True
