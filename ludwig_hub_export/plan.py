@@ -314,19 +314,29 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
 
 def add_manifest(plan: ExportPlan) -> PlannedFile:
     """The manifest, last: it lists every file's sha256, so it is built once all are known (after upload)."""
-    unknown = [f.path for f in plan.files if f.digest is None]
+    unknown = [f.path for f in plan.files if f.digest is None and f.path != MANIFEST]
     assert not unknown, f"manifest before these files were hashed: {unknown}"
     plan.files = [f for f in plan.files if f.path != MANIFEST]
+    data = _manifest_bytes(plan)
+    manifest = PlannedFile(MANIFEST, "manifest", len(data), digest_bytes(data), data=data)
+    plan.files.append(manifest)
+    return manifest
+
+
+def manifest_stand_in(plan: ExportPlan) -> bytes:
+    """Bytes of exactly the manifest's size before the files are hashed (every sha256 is 64 hex digits), so that
+    its upload mode can be asked with the other files' (the Hub decides from path, size and first bytes)."""
+    return _manifest_bytes(plan, unknown_sha256="0" * 64)
+
+
+def _manifest_bytes(plan: ExportPlan, unknown_sha256: str | None = None) -> bytes:
     body = {
         "format": MANIFEST_FORMAT,
         "kind": plan.kind,
         "adapter_name": plan.adapter_name,
         "base_model": plan.base_model,
         "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
-                  for f in plan.files],
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256 or unknown_sha256, "ludwig_path": f.ludwig_path}
+                  for f in plan.files if f.path != MANIFEST],
     }
-    data = (json.dumps(body, indent=2) + "\n").encode()
-    manifest = PlannedFile(MANIFEST, "manifest", len(data), digest_bytes(data), data=data)
-    plan.files.append(manifest)
-    return manifest
+    return (json.dumps(body, indent=2) + "\n").encode()

@@ -23,7 +23,7 @@ from .report import ExportReport, FileResult
 from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
 from .session import Console, HubSession, PutBytes, client_settings, deferred_error
 from .settings import ExportSettings
-from .transfer import preupload
+from .transfer import adopt_manifest_mode, preupload
 from .upload import batches, upload
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
@@ -71,6 +71,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
             preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
             manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
+            for manifest in manifest_todo:
+                adopt_manifest_mode(s, manifest)
             progress.extend(sum(f.size for f in manifest_todo))
             todo += manifest_todo
             result.files = _file_results(plan, {f.path for f in todo})

@@ -88,6 +88,7 @@ class HubSession:
                                    notes=list(plan.notes), dry_run=settings.dry_run,
                                    bytes_hashed=plan.bytes_hashed)
         self._last_commit = 0.0
+        self.manifest_lookup = None  # the manifest's stand-in in the upload-mode lookup (`transfer`)
         self._make_api()
 
     def _make_api(self) -> None:

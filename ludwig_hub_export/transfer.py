@@ -5,11 +5,12 @@ storage) and sending overlap, and a file brought to this machine only for the up
 Hub holds it. This is the one place that forks on the transfer protocol, because hashing and what is sent differ:
 - Xet (hf_xet installed and not disabled; the real Hub's default): the client computes the sha256 in the same
   read that chunks the file, so nothing is hashed here; its result is taken back afterwards (and cached). Files
-  go through `xet_upload`, which knows the bytes sent after dedup (only chunks the Hub lacks travel), and the
-  upload modes of all local files come from one request. A large file in object storage is streamed from the
-  storage into hf_xet, never staged on this disk, so its download and its upload overlap.
+  go through `xet_upload`, which knows the bytes sent after dedup (only chunks the Hub lacks travel). A large file
+  in object storage is streamed from the storage into hf_xet, never staged on this disk, so its download and its
+  upload overlap.
 - LFS: the batch API needs the sha256 before the transfer, so each file is hashed just before it is sent,
   while other files are already being sent; every byte of an LFS-mode file is sent.
+On both, the upload modes of all the files at hand come from one request before anything is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from . import progress, xet_upload
 from .hashing import Digest
-from .plan import PlannedFile
+from .plan import MANIFEST, PlannedFile, manifest_stand_in
 from .session import HubSession
 
 PARALLEL_FILES = 4  # files in flight at once; each transfer is itself parallel inside the client
@@ -41,9 +42,36 @@ def operation(f: PlannedFile, local: Path | None = None):
     if f.operation is None:
         content = f.data if f.data is not None else str(local or f.source)
         f.operation = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=content)
-        if f.digest is not None:
-            f.operation.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # the client does not hash again
+    if f.digest is not None and not f.operation.upload_info.is_hashed:
+        f.operation.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # the client does not hash again
     return f.operation
+
+
+def lookup_upload_modes(s: HubSession, files: list[PlannedFile], create_pr: bool) -> None:
+    """The upload mode of every file at hand (the large local ones, the generated ones, and the manifest through
+    a stand-in of its size) in one request: otherwise each large file asks on its own and the commit asks again
+    for the rest, one more round trip before the commit. Files still to be fetched ask when they are."""
+    from huggingface_hub import CommitOperationAdd
+
+    if not xet_upload.supported():
+        return  # without the client parts this needs, each file asks on its own, as the client does
+    ops = [operation(f) for f in files if f.operation is None and (f.source is not None or f.data is not None)]
+    if not ops:
+        return
+    s.manifest_lookup = CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_stand_in(s.plan))
+    ops.append(s.manifest_lookup)
+    s.call("upload-mode lookup", lambda: xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, ops, s.revision,
+                                                                       create_pr))
+
+
+def adopt_manifest_mode(s: HubSession, manifest: PlannedFile) -> None:
+    """Give the manifest the upload mode its stand-in got, when the sizes agree (they do unless a file changed)."""
+    stand_in, s.manifest_lookup = s.manifest_lookup, None
+    if stand_in is None or stand_in._upload_mode is None or stand_in.upload_info.size != manifest.size:
+        return  # the commit asks for it
+    op = operation(manifest)
+    op._upload_mode, op._should_ignore, op._remote_oid = (stand_in._upload_mode, stand_in._should_ignore,
+                                                          stand_in._remote_oid)
 
 
 def _streamed_operation(f: PlannedFile):
@@ -122,11 +150,7 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
                 f.release()
 
     todo = [f for f in files if f.data is None and f.operation is None]
-    on_disk = [f for f in todo if f.source is not None]
-    if own_xet and len(on_disk) > 1:  # one request for all their upload modes, instead of one per file
-        ops = [operation(f) for f in on_disk]  # on Xet an operation needs no hash: hf_xet computes it
-        s.call("upload-mode lookup", lambda: xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, ops,
-                                                                           s.revision, create_pr))
+    lookup_upload_modes(s, files, create_pr)  # no file is hashed for it: the client hashes lazily
     put_before = s.put_bytes.total
     if len(todo) <= 1:
         for f in todo:

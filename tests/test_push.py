@@ -442,3 +442,30 @@ def test_bytes_uploaded_is_what_crossed_the_wire_and_a_deduplicated_push_sends_l
     wire = _wire_bytes(local_hub, transfer_protocol, since)
     assert second.verified and wire < sum(sizes) * 0.01
     assert second.bytes_uploaded == wire + _regular_bytes(local_hub, "tester/second", second)
+
+
+def test_one_upload_mode_request_per_push_with_the_manifest_asked_through_a_stand_in(
+        tmp_path, local_hub, env_token, transfer_protocol):
+    """Every file's upload mode (three shards, the generated files, the manifest before its hashes are known) comes
+    from one preupload request: not one per shard plus one more inside the commit."""
+    from safetensors.torch import save_file
+
+    source, _ = _big_sharded_model(tmp_path)
+    first = push(source, settings(base_model=BASE))
+    assert first.verified and len(local_hub.requests("preupload")) == 1
+
+    # A changed shard of the same size: the manifest changes too (same size, new hashes) and must land.
+    index = json.loads((source / "model_weights" / "model.safetensors.index.json").read_text())
+    shard = sorted(set(index["weight_map"].values()))[0]
+    names = [k for k, v in index["weight_map"].items() if v == shard]
+    generator = torch.Generator().manual_seed(99)
+    save_file({n: torch.randn(2 * 1024 * 1024 // len(names), generator=generator) for n in names},
+              str(source / "model_weights" / shard), metadata={"format": "pt"})
+    second = push(source, settings(base_model=BASE))
+    assert second.verified and len(local_hub.requests("preupload")) == 2
+    manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
+    remote = local_hub.files("tester/model")
+    assert {e["path"]: e["sha256"] for e in manifest["files"]} == {
+        f.path: f.sha256 for f in second.files if f.path != "ludwig_export.json"}
+    changed = [f for f in manifest["files"] if f["path"].endswith(shard)]
+    assert changed and remote[changed[0]["path"]].lfs_oid == changed[0]["sha256"]
