@@ -53,7 +53,7 @@ def lookup_upload_modes(s: HubSession, files: list[PlannedFile], create_pr: bool
     for the rest, one more round trip before the commit. Files still to be fetched ask when they are."""
     from huggingface_hub import CommitOperationAdd
 
-    if not xet_upload.supported():
+    if not xet_upload.lookup_supported():
         return  # without the client parts this needs, each file asks on its own, as the client does
     ops = [operation(f) for f in files if f.operation is None and (f.source is not None or f.data is not None)]
     if not ops:

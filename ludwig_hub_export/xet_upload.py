@@ -17,17 +17,29 @@ from urllib.parse import quote
 
 
 @functools.cache
-def supported() -> bool:
+def lookup_supported() -> bool:
+    """The client parts `fetch_upload_modes` needs (either protocol; hf_xet is not loaded for it)."""
     try:
-        import hf_xet
         from huggingface_hub import CommitOperationAdd
         from huggingface_hub._commit_api import _fetch_upload_modes  # noqa: F401
+    except ImportError:
+        return False
+    fields = getattr(CommitOperationAdd, "__dataclass_fields__", {})
+    return {"_upload_mode", "_should_ignore", "_is_uploaded", "_remote_oid"} <= fields.keys()
+
+
+@functools.cache
+def supported() -> bool:
+    """Everything `send` needs: the lookup's parts and hf_xet's session API."""
+    if not lookup_supported():
+        return False
+    try:
+        import hf_xet
         from huggingface_hub.utils._xet import (XetTokenType, get_xet_session,  # noqa: F401
                                                 xet_connection_info_refresh_url, xet_headers_without_auth)
     except ImportError:
         return False
-    fields = getattr(CommitOperationAdd, "__dataclass_fields__", {})
-    return hasattr(hf_xet, "XetSession") and {"_upload_mode", "_should_ignore", "_is_uploaded"} <= fields.keys()
+    return hasattr(hf_xet, "XetSession")
 
 
 def fetch_upload_modes(api, repo_id: str, ops: list, revision: str, create_pr: bool) -> None:

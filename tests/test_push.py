@@ -469,3 +469,16 @@ def test_one_upload_mode_request_per_push_with_the_manifest_asked_through_a_stan
         f.path: f.sha256 for f in second.files if f.path != "ludwig_export.json"}
     changed = [f for f in manifest["files"] if f["path"].endswith(shard)]
     assert changed and remote[changed[0]["path"]].lfs_oid == changed[0]["sha256"]
+
+
+def test_a_push_on_lfs_does_not_load_hf_xet(tmp_path, local_hub):
+    """hf_xet's native library costs ~10 MiB of memory: the LFS path has no use for it."""
+    source = copy_fixture("lora_saved", tmp_path)
+    env = {**_cli_env(local_hub, tmp_path, local_hub.token), "HF_HUB_DISABLE_XET": "1"}
+    code = ("import sys; from ludwig_hub_export.publish import ExportSettings, push; "
+            f"r = push({str(source)!r}, ExportSettings(repo_id='tester/m', base_model={BASE!r}, quiet=True, "
+            "interactive=False)); print(r.verified, 'hf_xet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
+    assert local_hub.requests("lfs_batch") and not local_hub.requests("xet_token")
