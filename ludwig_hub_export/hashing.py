@@ -56,15 +56,56 @@ def default_cache_path() -> Path:
     return Path(root) / "hashes.json"
 
 
+class JsonEntries:
+    """The entries of a digest cache file, most recently used last, at most `MAX_ENTRIES` of them: keys name
+    files that come and go (temporary directories, a sweep's trials), and an unbounded file would be read and
+    written whole by every push, growing with every model ever pushed."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError):
+            entries = {}
+        self._entries: dict[str, list] = entries if isinstance(entries, dict) else {}
+
+    def __contains__(self, key: str) -> bool:
+        with self.lock:
+            return key in self._entries
+
+    def get(self, key: str):
+        with self.lock:
+            hit = self._entries.pop(key, None)
+            if hit is not None:
+                self._entries[key] = hit  # used now: last to be dropped
+            return hit
+
+    def put(self, key: str, value: list) -> None:
+        with self.lock:
+            self._entries.pop(key, None)
+            self._entries[key] = value
+
+    def save(self) -> None:
+        with self.lock:
+            data = json.dumps(dict(list(self._entries.items())[-self.MAX_ENTRIES:]))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(data)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a re-read next time
+
+
 class HashCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else default_cache_path()
         self._lock = threading.Lock()
         self.bytes_read = 0
-        try:
-            self._entries: dict[str, list] = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
+        self._entries = JsonEntries(self.path)
 
     @staticmethod
     def _key(path: Path) -> str:
@@ -73,25 +114,21 @@ class HashCache:
 
     def digest(self, path: Path) -> Digest:
         key = self._key(path)
-        with self._lock:
-            hit = self._entries.get(key)
+        hit = self._entries.get(key)
         if hit is not None:
             return Digest(*hit)
         result = self._read(path)
-        with self._lock:
-            self._entries[key] = [result.size, result.sha256, result.git_sha1]
+        self._entries.put(key, [result.size, result.sha256, result.git_sha1])
         return result
 
     def cached(self, path: Path) -> Digest | None:
         """The digest if this exact file (path, size, mtime, inode) was hashed before; never reads it."""
-        with self._lock:
-            hit = self._entries.get(self._key(path))
+        hit = self._entries.get(self._key(path))
         return Digest(*hit) if hit is not None else None
 
     def put(self, path: Path, digest: Digest) -> None:
         """Remember a digest computed elsewhere (by the upload client while it sent the file)."""
-        with self._lock:
-            self._entries[self._key(path)] = [digest.size, digest.sha256, digest.git_sha1]
+        self._entries.put(self._key(path), [digest.size, digest.sha256, digest.git_sha1])
 
     def _read(self, path: Path) -> Digest:
         result = file_digest(path)
@@ -111,10 +148,4 @@ class HashCache:
             self.digest(todo[0])
 
     def save(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._entries))
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a re-read next time
+        self._entries.save()

@@ -482,3 +482,22 @@ def test_a_push_on_lfs_does_not_load_hf_xet(tmp_path, local_hub):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
     assert local_hub.requests("lfs_batch") and not local_hub.requests("xet_token")
+
+
+def test_the_hash_cache_keeps_the_most_recently_used_entries_only(tmp_path, monkeypatch):
+    """Its keys name files that come and go: a bound keeps the file every push reads and writes small."""
+    from ludwig_hub_export.hashing import HashCache, JsonEntries
+
+    monkeypatch.setattr(JsonEntries, "MAX_ENTRIES", 3)
+    files = []
+    for n in range(5):
+        files.append(tmp_path / f"w{n}.bin")
+        files[-1].write_bytes(os.urandom(1000 + n))
+    cache = HashCache(tmp_path / "hashes.json")
+    digests = [cache.digest(f) for f in files]
+    assert cache.cached(files[1]) == digests[1]  # used again: now among the newest
+    cache.save()
+    again = HashCache(tmp_path / "hashes.json")
+    assert [again.cached(f) is not None for f in files] == [False, True, False, True, True]
+    assert again.digest(files[4]) == digests[4] and again.bytes_read == 0
+    assert len(json.loads((tmp_path / "hashes.json").read_text())) == 3

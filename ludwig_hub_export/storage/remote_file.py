@@ -9,7 +9,6 @@ the key. Objects without a version or mtime are not cached (size alone proves no
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ExportError, StorageError
-from ..hashing import GIT_SHA1_MAX, Digest, default_cache_path
+from ..hashing import GIT_SHA1_MAX, Digest, JsonEntries, default_cache_path
 from .tree import StoragePath
 from .urls import display
 
@@ -34,17 +33,10 @@ class DigestCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else default_digest_cache_path()
-        self._lock = threading.Lock()
-        try:
-            self._entries: dict[str, list] = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
+        self._entries = JsonEntries(self.path)
 
     def get(self, key: str | None) -> Digest | None:
-        if key is None:
-            return None
-        with self._lock:
-            hit = self._entries.get(key)
+        hit = self._entries.get(key) if key is not None else None
         try:
             return Digest(int(hit[0]), str(hit[1]), hit[2]) if hit else None
         except (TypeError, ValueError, IndexError):
@@ -53,20 +45,11 @@ class DigestCache:
     def put(self, key: str | None, digest: Digest) -> None:
         if key is None:
             return
-        with self._lock:
-            self._entries[key] = [digest.size, digest.sha256, digest.git_sha1]
+        self._entries.put(key, [digest.size, digest.sha256, digest.git_sha1])
         self.save()  # now: an interrupted push keeps what it learned
 
     def save(self) -> None:
-        with self._lock:
-            data = json.dumps(self._entries)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(data)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a download next time
+        self._entries.save()
 
 
 class StagingBudget:
