@@ -1,7 +1,9 @@
 """`push` versus `HfApi.upload_folder` of the same files, on the Xet path and on the LFS path, in one run.
 
     .venv/bin/python benchmarks/push_vs_upload_folder.py [--models single400,shards1g,adapter] [--pairs 5]
-                                                         [--transfers xet,lfs]
+                                                         [--transfers xet,lfs] [--json-out FILE]
+
+`--json-out` also writes every measurement, for the chart (`benchmarks/plot.py FILE docs/push_vs_upload_folder.png`).
 
 For each model and protocol, `--pairs` alternating pairs (push first, then upload_folder first, ...):
 - cold: an emptied hub, a fresh hash cache and a fresh HF_HOME (hf_xet's caches), so every byte is hashed and
@@ -58,6 +60,7 @@ def main() -> None:
     parser.add_argument("--models", default="single400,shards1g,adapter")
     parser.add_argument("--transfers", default="xet,lfs")
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--json-out", type=Path, help="also write every measurement here (for benchmarks/plot.py)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="push-bench-"))
     hub = HubProcess(work / "hub")
@@ -95,6 +98,10 @@ def main() -> None:
                         shutil.rmtree(run, ignore_errors=True)
                 results[(name, transfer)] = (size, samples)
                 report(name, transfer, size, samples)
+                if args.json_out:
+                    rows = [{"model": m, "transfer": t, "size": sz, "tool": tool, "phase": phase, "samples": runs}
+                            for (m, t), (sz, by) in results.items() for (tool, phase), runs in by.items()]
+                    args.json_out.write_text(json.dumps(rows, indent=1))
     finally:
         hub.stop()
         shutil.rmtree(work, ignore_errors=True)
