@@ -2,6 +2,10 @@
 push the local copy", against a loopback S3 (moto's server mode, `testing.s3`) and the local Hub, in one run.
 
     .venv/bin/python benchmarks/storage_push.py [--size-mib 1024] [--shard-mib 256] [--runs 1] [--transfer lfs|xet]
+                                                [--s3-mib-per-s N]
+
+`--s3-mib-per-s` paces the S3 server's response bodies through one link of N MiB/s (all downloads together), as a
+bucket across a network: on loopback the server's CPU, shared with the client and the Hub, sets the pace instead.
 
 The model: a full-model save sharded into safetensors files (random weights, real headers, index, Ludwig config).
 Each measurement runs in a fresh process against a freshly emptied Hub, with an empty digest cache, so every byte
@@ -107,6 +111,7 @@ def main() -> None:
     parser.add_argument("--shard-mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--transfer", choices=("lfs", "xet"), default="lfs", help="the Hub's transfer protocol")
+    parser.add_argument("--s3-mib-per-s", type=float, help="the bucket's link, MiB/s (default: loopback, unpaced)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "URL", "REPO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -121,7 +126,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="storage-bench-"))
     hub = HubProcess(work / "hub")
-    s3 = LocalS3().start()
+    s3 = LocalS3(bandwidth=args.s3_mib_per_s * MIB if args.s3_mib_per_s else None).start()
     try:
         endpoint, token = hub.endpoint, hub.token
         control = hub.control()
@@ -140,7 +145,8 @@ def main() -> None:
         fs.put(str(model), f"{BUCKET}/model", recursive=True)
         shutil.rmtree(work / "src")
         url = f"s3://{BUCKET}/model"
-        print(f"model: {len(sizes)} files, {sum(sizes) / MIB:.0f} MiB, largest {sizes[0] / MIB:.0f} MiB "
+        link = f", S3 link {args.s3_mib_per_s:g} MiB/s" if args.s3_mib_per_s else ", S3 on loopback, unpaced"
+        print(f"model: {len(sizes)} files, {sum(sizes) / MIB:.0f} MiB, largest {sizes[0] / MIB:.0f} MiB{link} "
               f"(S3 at {s3.url}, Hub at {endpoint})")
 
         s3.log.clear()

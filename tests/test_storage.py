@@ -23,7 +23,7 @@ from ludwig_hub_export.cli import main
 from ludwig_hub_export.errors import AuthError, InvalidModelError, StorageError
 from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
 from ludwig_hub_export.publish import push
-from ludwig_hub_export.testing.s3 import LocalS3
+from ludwig_hub_export.testing.s3 import LocalS3, PacedLink
 
 BUCKET = "models"
 
@@ -395,3 +395,14 @@ def test_staging_hashes_exactly_the_bytes_of_the_object(size, tmp_path, monkeypa
     assert staged.digest == file_digest(path)
     staged.release()
     assert not path.exists()
+
+
+def test_a_paced_link_makes_the_local_s3_serve_like_a_remote_bucket(local_s3, monkeypatch):
+    """The storage benchmark's `--s3-mib-per-s`: every body byte goes through one shared link of that rate."""
+    data = os.urandom(3 << 20)
+    s3().pipe(f"{BUCKET}/paced.bin", data)
+    monkeypatch.setattr(local_s3, "link", PacedLink(6 << 20))  # 3 MiB at 6 MiB/s: at least half a second
+    started = time.monotonic()
+    assert s3().cat_file(f"{BUCKET}/paced.bin") == data
+    assert time.monotonic() - started >= 0.45
+    assert local_s3.bytes_sent(f"{BUCKET}/paced.bin") == len(data)

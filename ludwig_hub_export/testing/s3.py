@@ -9,6 +9,7 @@ one (s3fs/botocore) pointed here by ``AWS_ENDPOINT_URL``; nothing of it is mocke
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -51,11 +52,32 @@ class S3Faults:
         self.cuts.clear()
 
 
-class LocalS3:
-    """``LocalS3().start()``; ``env()`` gives the client's environment; ``requests()`` the log."""
+class PacedLink:
+    """A link of `rate` bytes/s shared by every response body: a bucket across a network, not on loopback (where
+    the server's own CPU, shared with the client's, sets the pace)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    PIECE = 1 << 20
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._free_at = 0.0
+
+    def send(self, n: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._free_at = max(now, self._free_at) + n / self.rate
+            wait = self._free_at - now
+        time.sleep(wait)
+
+
+class LocalS3:
+    """``LocalS3().start()``; ``env()`` gives the client's environment; ``requests()`` the log. `bandwidth`
+    (bytes/s, all downloads together) paces response bodies like a remote bucket's link."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, bandwidth: float | None = None) -> None:
         self.host, self.port = host, port
+        self.link = PacedLink(bandwidth) if bandwidth else None
         self.faults = S3Faults()
         self.log: list[S3Request] = []
         self._lock = threading.Lock()
@@ -158,8 +180,15 @@ class LocalS3:
                     record.bytes_sent += len(part)
                     yield part
                     raise ConnectionAbortedError("local S3 fault: connection cut mid-body")
-                record.bytes_sent += len(chunk)
-                yield chunk
+                if self.link is None:
+                    record.bytes_sent += len(chunk)
+                    yield chunk
+                    continue
+                for start in range(0, len(chunk), PacedLink.PIECE):
+                    piece = chunk[start:start + PacedLink.PIECE]
+                    self.link.send(len(piece))
+                    record.bytes_sent += len(piece)
+                    yield piece
         finally:
             close = getattr(body, "close", None)
             if close is not None:
