@@ -302,25 +302,27 @@ class LocalHub:
                 self.stats.requests[kind] += 1
 
     def _log_answer(self, record: RequestRecord, generation: int) -> None:
-        # Logged before the answer is sent: a client that got its answer may read the log at once (the byte
-        # counts and the duration are completed in place afterwards, by `_record`).
+        # Logged and its status counted before the answer is sent: a client that got its answer may read the log
+        # and the counts at once (the byte counts and the duration are completed afterwards, by `_record`).
         with self._stats_lock:
             if generation == self._generation and not record.logged:
-                record.logged = True
-                self.log.append(record)
+                self._count_answer(record)
+
+    def _count_answer(self, record: RequestRecord) -> None:  # under `_stats_lock`
+        record.logged = True
+        self.log.append(record)
+        self.stats.statuses[(record.kind, record.status)] += 1
+        if record.fault:
+            self.stats.faults_fired += 1
 
     def _record(self, record: RequestRecord, generation: int) -> None:
         with self._stats_lock:
             if generation != self._generation:
                 return  # a request from before the last reset
-            if not record.logged:
-                record.logged = True
-                self.log.append(record)
-            self.stats.statuses[(record.kind, record.status)] += 1
+            if not record.logged:  # no answer was sent (a dropped connection): counted now
+                self._count_answer(record)
             self.stats.bytes_received += record.bytes_in
             self.stats.bytes_sent += record.bytes_out
-            if record.fault:
-                self.stats.faults_fired += 1
 
 
 class _DualStackServer(ThreadingHTTPServer):
