@@ -105,6 +105,8 @@ def _send(s: HubSession, op, create_pr: bool, own_xet: bool, produce=None) -> in
 
 def preupload(s: HubSession, files: list[PlannedFile]) -> None:
     """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest."""
+    if not files:
+        return  # an unchanged re-push: no client parts to load, and the plan has saved the hash cache already
     xet = client_hashes_while_uploading()
     own_xet = xet and xet_upload.supported()
     create_pr = s.settings.create_pr and not s.report.pr_url
