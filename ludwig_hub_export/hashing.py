@@ -65,7 +65,7 @@ class JsonEntries:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         try:
             entries = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -73,31 +73,33 @@ class JsonEntries:
         self._entries: dict[str, list] = entries if isinstance(entries, dict) else {}
 
     def __contains__(self, key: str) -> bool:
-        with self.lock:
+        with self._lock:
             return key in self._entries
 
     def get(self, key: str):
-        with self.lock:
+        with self._lock:
             hit = self._entries.pop(key, None)
             if hit is not None:
                 self._entries[key] = hit  # used now: last to be dropped
             return hit
 
     def put(self, key: str, value: list) -> None:
-        with self.lock:
+        with self._lock:
             self._entries.pop(key, None)
             self._entries[key] = value
 
     def save(self) -> None:
-        with self.lock:
+        # Snapshot and write under one lock: two threads that snapshot, then write in the other order, would
+        # leave the older snapshot on disk and lose the newer one's entry (a file downloaded again next time).
+        with self._lock:
             data = json.dumps(dict(list(self._entries.items())[-self.MAX_ENTRIES:]))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(data)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a re-read next time
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+                tmp.write_text(data)
+                os.replace(tmp, self.path)
+            except OSError:
+                pass  # a cache that cannot be written only costs a re-read next time
 
 
 class HashCache:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import os
 import shutil
 import subprocess
@@ -482,6 +483,39 @@ def test_a_push_on_lfs_does_not_load_hf_xet(tmp_path, local_hub):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
     assert local_hub.requests("lfs_batch") and not local_hub.requests("xet_token")
+
+
+def test_a_digest_cache_save_never_puts_an_older_snapshot_over_a_newer_one(tmp_path, monkeypatch):
+    """Files hashed in parallel each save the cache. Here the first save's write is held back until the second
+    save is done (or 1 s has passed): written last, an older snapshot would lose the second entry (and the file
+    from object storage it describes would be downloaded again on the next push)."""
+    from ludwig_hub_export.hashing import JsonEntries
+
+    entries = JsonEntries(tmp_path / "digests.json")
+    replace, writing, second_done = os.replace, threading.Event(), threading.Event()
+
+    def held_back_replace(src, dst):
+        if not writing.is_set():
+            writing.set()
+            second_done.wait(timeout=1)
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", held_back_replace)
+
+    def save(key: str, done: threading.Event | None = None) -> None:
+        entries.put(key, [1, "0" * 64, None])
+        entries.save()
+        if done is not None:
+            done.set()
+
+    first = threading.Thread(target=save, args=("first",))
+    first.start()
+    assert writing.wait(timeout=5)
+    second = threading.Thread(target=save, args=("second", second_done))
+    second.start()
+    first.join()
+    second.join()
+    assert set(json.loads((tmp_path / "digests.json").read_text())) == {"first", "second"}
 
 
 def test_the_hash_cache_keeps_the_most_recently_used_entries_only(tmp_path, monkeypatch):
