@@ -17,7 +17,7 @@ from ..errors import InvalidModelError
 from .urls import display, filesystem, protocol_of, storage_errors
 
 _UNSAFE_PART = re.compile(r"[\x00-\x1f\x7f\\]")
-HEADER_BLOCK = 64 << 10  # read-ahead for header reads: small, so a header read stays near its size
+HEADER_BLOCK = 64 << 10  # a header read's first request: most headers fit, and it costs what 104 bytes cost
 
 
 @dataclass
@@ -250,33 +250,48 @@ class StoragePath:
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
 
-    def open(self, mode: str = "rb", block_size: int = HEADER_BLOCK):
-        """A seekable binary file whose reads are ranged requests of about what is asked (headers)."""
+    def open(self, mode: str = "rb", first_read: int = HEADER_BLOCK):
+        """A seekable binary file whose reads are ranged GETs (headers, a log's tail); see `_Reading`."""
         if mode != "rb":
             raise ValueError("storage sources are read-only")
-        with self.tree.errors(self.rel):
-            return _Reading(self, self.tree.fs.open(self.tree.full(self.rel), "rb", block_size=block_size,
-                                                    cache_type="none", size=self.stat().st_size))
+        return _Reading(self, self.stat().st_size, first_read)
 
 
 class _Reading:
-    """The fsspec file, with storage failures during reads turned into our errors."""
+    """Reads as ranged GETs. A read at offset 0 fetches at least `first_read` bytes: a safetensors header (8 bytes
+    of length, then the JSON) usually fits, so one request instead of two, each a round trip to the bucket. Any
+    other read fetches exactly what it asks beyond what is held. Storage failures become our errors."""
 
-    def __init__(self, path: StoragePath, f) -> None:
-        self.path, self.f = path, f
+    def __init__(self, path: StoragePath, size: int, first_read: int) -> None:
+        self.path, self.size, self.first_read = path, size, first_read
+        self.pos = 0
+        self._head = b""  # what the first read fetched, from offset 0
 
     def read(self, n: int = -1) -> bytes:
+        end = self.size if n < 0 else min(self.size, self.pos + n)
+        if self.pos >= end:
+            return b""
+        if self.pos == 0 and not self._head:
+            self._head = self._get(0, max(end, min(self.size, self.first_read)))
+        out = self._head[self.pos:end]
+        if self.pos + len(out) < end:
+            out += self._get(self.pos + len(out), end)
+        self.pos += len(out)
+        return out
+
+    def _get(self, start: int, end: int) -> bytes:
         with self.path.tree.errors(self.path.rel):
-            return self.f.read(n)
+            return self.path.tree.fs.cat_file(self.path.tree.full(self.path.rel), start=start, end=end)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self.f.seek(offset, whence)
+        self.pos = max(0, offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset)
+        return self.pos
 
     def tell(self) -> int:
-        return self.f.tell()
+        return self.pos
 
     def close(self) -> None:
-        self.f.close()
+        self._head = b""
 
     def __enter__(self):
         return self
