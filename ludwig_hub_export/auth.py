@@ -10,10 +10,7 @@ from the refused one (the sources again, then ``--token-command``, then a hidden
 
 from __future__ import annotations
 
-import getpass
 import os
-import shlex
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +131,22 @@ def find_tokens(explicit: str | None = None) -> list[Token]:
     return unique
 
 
+def quick_token(explicit: str | None = None) -> Token | None:
+    """`resolve_token()`'s answer when finding it needs nothing of the client (the argument, the environment,
+    the token file, in the library's order); None when only the library can say (OIDC trusted publishing, a
+    Colab secret, or no token at all, which it explains)."""
+    if explicit and explicit.strip():
+        return Token(explicit.strip(), "argument")
+    if os.environ.get("HF_OIDC_RESOURCE"):
+        return None
+    # The library's expression (`_get_token_from_environment`): a blank HF_TOKEN hides HUGGING_FACE_HUB_TOKEN.
+    value = _clean(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"))
+    if value:
+        return Token(value, next(var for var in _ENV_VARS if _clean(os.environ.get(var)) == value))
+    value = _read_token_file()
+    return Token(value, f"token file {_shown(token_file())}") if value else None
+
+
 def resolve_token(explicit: str | None = None) -> Token:
     tokens = find_tokens(explicit)
     if not tokens:
@@ -151,6 +164,9 @@ def run_token_command(command: str | TokenProvider) -> str | None:
     if callable(command):
         value = command()
         return value.strip() if value else None
+    import shlex  # here: only a refresh needs them, and every command imports this module
+    import subprocess
+
     try:
         result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -180,6 +196,8 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
     if interactive:
         print(f"The Hub refused the {stale} (401). Paste a write token from "
               "https://huggingface.co/settings/tokens (input hidden), or press Enter to stop.", file=sys.stderr)
+        import getpass
+
         value = getpass.getpass("Token: ").strip()
         if value and value != stale.value:
             return Token(value, "prompt")

@@ -11,20 +11,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import progress
+from . import auth, progress
 from .checks import check
-from .errors import InvalidModelError, UsageError
+from .errors import AuthError, InvalidModelError, UsageError
+from .first_look import FirstLook, first_look
 from .hashing import HashCache
 from .limits import human_size
 from .plan import MANIFEST, ExportPlan, add_manifest, build_plan
-from .remote import early_snapshot, missing, verify
-from .repo import authenticate, ensure_repo
+from .remote import differing
 from .report import ExportReport, FileResult
-from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
-from .session import Console, HubSession, PutBytes, client_settings, deferred_error
+from .session import Console, new_report, repo_url
 from .settings import ExportSettings
-from .transfer import adopt_manifest_mode, preupload
-from .upload import batches, upload
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
 
@@ -46,6 +43,55 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       dataset=settings.dataset,
                       card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
+    try:
+        look = first_look(settings)
+        if look is not None:
+            result = unchanged(look, settings, plan, console)
+            if result is not None:
+                result.duration = time.monotonic() - started
+                _say_published(console, settings, result, 0)
+                return result
+        return _upload_planned(plan, settings, console, look, started)
+    finally:
+        plan.cleanup()
+
+
+def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, console: Console) -> ExportReport | None:
+    """The report of a push with nothing to do, from the first look alone (the Hub client never loaded): the
+    target revision holds every planned file, the manifest included, and the token may write there. None
+    otherwise: the upload path decides (and says why a token may not write)."""
+    identity = auth.identity_from_whoami(look.whoami)
+    seen = look.snapshot
+    if seen.commit is None or differing(plan, plan.files, seen.files):
+        return None
+    try:
+        auth.check_can_write(identity, look.token, settings.repo_id)
+    except AuthError:
+        return None
+    if differing(plan, [add_manifest(plan)], seen.files):
+        return None
+    console.say(f"authenticated as {identity.user} with the {look.token}")
+    console.say("every file is already on the Hub: nothing to upload")
+    result = new_report(settings, plan, look.token)
+    result.url = repo_url(settings)
+    if result.revision != "main":
+        result.url = f"{result.url}/tree/{result.revision}"
+    result.files = _file_results(plan, set())
+    result.verified, result.commit_oid = True, seen.commit
+    result.bytes_hashed = plan.bytes_hashed
+    return result
+
+
+def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console, look: FirstLook | None,
+                    started: float) -> ExportReport:
+    """Everything after the plan, through the Hub client: `look`'s answers are used rather than asked again."""
+    from .remote import early_snapshot, missing, verify
+    from .repo import authenticate, ensure_repo
+    from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
+    from .session import HubSession, PutBytes, client_settings, deferred_error
+    from .transfer import adopt_manifest_mode, preupload
+    from .upload import upload
+
     deadline = Deadline(settings.retry.budget)
     pacer = RateLimitPacer(deadline)
     try:
@@ -54,8 +100,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             s = HubSession(settings, plan, console, deadline, put_bytes)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
-            early = early_snapshot(s)
-            authenticate(s)
+            early = early_snapshot(s) if look is None else (lambda: look.snapshot)
+            authenticate(s, look.whoami if look is not None else None)
             seen = ensure_repo(s, early())
             result.url = s.repo_url()
             todo = missing(s, plan.files, state=seen.files)
@@ -88,13 +134,15 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.url = f"{result.url}/tree/{s.revision}"
     except Deferred as e:  # the pacer, inside a client call, found the quota spent for longer than the budget
         raise deferred_error(e) from e
-    finally:
-        plan.cleanup()
     result.duration = time.monotonic() - started
-    # The URL is the result: the command line prints it last, on stdout.
-    console.say(f"published {settings.repo_id} ({len(todo)} file(s) uploaded, {human_size(result.bytes_uploaded)}"
-                f", verified) at commit {result.commit_oid}")
+    _say_published(console, settings, result, len(todo))
     return result
+
+
+def _say_published(console: Console, settings: ExportSettings, result: ExportReport, uploaded: int) -> None:
+    # The URL is the result: the command line prints it last, on stdout.
+    console.say(f"published {settings.repo_id} ({uploaded} file(s) uploaded, {human_size(result.bytes_uploaded)}"
+                f", verified) at commit {result.commit_oid}")
 
 
 def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:
@@ -109,6 +157,8 @@ def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: Ex
         console.say(f"  {state:13} {f.path:40} {human_size(f.size):>10}")
     if todo:  # the manifest changes whenever a file does
         console.say(f"  {'upload':13} {MANIFEST:40} {'':>10}")
+    from .upload import batches
+
     commits = batches([f for f in plan.files if f.path in todo], settings.limits.files_per_commit)
     console.say(f"  {len(todo) + bool(todo)} file(s) to upload in {len(commits) if todo else 0} commit(s), "
                 f"{human_size(sum(f.size for f in plan.files if f.path in todo))}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .errors import HubError
-from .plan import PlannedFile
+from .plan import ExportPlan, PlannedFile
 from .retry import status_of
 from .session import HubSession
 
@@ -103,13 +103,18 @@ def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None
     upload hashes it."""
     if state is None:
         state = remote_state(s, [f.path for f in files], revision)
+    return differing(s.plan, files, state)
+
+
+def differing(plan: ExportPlan, files: list[PlannedFile], state: dict[str, RemoteEntry]) -> list[PlannedFile]:
+    """`missing` against a known `state` (no request)."""
     unsure = [f for f in files if f.digest is None and f.source is not None and f.path in state
               and state[f.path].size == f.size]
     if unsure:
-        s.plan.cache.digest_many([f.source for f in unsure])
+        plan.cache.digest_many([f.source for f in unsure])
         for f in unsure:
-            f.digest = s.plan.cache.digest(f.source)
-        s.plan.cache.save()
+            f.digest = plan.cache.digest(f.source)
+        plan.cache.save()
     # The same for a file in object storage whose digest cache entry is gone: download it (once) to know.
     for f in files:
         if f.digest is None and f.remote is not None and f.path in state and state[f.path].size == f.size:

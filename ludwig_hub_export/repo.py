@@ -8,8 +8,9 @@ from .remote import Snapshot, snapshot
 from .session import HubSession
 
 
-def authenticate(s: HubSession) -> auth.Identity:
-    info = s.call("whoami", lambda: s.api.whoami(cache=False))
+def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
+    """`whoami`: the answer already at hand (`first_look`), else asked now."""
+    info = whoami if whoami is not None else s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
     auth.check_can_write(identity, s.token, s.settings.repo_id)
     s.console.say(f"authenticated as {identity.user} with the {s.token}")

@@ -84,9 +84,7 @@ class HubSession:
         self.token = auth.resolve_token(settings.token)
         self.deadline = deadline or Deadline(settings.retry.budget)
         self.revision = settings.revision or "main"
-        self.report = ExportReport(settings.repo_id, "", plan.kind, self.revision, self.token.origin,
-                                   notes=list(plan.notes), dry_run=settings.dry_run,
-                                   bytes_hashed=plan.bytes_hashed)
+        self.report = new_report(settings, plan, self.token)
         self._last_commit = 0.0
         self.manifest_lookup = None  # the manifest's stand-in in the upload-mode lookup (`transfer`)
         self._make_api()
@@ -158,9 +156,18 @@ class HubSession:
         self._last_commit = time.monotonic()
 
     def repo_url(self) -> str:
-        from huggingface_hub import constants
+        return repo_url(self.settings)
 
-        return f"{self.settings.endpoint or constants.ENDPOINT}/{self.settings.repo_id}"
+
+def new_report(settings: ExportSettings, plan: ExportPlan, token: auth.Token) -> ExportReport:
+    return ExportReport(settings.repo_id, "", plan.kind, settings.revision or "main", token.origin,
+                        notes=list(plan.notes), dry_run=settings.dry_run, bytes_hashed=plan.bytes_hashed)
+
+
+def repo_url(settings: ExportSettings) -> str:
+    from huggingface_hub import constants
+
+    return f"{settings.endpoint or constants.ENDPOINT}/{settings.repo_id}"
 
 
 def server_message(error: BaseException) -> str:

@@ -1,0 +1,147 @@
+"""The first look at the Hub, before the Hub client is loaded: who the token belongs to and what the target
+revision holds, as two parallel GETs made with the standard library.
+
+Loading huggingface_hub's API and its HTTP client costs ~0.2 s, most of an unchanged re-push, which needs
+nothing but these two answers. Anything short of a clear answer (an error status, a redirect, malformed JSON, a
+proxy to honour, a token only the client can find, a client already loaded) gives None, and the push takes the
+same two requests through the client under the one retry policy (which refreshes a stale token and paces rate
+limits). So nothing here retries, explains or prints; a push that goes on uses the answers instead of asking
+again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from . import __version__, auth
+from .remote import RemoteEntry, Snapshot
+from .settings import ExportSettings
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")  # honoured by the client (httpx), not by http.client
+MAX_BODY = 64 << 20  # a repo info answer larger than this is left to the client
+
+
+@dataclass(frozen=True)
+class FirstLook:
+    token: auth.Token
+    whoami: dict  # /api/whoami-v2, as `HfApi.whoami` returns it
+    snapshot: Snapshot  # the target revision, as `remote.snapshot` gives it
+
+
+def applies(settings: ExportSettings) -> bool:
+    """Worth it and safe: a fresh process (the client not loaded: a command, a script), and nothing the client
+    would do differently (offline mode, proxies, a dry run's or a PR's own flow)."""
+    if settings.dry_run or settings.create_pr or "huggingface_hub.hf_api" in sys.modules:
+        return False
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARS):
+        return False
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() not in ("1", "ON", "YES", "TRUE") and \
+        os.environ.get("TRANSFORMERS_OFFLINE", "").upper() not in ("1", "ON", "YES", "TRUE")
+
+
+def first_look(settings: ExportSettings) -> FirstLook | None:
+    if not applies(settings):
+        return None
+    token = auth.quick_token(settings.token)
+    if token is None:
+        return None
+    from huggingface_hub import constants  # the endpoint as the client reads it (a cheap module)
+
+    endpoint = (settings.endpoint or constants.ENDPOINT).rstrip("/")
+    revision = settings.revision or "main"
+    timeout = min(settings.retry.read_timeout, 30.0)
+    answers: dict[str, tuple[int, dict, object] | None] = {}
+
+    def whoami() -> None:
+        try:
+            answers["whoami"] = _get_json(f"{endpoint}/api/whoami-v2", token.value, timeout)
+        except Exception:  # noqa: BLE001 - no answer: the client asks again, and explains what fails
+            answers["whoami"] = None
+
+    thread = threading.Thread(target=whoami, name="first-look-whoami", daemon=True)
+    thread.start()
+    info = _get_json(f"{endpoint}/api/models/{quote(settings.repo_id, safe='/')}/revision/"
+                     f"{quote(revision, safe='')}?blobs=true", token.value, timeout)
+    thread.join(timeout + 1)
+    who = answers.get("whoami")
+    if who is None or who[0] != 200 or not isinstance(who[2], dict) or not isinstance(who[2].get("name"), str):
+        return None
+    snapshot = _snapshot(info)
+    return FirstLook(token, who[2], snapshot) if snapshot is not None else None
+
+
+def _snapshot(answer: tuple[int, dict, object] | None) -> Snapshot | None:
+    """The answer as `remote._fetch_snapshot` reads the client's: 404s by their X-Error-Code, as the client
+    tells RepositoryNotFoundError from RevisionNotFoundError; None for anything else or anything malformed."""
+    if answer is None:
+        return None
+    status, headers, body = answer
+    if status == 404:
+        code = headers.get("x-error-code")
+        return Snapshot(False, None, {}) if code == "RepoNotFound" else \
+            Snapshot(True, None, {}) if code == "RevisionNotFound" else None
+    if status != 200 or not isinstance(body, dict) or not isinstance(body.get("sha"), str):
+        return None
+    files: dict[str, RemoteEntry] = {}
+    for sibling in body.get("siblings") or []:
+        if not isinstance(sibling, dict) or not isinstance(sibling.get("rfilename"), str):
+            return None
+        lfs = sibling.get("lfs")
+        sha256 = lfs.get("sha256") if isinstance(lfs, dict) else None
+        size = sibling.get("size")
+        blob_id = sibling.get("blobId")
+        if not (isinstance(sha256, (str, type(None))) and isinstance(size, (int, type(None)))
+                and isinstance(blob_id, (str, type(None)))):
+            return None
+        files[sibling["rfilename"]] = RemoteEntry(blob_id, sha256, size)
+    return Snapshot(True, body["sha"], files)
+
+
+def _get_json(url: str, token: str, timeout: float) -> tuple[int, dict, object] | None:
+    """(status, lower-cased headers, parsed JSON body or None), or None when the request itself failed."""
+    import http.client
+
+    parts = urlsplit(url)
+    try:
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=_tls())
+        elif parts.scheme == "http":
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        else:
+            return None
+        try:
+            conn.request("GET", f"{parts.path}?{parts.query}" if parts.query else parts.path, headers={
+                "authorization": f"Bearer {token}", "accept-encoding": "identity",
+                "user-agent": f"ludwig_hub_export/{__version__}; python/{sys.version.split()[0]}"})
+            response = conn.getresponse()
+            length = int(response.headers.get("content-length") or 0)
+            if length > MAX_BODY:
+                return None
+            body = response.read(MAX_BODY + 1)
+            headers = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    try:
+        parsed = json.loads(body) if body and len(body) <= MAX_BODY else None
+    except ValueError:
+        parsed = None
+    return response.status, headers, parsed
+
+
+def _tls():
+    """Server certificates checked against certifi's bundle when it is installed (as the client does), else the
+    system's."""
+    import ssl
+
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
