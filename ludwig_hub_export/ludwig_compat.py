@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import logging
 import threading
 from pathlib import Path
 
@@ -58,9 +57,14 @@ def _tolerate_null_adapters():
             ModelConfig.from_dict = original
 
 
-def load_model(model_dir: str | Path, logging_level: int = logging.ERROR):
-    """``LudwigModel.load(model_dir)``, retried with the workaround when Ludwig trips over its own config."""
+def load_model(model_dir: str | Path, logging_level: int | None = None):
+    """``LudwigModel.load(model_dir)``, retried with the workaround when Ludwig trips over its own config
+    (`logging_level`: logging.ERROR unless given)."""
+    import logging  # here: every push imports this module, and only loading a model needs it
+
     from .deps import require
+
+    logging_level = logging.ERROR if logging_level is None else logging_level
 
     LudwigModel = require("ludwig.api", "LudwigModel")
     ConfigValidationError = require("ludwig.error", "ConfigValidationError")

@@ -22,11 +22,10 @@ import json
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import __version__, card
+from . import __version__, card, generated
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
@@ -119,20 +118,26 @@ class ExportPlan:
             self.workdir = None
 
 
-@functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
+def _read_versions() -> dict[str, str]:
+    from importlib import metadata
+
     out = {"ludwig_hub_export": __version__}
     for dist in ("ludwig", "peft", "transformers", "huggingface_hub", "safetensors", "torch"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    return tuple(out.items())
+    return out
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(generated.kept_versions(_read_versions).items())
 
 
 def versions() -> dict[str, str]:
-    """Installed versions, from package metadata (no import of the heavy packages). Read once a process: each
-    lookup scans every installed distribution, and the card and the manifest both name them."""
+    """Installed versions, from package metadata (no import of the heavy packages). Read once a process, and kept
+    until a package is installed or removed (`generated`): each lookup scans every installed distribution."""
     return dict(_versions())
 
 
@@ -233,10 +238,11 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     if adapter_config is None and layout.kind == "merged":
         # The adapter it was trained with (left out of the upload) still tells r, alpha and the target modules.
         adapter_config = _json_or_none(layout.model_dir / "model_weights" / ADAPTER_CONFIG)
-    text = card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
-                       statistics=statistics, adapter_name=layout.adapter_name, versions=versions(), license=license,
-                       license_name=license_name, license_link=license_link, dataset=dataset,
-                       adapter_config=adapter_config, counted_file=counted, sections=card_sections)
+    inputs = dict(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base, statistics=statistics,
+                  adapter_name=layout.adapter_name, versions=versions(), license=license, license_name=license_name,
+                  license_link=license_link, dataset=dataset, adapter_config=adapter_config, counted_file=counted,
+                  sections=card_sections)
+    text = generated.kept("card", inputs, lambda: card.render(**inputs), card.__file__)
     add_bytes(CARD, "card", text.encode(), None)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     cache.save()
@@ -244,9 +250,12 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
 
 
 def _yaml(config: dict) -> bytes:
-    import yaml
+    def dump() -> str:
+        import yaml
 
-    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+        return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+    return generated.kept("config.yaml", config, dump, __file__).encode()
 
 
 def _json_or_none(path: Path | None) -> dict | None:
