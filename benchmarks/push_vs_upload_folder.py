@@ -89,7 +89,8 @@ def main() -> None:
                         env = {**base, "HF_ENDPOINT": endpoint, "HF_TOKEN": token,
                                "HF_HUB_DISABLE_XET": "1" if transfer == "lfs" else "0",
                                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                               "HF_HOME": str(run / "hf-home"), "LUDWIG_HUB_EXPORT_CACHE": str(run / "cache")}
+                               "HF_HOME": str(run / "hf-home"), "LUDWIG_HUB_EXPORT_CACHE": str(run / "cache"),
+                               "PYTHONPATH": str(ROOT)}  # this tree's code, wherever the package is installed from
                         repo = f"tester/{name}-{tool}"
                         cold, rerun = child(tool, model, folder, repo, env), child(tool, model, folder, repo, env)
                         if pair >= 0:
