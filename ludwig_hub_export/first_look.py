@@ -55,18 +55,22 @@ def first_look(settings: ExportSettings) -> FirstLook | None:
     endpoint = (settings.endpoint or constants.ENDPOINT).rstrip("/")
     revision = settings.revision or "main"
     timeout = min(settings.retry.read_timeout, 30.0)
+    try:
+        tls = _tls() if endpoint.startswith("https:") else None  # one for both requests: it loads the CA bundle
+    except (OSError, ValueError):
+        return None
     answers: dict[str, tuple[int, dict, object] | None] = {}
 
     def whoami() -> None:
         try:
-            answers["whoami"] = _get_json(f"{endpoint}/api/whoami-v2", token.value, timeout)
+            answers["whoami"] = _get_json(f"{endpoint}/api/whoami-v2", token.value, timeout, tls)
         except Exception:  # noqa: BLE001 - no answer: the client asks again, and explains what fails
             answers["whoami"] = None
 
     thread = threading.Thread(target=whoami, name="first-look-whoami", daemon=True)
     thread.start()
     info = _get_json(f"{endpoint}/api/models/{quote(settings.repo_id, safe='/')}/revision/"
-                     f"{quote(revision, safe='')}?blobs=true", token.value, timeout)
+                     f"{quote(revision, safe='')}?blobs=true", token.value, timeout, tls)
     thread.join(timeout + 1)
     who = answers.get("whoami")
     if who is None or who[0] != 200 or not isinstance(who[2], dict) or not isinstance(who[2].get("name"), str):
@@ -102,14 +106,14 @@ def _snapshot(answer: tuple[int, dict, object] | None) -> Snapshot | None:
     return Snapshot(True, body["sha"], files)
 
 
-def _get_json(url: str, token: str, timeout: float) -> tuple[int, dict, object] | None:
+def _get_json(url: str, token: str, timeout: float, tls=None) -> tuple[int, dict, object] | None:
     """(status, lower-cased headers, parsed JSON body or None), or None when the request itself failed."""
     import http.client
 
     parts = urlsplit(url)
     try:
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=_tls())
+        if parts.scheme == "https" and tls is not None:
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls)
         elif parts.scheme == "http":
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         else:

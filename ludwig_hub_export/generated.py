@@ -59,28 +59,24 @@ def kept(kind: str, inputs: object, make: Callable[[], str], code: str) -> str:
     that makes it) and installed packages."""
     from . import __version__
 
-    key = _key(kind, [inputs, __version__, code, _mtime(code), installed()])
-    entries = _entries()
-    hit = entries.get(key)
-    if isinstance(hit, list) and len(hit) == 1 and isinstance(hit[0], str):
-        return hit[0]
-    text = make()
-    entries.put(key, [text])
-    entries.save()
-    return text
+    return _kept(_key(kind, [inputs, __version__, code, _mtime(code), installed()]), make,
+                 lambda hit: isinstance(hit, str))
 
 
 def kept_versions(read: Callable[[], dict[str, str]]) -> dict[str, str]:
     """`read()` (package metadata), or what it gave before with the same packages installed."""
     from . import __version__
 
-    key = _key("versions", [__version__, installed()])
+    return dict(_kept(_key("versions", [__version__, installed()]), read, lambda hit: isinstance(hit, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in hit.items())))
+
+
+def _kept(key: str, make: Callable[[], object], valid: Callable[[object], bool]):
     entries = _entries()
     hit = entries.get(key)
-    if isinstance(hit, list) and len(hit) == 1 and isinstance(hit[0], dict) and \
-            all(isinstance(k, str) and isinstance(v, str) for k, v in hit[0].items()):
-        return dict(hit[0])
-    found = read()
-    entries.put(key, [found])
+    if isinstance(hit, list) and len(hit) == 1 and valid(hit[0]):
+        return hit[0]  # anything else (a damaged entry) is made again
+    value = make()
+    entries.put(key, [value])
     entries.save()
-    return found
+    return value

@@ -167,3 +167,15 @@ def test_repo_answers_read_as_the_client_reads_them():
         "README.md": RemoteEntry("b" * 40, None, 10), "model.safetensors": RemoteEntry("d" * 40, "e" * 64, 99)})
     assert _snapshot((404, {"x-error-code": "RepoNotFound"}, None)) == Snapshot(False, None, {})
     assert _snapshot((404, {"x-error-code": "RevisionNotFound"}, None)) == Snapshot(True, None, {})
+
+
+def test_a_request_that_fails_is_no_answer_not_an_error(local_hub):
+    """A TLS handshake with a plain-HTTP server, a closed port, a scheme it does not speak: None each time, so the
+    push goes on through the client (which explains what fails)."""
+    from ludwig_hub_export.first_look import _get_json, _tls
+
+    https_to_http = local_hub.url.replace("http://", "https://") + "/api/whoami-v2"
+    assert _get_json(https_to_http, "hf_x", 5.0, _tls()) is None
+    assert _get_json("http://127.0.0.1:9/api/whoami-v2", "hf_x", 5.0) is None
+    assert _get_json("ftp://127.0.0.1/api/whoami-v2", "hf_x", 5.0) is None
+    assert _get_json(local_hub.url + "/api/whoami-v2", local_hub.token, 5.0)[0] == 200
