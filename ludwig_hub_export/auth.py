@@ -140,11 +140,8 @@ def quick_token(explicit: str | None = None) -> Token | None:
     if os.environ.get("HF_OIDC_RESOURCE"):
         return None
     # The library's expression (`_get_token_from_environment`): a blank HF_TOKEN hides HUGGING_FACE_HUB_TOKEN.
-    value = _clean(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"))
-    if value:
-        return Token(value, next(var for var in _ENV_VARS if _clean(os.environ.get(var)) == value))
-    value = _read_token_file()
-    return Token(value, f"token file {_shown(token_file())}") if value else None
+    value = _clean(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")) or _read_token_file()
+    return Token(value, _origin_of(value)) if value else None
 
 
 def resolve_token(explicit: str | None = None) -> Token:

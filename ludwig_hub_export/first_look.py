@@ -40,8 +40,9 @@ def applies(settings: ExportSettings) -> bool:
         return False
     if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARS):
         return False
-    return os.environ.get("HF_HUB_OFFLINE", "").upper() not in ("1", "ON", "YES", "TRUE") and \
-        os.environ.get("TRANSFORMERS_OFFLINE", "").upper() not in ("1", "ON", "YES", "TRUE")
+    from huggingface_hub import constants  # a cheap module: the client's own reading of HF_HUB_OFFLINE
+
+    return not constants.is_offline_mode()
 
 
 def first_look(settings: ExportSettings) -> FirstLook | None:
@@ -50,7 +51,7 @@ def first_look(settings: ExportSettings) -> FirstLook | None:
     token = auth.quick_token(settings.token)
     if token is None:
         return None
-    from huggingface_hub import constants  # the endpoint as the client reads it (a cheap module)
+    from huggingface_hub import constants  # the endpoint as the client reads it
 
     endpoint = (settings.endpoint or constants.ENDPOINT).rstrip("/")
     revision = settings.revision or "main"
