@@ -140,10 +140,10 @@ class HashCache:
 
     def digest_many(self, paths: list[Path]) -> None:
         """Hash several files at once (hashlib releases the GIL on large reads: one file per core)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         todo = [p for p in paths if self._key(p) not in self._entries]
         if len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # with logging, ~5 ms: not for a warm cache
+
             with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
                 list(pool.map(self.digest, todo))
         elif todo:

@@ -7,8 +7,6 @@ the upload. ``other`` needs ``license_name`` and ``license_link``.
 
 from __future__ import annotations
 
-import difflib
-
 LICENSES = frozenset("""
 apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
 afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0
@@ -28,6 +26,8 @@ def license_problem(license: object, license_name: object = None, license_link: 
     if license is None:
         return None
     if not isinstance(license, str) or license not in LICENSES:
+        import difflib
+
         close = difflib.get_close_matches(str(license).lower(), sorted(LICENSES), n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return (f"license {license!r} is not a license id the Hub accepts: {hint}use a lowercase id from "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ from .ludwig_compat import drop_null_adapters
 from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
 
 if TYPE_CHECKING:
+    import tempfile  # with shutil, random, bz2 and lzma, ~5 ms: only a staged or converted file needs it
+
     from .storage.remote_file import DigestCache, RemoteFile
 
 CARD = "README.md"
@@ -101,9 +102,16 @@ class ExportPlan:
     def staging_dir(self) -> Path:
         """Where files from object storage are staged, one by one (removed with the plan's working directory)."""
         with self._lock:  # fetched from several threads: one directory for all
-            if self.workdir is None:
-                self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
-            return Path(self.workdir.name) / "staged"
+            return Path(self.make_workdir().name) / "staged"
+
+    def make_workdir(self) -> tempfile.TemporaryDirectory:
+        """The plan's working directory (converted and staged files), made on first use (callers hold `_lock`
+        when other threads may ask too)."""
+        if self.workdir is None:
+            import tempfile
+
+            self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+        return self.workdir
 
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
@@ -308,14 +316,13 @@ def _is_weights(name: str) -> bool:
 def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
     from .normalization import safetensors_name
 
-    if plan.workdir is None:
-        plan.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
+    workdir = plan.make_workdir()
     if not isinstance(source, Path):  # in object storage: torch needs a local file
         from .storage.remote_file import DigestCache, RemoteFile
 
         source = RemoteFile(source, DigestCache()).stage(plan.staging_dir())
     new_name = safetensors_name(name)
-    target = Path(plan.workdir.name) / new_name.replace("/", "__")
+    target = Path(workdir.name) / new_name.replace("/", "__")
     convert_pickle_to_safetensors(source, target)
     plan.notes.append(f"{name} converted to {new_name} (loaded with weights_only)")
     return new_name, target

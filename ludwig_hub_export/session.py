@@ -67,11 +67,23 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
         return client
 
     set_client_factory(factory)
+    # The client's TLS context loads the CA bundle (~30 ms, nearly all of it without the GIL), even for an http://
+    # endpoint: made in a thread, it overlaps with loading the API module instead of delaying the first request.
+    warm = threading.Thread(target=_make_session, name="hub-client", daemon=True)
+    warm.start()
     try:
         with progress.client_bars_off(ours=not quiet):
             yield
     finally:
+        warm.join()  # nothing of this export still runs once its factory is gone
         set_client_factory(previous)
+
+
+def _make_session() -> None:
+    from huggingface_hub.utils import get_session
+
+    with contextlib.suppress(Exception):  # the first request makes it again, and reports what fails
+        get_session()
 
 
 class HubSession:

@@ -535,3 +535,35 @@ def test_the_hash_cache_keeps_the_most_recently_used_entries_only(tmp_path, monk
     assert [again.cached(f) is not None for f in files] == [False, True, False, True, True]
     assert again.digest(files[4]) == digests[4] and again.bytes_read == 0
     assert len(json.loads((tmp_path / "hashes.json").read_text())) == 3
+
+
+def test_an_exports_client_is_made_once_and_never_outlives_the_export():
+    """The shared client is made in a thread as the export starts (its TLS context loads the CA bundle), and by the
+    first request if that comes first: one client either way. An export that ends at once, while that client may
+    still be being made, must not leave it behind as the process's client: it carries this export's hooks (the
+    pacer, the byte count)."""
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils import _http, get_session
+
+    from ludwig_hub_export.session import PutBytes, client_settings
+
+    made = []
+
+    def counted():
+        made.append(threading.current_thread().name)
+        return _http.default_client_factory()
+
+    set_client_factory(counted)
+    try:
+        for _ in range(10):
+            put_bytes, before = PutBytes(), len(made)
+            with client_settings(FAST, quiet=True, put_bytes=put_bytes):
+                pass  # ends at once
+            assert len(made) - before <= 1
+            assert put_bytes.request_hook not in get_session().event_hooks["request"]
+        with client_settings(FAST, quiet=True, put_bytes=(put_bytes := PutBytes())):
+            before = len(made)
+            assert put_bytes.request_hook in get_session().event_hooks["request"]
+            assert len(made) - before <= 1
+    finally:
+        set_client_factory(_http.default_client_factory)

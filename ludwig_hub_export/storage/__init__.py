@@ -8,6 +8,7 @@ fsspec and its implementations are imported only when a URL is given.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .urls import display, is_url
@@ -18,9 +19,8 @@ __all__ = ["display", "is_url", "resolve"]
 def resolve(path, storage_options: dict | None = None):
     """A local `Path` for a local path (or ``file://`` URL), a `StoragePath` at the root of a listed remote tree
     for any other URL. `StoragePath`s are returned as they are."""
-    from .tree import StoragePath, open_tree
-
-    if isinstance(path, StoragePath):
+    tree = sys.modules.get(f"{__name__}.tree")  # not loaded: no `StoragePath` exists (a local push never loads it)
+    if tree is not None and isinstance(path, tree.StoragePath):
         return path
     if isinstance(path, Path) or not is_url(str(path)):
         if storage_options:
@@ -32,4 +32,6 @@ def resolve(path, storage_options: dict | None = None):
     text = str(path)
     if text.startswith("file://"):
         return Path(text.removeprefix("file://")).expanduser()
+    from .tree import open_tree
+
     return open_tree(text, storage_options or {})
