@@ -108,6 +108,8 @@ class HashCache:
         self._lock = threading.Lock()
         self.bytes_read = 0
         self._entries = JsonEntries(self.path)
+        self._reading: dict[str, object] = {}  # key -> Future of a file being hashed now
+        self._stopped = threading.Event()
 
     @staticmethod
     def _key(path: Path) -> str:
@@ -115,13 +117,57 @@ class HashCache:
         return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
 
     def digest(self, path: Path) -> Digest:
+        """The file's digest: from the cache, else from the read another thread is making of it now (one read
+        per file, whoever asks), else read here."""
         key = self._key(path)
         hit = self._entries.get(key)
         if hit is not None:
             return Digest(*hit)
-        result = self._read(path)
-        self._entries.put(key, [result.size, result.sha256, result.git_sha1])
-        return result
+        from concurrent.futures import Future
+
+        with self._lock:
+            reading = self._reading.get(key)
+            if reading is None:
+                reading = self._reading[key] = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            return reading.result()
+        try:
+            result = self._read(path)
+            self._entries.put(key, [result.size, result.sha256, result.git_sha1])
+            reading.set_result(result)
+            return result
+        except BaseException as e:
+            reading.set_exception(e)
+            raise
+        finally:
+            with self._lock:
+                self._reading.pop(key, None)
+
+    def hash_ahead(self, paths: list[Path]) -> None:
+        """Start hashing `paths` the cache does not know, one after another in a thread of their own (hashlib
+        runs without the GIL, so on another core), while this thread goes on. Whoever asks for one of them later
+        gets it from the cache or waits for that read. `stop()` ends it after the file at hand."""
+        todo = [p for p in paths if self._key(p) not in self._entries]
+        if not todo:
+            return
+
+        def run() -> None:
+            for path in todo:
+                if self._stopped.is_set():
+                    return
+                try:
+                    self.digest(path)
+                except Exception:  # noqa: BLE001 - whoever needs this file reads it again and reports the error
+                    pass
+
+        threading.Thread(target=run, name="hash-ahead", daemon=True).start()
+
+    def stop(self) -> None:
+        """No more hashing ahead (the export ended)."""
+        self._stopped.set()
 
     def cached(self, path: Path) -> Digest | None:
         """The digest if this exact file (path, size, mtime, inode) was hashed before; never reads it."""

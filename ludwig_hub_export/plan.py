@@ -55,6 +55,9 @@ class PlannedFile:
 
     `digest` is None until the file is hashed: large files are hashed only when needed, because on the Xet
     path the client computes the sha256 while it uploads (a hashing pass before that is a whole extra read).
+
+    A `generated` file (the card, ``config.yaml``) may be made later than the plan (`ExportPlan.generate`): until
+    then its `make` is set, and its size and digest are unknown.
     """
 
     path: str  # in the repo
@@ -68,6 +71,8 @@ class PlannedFile:
     release: Callable[[], None] | None = field(default=None, repr=False)
     operation: Any = field(default=None, repr=False)  # the client's CommitOperationAdd once uploaded
     remote: RemoteFile | None = field(default=None, repr=False)  # in object storage: `fetch` stages it
+    generated: bool = False
+    make: Callable[[], bytes] | None = field(default=None, repr=False)  # a generated file's bytes, not made yet
 
     @property
     def sha256(self) -> str | None:
@@ -113,6 +118,19 @@ class ExportPlan:
             self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
         return self.workdir
 
+    def ready(self) -> list[PlannedFile]:
+        """The files that are not generated: their bytes exist already."""
+        return [f for f in self.files if not f.generated]
+
+    def generate(self) -> list[PlannedFile]:
+        """The generated files, made now if they were not: making them on a cold cache loads the card code, the
+        YAML library and package metadata (~40 ms), which a push does while the weights upload."""
+        for f in self.files:
+            if f.make is not None:
+                f.data, f.make = f.make(), None
+                f.size, f.digest = len(f.data), digest_bytes(f.data)
+        return [f for f in self.files if f.generated]
+
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
 
@@ -121,6 +139,8 @@ class ExportPlan:
         return sum(f.size for f in self.files)
 
     def cleanup(self) -> None:
+        if self.cache is not None:
+            self.cache.stop()  # no more hashing ahead for an export that has ended
         if self.workdir is not None:
             self.workdir.cleanup()
             self.workdir = None
@@ -152,7 +172,10 @@ def versions() -> dict[str, str]:
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
                license: str | None = None, hash_cache: HashCache | None = None, dataset: str | None = None,
                license_name: str | None = None, license_link: str | None = None,
-               card_sections: str | None = None, digest_cache: DigestCache | None = None) -> ExportPlan:
+               card_sections: str | None = None, digest_cache: DigestCache | None = None,
+               defer_generated: bool = False) -> ExportPlan:
+    """The plan of `report`'s model for `repo_id`. `defer_generated`: the card and ``config.yaml`` are made by
+    `ExportPlan.generate`, when first needed, rather than now."""
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
@@ -179,6 +202,9 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
 
     def add_bytes(path: str, role: str, data: bytes, ludwig_path: str | None) -> None:
         plan.files.append(PlannedFile(path, role, len(data), digest_bytes(data), data=data, ludwig_path=ludwig_path))
+
+    def add_generated(path: str, role: str, make: Callable[[], bytes]) -> None:
+        plan.files.append(PlannedFile(path, role, 0, generated=True, make=make))
 
     for normalized, source in sorted(layout.files.items()):
         if normalized in (f"model/{HYPERPARAMETERS}", f"model/{METADATA}"):
@@ -240,20 +266,25 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     counted = None
     if not any(f.path in DOWNLOAD_COUNTED for f in plan.files):
         counted = COUNTED_CONFIG  # Ludwig's native config format; the Hub counts downloads on it
-        add_bytes(COUNTED_CONFIG, "ludwig", _yaml(ludwig_config), None)
+        add_generated(COUNTED_CONFIG, "ludwig", lambda: _yaml(ludwig_config))
     stats_file = layout.files.get("training_statistics.json")
     statistics = card.load_statistics(stats_file.read_bytes() if stats_file else None)
     if adapter_config is None and layout.kind == "merged":
         # The adapter it was trained with (left out of the upload) still tells r, alpha and the target modules.
         adapter_config = _json_or_none(layout.model_dir / "model_weights" / ADAPTER_CONFIG)
-    inputs = dict(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base, statistics=statistics,
-                  adapter_name=layout.adapter_name, versions=versions(), license=license, license_name=license_name,
-                  license_link=license_link, dataset=dataset, adapter_config=adapter_config, counted_file=counted,
-                  sections=card_sections)
-    text = generated.kept("card", inputs, lambda: card.render(**inputs), card.__file__)
-    add_bytes(CARD, "card", text.encode(), None)
+
+    def make_card() -> bytes:
+        inputs = dict(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base, statistics=statistics,
+                      adapter_name=layout.adapter_name, versions=versions(), license=license,
+                      license_name=license_name, license_link=license_link, dataset=dataset,
+                      adapter_config=adapter_config, counted_file=counted, sections=card_sections)
+        return generated.kept("card", inputs, lambda: card.render(**inputs), card.__file__).encode()
+
+    add_generated(CARD, "card", make_card)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     cache.save()
+    if not defer_generated:
+        plan.generate()
     return plan
 
 

@@ -42,7 +42,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       license_name=settings.license_name, license_link=settings.license_link,
                       dataset=settings.dataset,
                       card_sections=settings.card_sections,
-                      hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
+                      hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None,
+                      defer_generated=True)  # made while the weights upload (`_upload_planned`)
     try:
         look = first_look(settings)
         if look is not None:
@@ -51,9 +52,22 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.duration = time.monotonic() - started
                 _say_published(console, settings, result, 0)
                 return result
+        if not settings.dry_run:
+            _hash_ahead(plan)
         return _upload_planned(plan, settings, console, look, started)
     finally:
         plan.cleanup()
+
+
+def _hash_ahead(plan: ExportPlan) -> None:
+    """On the LFS path every large file's sha256 is needed before it is sent: reading starts now, on another core,
+    while the Hub client loads (~0.2 s) and the repo is made. On Xet the client hashes as it uploads."""
+    unknown = [f.source for f in plan.ready() if f.digest is None and f.source is not None]
+    if unknown:
+        from .transfer import client_hashes_while_uploading
+
+        if not client_hashes_while_uploading():
+            plan.cache.hash_ahead(unknown)
 
 
 def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, console: Console) -> ExportReport | None:
@@ -62,13 +76,13 @@ def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, conso
     otherwise: the upload path decides (and says why a token may not write)."""
     identity = auth.identity_from_whoami(look.whoami)
     seen = look.snapshot
-    if seen.commit is None or differing(plan, plan.files, seen.files):
+    if seen.commit is None or differing(plan, plan.ready(), seen.files):
         return None
     try:
         auth.check_can_write(identity, look.token, settings.repo_id)
     except AuthError:
         return None
-    if differing(plan, [add_manifest(plan)], seen.files):
+    if differing(plan, plan.generate(), seen.files) or differing(plan, [add_manifest(plan)], seen.files):
         return None
     console.say(f"authenticated as {identity.user} with the {look.token}")
     console.say("every file is already on the Hub: nothing to upload")
@@ -87,9 +101,8 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
     """Everything after the plan, through the Hub client: `look`'s answers are used rather than asked again."""
     from .remote import early_snapshot, missing, verify
     from .repo import authenticate, ensure_repo
-    from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
+    from .retry import Deadline, Deferred, RateLimitPacer
     from .session import HubSession, PutBytes, client_settings, deferred_error
-    from .transfer import adopt_manifest_mode, preupload
     from .upload import upload
 
     deadline = Deadline(settings.retry.budget)
@@ -104,23 +117,14 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
             authenticate(s, look.whoami if look is not None else None)
             seen = ensure_repo(s, early())
             result.url = s.repo_url()
-            todo = missing(s, plan.files, state=seen.files)
             if settings.dry_run:
+                plan.generate()
+                todo = missing(s, plan.files, state=seen.files)
                 _print_plan(console, plan, {f.path for f in todo}, settings)
                 result.files = _file_results(plan, {f.path for f in todo})
                 result.duration = time.monotonic() - started
                 return result
-            if todo:
-                # Before hf_xet's first session (nothing is sent before this point, and an unchanged re-push
-                # never gets here): its own retries in seconds, so this policy decides and the budget holds.
-                bound_xet_retries(settings.retry)
-                progress.start(sum(f.size for f in todo), enabled=not settings.quiet)
-            preupload(s, todo)  # the large files' bytes; afterwards every file's hash is known
-            manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
-            for manifest in manifest_todo:
-                adopt_manifest_mode(s, manifest)
-            progress.extend(sum(f.size for f in manifest_todo))
-            todo += manifest_todo
+            todo = _send_files(s, plan, seen)
             result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
@@ -137,6 +141,35 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
     result.duration = time.monotonic() - started
     _say_published(console, settings, result, len(todo))
     return result
+
+
+def _send_files(s, plan: ExportPlan, seen) -> list:
+    """Send the large files' bytes, and make the generated files meanwhile (the Hub is busy with the weights, and
+    making them can load the card code, YAML and package metadata). Returns every file the commit must add: those
+    `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed."""
+    from .remote import missing
+    from .retry import bound_xet_retries
+    from .transfer import adopt_manifest_mode, preupload
+
+    def start_sending(files: list) -> None:
+        # Before hf_xet's first session (nothing is sent before this point, and an unchanged re-push never gets
+        # here): its own retries in seconds, so this policy decides and the budget holds.
+        bound_xet_retries(s.settings.retry)
+        progress.start(sum(f.size for f in files), enabled=not s.settings.quiet)
+
+    todo = missing(s, plan.ready(), state=seen.files)
+    if todo:
+        start_sending(todo)
+    generated_todo = preupload(s, todo, lambda: missing(s, plan.generate(), state=seen.files))
+    manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
+    for manifest in manifest_todo:
+        adopt_manifest_mode(s, manifest)
+    later = generated_todo + manifest_todo
+    if todo:
+        progress.extend(sum(f.size for f in later))
+    elif later:
+        start_sending(later)
+    return todo + later
 
 
 def _say_published(console: Console, settings: ExportSettings, result: ExportReport, uploaded: int) -> None:

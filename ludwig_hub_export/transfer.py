@@ -10,7 +10,8 @@ Hub holds it. This is the one place that forks on the transfer protocol, because
   upload overlap.
 - LFS: the batch API needs the sha256 before the transfer, so each file is hashed just before it is sent,
   while other files are already being sent; every byte of an LFS-mode file is sent.
-On both, the upload modes of all the files at hand come from one request before anything is sent.
+On both, the upload modes of the files at hand come from one request before anything is sent, and those of the
+generated files (the card, made meanwhile) and the manifest from one more while the large files upload.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 from . import progress, xet_upload
 from .hashing import Digest
@@ -47,21 +49,26 @@ def operation(f: PlannedFile, local: Path | None = None):
     return f.operation
 
 
-def lookup_upload_modes(s: HubSession, files: list[PlannedFile], create_pr: bool) -> None:
-    """The upload mode of every file at hand (the large local ones, the generated ones, and the manifest through
-    a stand-in of its size) in one request: otherwise each large file asks on its own and the commit asks again
-    for the rest, one more round trip before the commit. Files still to be fetched ask when they are."""
+def lookup_upload_modes(s: HubSession, files: list[PlannedFile], manifest: bool = False) -> None:
+    """The upload mode of every file at hand (and of the manifest, through a stand-in of its size, when
+    `manifest`) in one request: otherwise each large file asks on its own and the commit asks again for the rest,
+    one more round trip before the commit. Files still to be fetched ask when they are."""
     from huggingface_hub import CommitOperationAdd
 
     if not xet_upload.lookup_supported():
         return  # without the client parts this needs, each file asks on its own, as the client does
     ops = [operation(f) for f in files if f.operation is None and (f.source is not None or f.data is not None)]
-    if not ops:
-        return
-    s.manifest_lookup = CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_stand_in(s.plan))
-    ops.append(s.manifest_lookup)
-    s.call("upload-mode lookup", lambda: xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, ops, s.revision,
-                                                                       create_pr))
+    if manifest:
+        s.manifest_lookup = CommitOperationAdd(path_in_repo=MANIFEST, path_or_fileobj=manifest_stand_in(s.plan))
+        ops.append(s.manifest_lookup)
+    if ops:
+        s.call("upload-mode lookup", lambda: xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, ops,
+                                                                           s.revision, _create_pr(s)))
+
+
+def _create_pr(s: HubSession) -> bool:
+    """Whether uploads go to a PR still to be opened (its commit opens it)."""
+    return s.settings.create_pr and not s.report.pr_url
 
 
 def adopt_manifest_mode(s: HubSession, manifest: PlannedFile) -> None:
@@ -103,13 +110,23 @@ def _send(s: HubSession, op, create_pr: bool, own_xet: bool, produce=None) -> in
     return None
 
 
-def preupload(s: HubSession, files: list[PlannedFile]) -> None:
-    """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest."""
-    if not files:
-        return  # an unchanged re-push: no client parts to load, and the plan has saved the hash cache already
+def preupload(s: HubSession, files: list[PlannedFile],
+              generate: Callable[[], list[PlannedFile]] = list) -> list[PlannedFile]:
+    """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest.
+
+    `generate()` makes the generated files and returns those to upload too (their upload modes, and the manifest's
+    when anything is uploaded, are asked here). It runs while the large files are sent (hashed, fetched) in other
+    threads, so that its work (card code, YAML, package metadata on a cold cache) and that request take no time of
+    their own. Returns what `generate()` returned."""
+    todo = [f for f in files if f.data is None and f.operation is None]
+    if not todo:  # nothing to wait for: one lookup for all
+        extra = generate()
+        if files or extra:
+            lookup_upload_modes(s, files + extra, manifest=True)
+        return extra  # no client parts to load for the transfer, and the plan has saved the hash cache already
     xet = client_hashes_while_uploading()
     own_xet = xet and xet_upload.supported()
-    create_pr = s.settings.create_pr and not s.report.pr_url
+    create_pr = _create_pr(s)
     lock = threading.Lock()
 
     def stream(f: PlannedFile) -> bool:
@@ -151,16 +168,17 @@ def preupload(s: HubSession, files: list[PlannedFile]) -> None:
             if f.release is not None:
                 f.release()
 
-    todo = [f for f in files if f.data is None and f.operation is None]
-    lookup_upload_modes(s, files, create_pr)  # no file is hashed for it: the client hashes lazily
+    lookup_upload_modes(s, files)  # no file is hashed for it: the client hashes lazily
     put_before = s.put_bytes.total
-    if len(todo) <= 1:
-        for f in todo:
-            send(f)
-    else:
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
-            for future in [pool.submit(send, f) for f in todo]:
-                future.result()  # the first failure is raised (the others finish or fail on their own)
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
+        futures = [pool.submit(send, f) for f in todo]
+        try:
+            extra = generate()
+            lookup_upload_modes(s, extra, manifest=True)
+        finally:  # no send is left running; the first failure of a send is raised first
+            for future in futures:
+                future.result()
     if not xet:
         s.report.bytes_uploaded += s.put_bytes.total - put_before
     s.plan.cache.save()
+    return extra

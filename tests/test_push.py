@@ -115,6 +115,46 @@ def test_rerun_of_a_complete_export_makes_no_commit(tmp_path, local_hub, env_tok
     assert {f.status for f in again.files} == {"already there"}
 
 
+def test_the_card_is_made_while_the_weights_upload(tmp_path, local_hub, env_token, transfer_protocol, monkeypatch):
+    """On a cold cache, making the card loads the card code and YAML: a push does it while the Hub receives the
+    weights, not before their first byte is sent. Here making it waits (up to 10 s) for the weights' transfer to
+    begin: made before, as at planning, it would wait in vain."""
+    from ludwig_hub_export import card
+
+    monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache" / "hashes.json"))  # nothing kept yet
+    transfer = "xet_token" if transfer_protocol == "xet" else "lfs_batch"
+    render, waited = card.render, []
+
+    def render_once_the_weights_are_on_their_way(**inputs):
+        deadline = time.monotonic() + 10
+        while not local_hub.requests(transfer) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        waited.append(bool(local_hub.requests(transfer)))
+        return render(**inputs)
+
+    monkeypatch.setattr(card, "render", render_once_the_weights_are_on_their_way)
+    report = push(copy_fixture("ecd_saved", tmp_path), settings(base_model=None))
+    assert report.verified and waited == [True]
+    sent = {f.path: f.sha256 for f in report.files}
+    manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
+    assert {e["path"]: e["sha256"] for e in manifest["files"]} == {p: h for p, h in sent.items()
+                                                                  if p != "ludwig_export.json"}
+    assert {"README.md", "config.yaml", "model_weights.safetensors"} <= set(sent)
+
+
+def test_a_change_of_the_card_alone_uploads_the_card_and_the_manifest(tmp_path, local_hub, env_token,
+                                                                      transfer_protocol):
+    """Nothing large to send: the generated files are made at once, and one request asks every upload mode."""
+    source = copy_fixture("ecd_saved", tmp_path)
+    first = push(source, settings(base_model=None))
+    lookups = len(local_hub.requests("preupload"))
+    second = push(source, settings(base_model=None, license="mit"))
+    assert second.verified and second.commit_oid != first.commit_oid
+    assert {f.path for f in second.files if f.status == "uploaded"} == {"README.md", "ludwig_export.json"}
+    assert "\nlicense: mit\n" in local_hub.read_file("tester/model", "README.md").decode()
+    assert len(local_hub.requests("preupload")) == lookups + 1
+
+
 def test_check_failure_makes_no_network_call(tmp_path, local_hub, env_token):
     source = copy_fixture("lora_saved", tmp_path)
     weights = source / "model_weights" / "adapter_model.safetensors"
@@ -445,15 +485,16 @@ def test_bytes_uploaded_is_what_crossed_the_wire_and_a_deduplicated_push_sends_l
     assert second.bytes_uploaded == wire + _regular_bytes(local_hub, "tester/second", second)
 
 
-def test_one_upload_mode_request_per_push_with_the_manifest_asked_through_a_stand_in(
+def test_upload_modes_take_one_request_before_the_shards_and_one_while_they_upload(
         tmp_path, local_hub, env_token, transfer_protocol):
-    """Every file's upload mode (three shards, the generated files, the manifest before its hashes are known) comes
-    from one preupload request: not one per shard plus one more inside the commit."""
+    """The three shards' upload modes come from one preupload request before they are sent; the generated files'
+    (made meanwhile) and the manifest's (through a stand-in, before its hashes are known) from one more while they
+    upload: not one per shard plus one more inside the commit."""
     from safetensors.torch import save_file
 
     source, _ = _big_sharded_model(tmp_path)
     first = push(source, settings(base_model=BASE))
-    assert first.verified and len(local_hub.requests("preupload")) == 1
+    assert first.verified and len(local_hub.requests("preupload")) == 2
 
     # A changed shard of the same size: the manifest changes too (same size, new hashes) and must land.
     index = json.loads((source / "model_weights" / "model.safetensors.index.json").read_text())
@@ -463,7 +504,7 @@ def test_one_upload_mode_request_per_push_with_the_manifest_asked_through_a_stan
     save_file({n: torch.randn(2 * 1024 * 1024 // len(names), generator=generator) for n in names},
               str(source / "model_weights" / shard), metadata={"format": "pt"})
     second = push(source, settings(base_model=BASE))
-    assert second.verified and len(local_hub.requests("preupload")) == 2
+    assert second.verified and len(local_hub.requests("preupload")) == 4
     manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
     remote = local_hub.files("tester/model")
     assert {e["path"]: e["sha256"] for e in manifest["files"]} == {
@@ -567,3 +608,38 @@ def test_an_exports_client_is_made_once_and_never_outlives_the_export():
             assert len(made) - before <= 1
     finally:
         set_client_factory(_http.default_client_factory)
+
+
+def test_a_file_hashed_ahead_is_read_once_whoever_asks_and_stop_ends_the_rest(tmp_path, monkeypatch):
+    """On LFS the weights are hashed ahead, in a thread, while the client loads; the upload then asks for the same
+    digest. It must wait for that read, not read the file a second time; and an export that ends stops what is
+    left (here the second file, never read)."""
+    from ludwig_hub_export import hashing
+
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(os.urandom(3 << 20))
+    second.write_bytes(os.urandom(1 << 20))
+    cache = hashing.HashCache(tmp_path / "hashes.json")
+    real, reads, reading, release = hashing.file_digest, [], threading.Event(), threading.Event()
+
+    def held_read(path):
+        reads.append((Path(path).name, threading.current_thread().name))
+        reading.set()
+        release.wait(timeout=5)
+        return real(path)
+
+    monkeypatch.setattr(hashing, "file_digest", held_read)
+    cache.hash_ahead([first, second])
+    assert reading.wait(timeout=5)
+    answers = []
+    asker = threading.Thread(target=lambda: answers.append(cache.digest(first)), name="upload")
+    asker.start()
+    asker.join(timeout=0.2)
+    assert asker.is_alive()  # waiting for the read in progress
+    cache.stop()
+    release.set()
+    asker.join(timeout=5)
+    assert answers == [real(first)] and reads == [("a.bin", "hash-ahead")]
+    assert cache.bytes_read == first.stat().st_size
+    time.sleep(0.1)
+    assert reads == [("a.bin", "hash-ahead")]  # the second file was left alone
