@@ -139,7 +139,7 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
               "versions. It is written last: a repo that has it is complete.", ""]
     text = "\n".join(lines)
     errors, _ = validate_front_matter(text)
-    if errors:  # a bug here, not user input: the card must pass the Hub's check before any upload
+    if errors:  # a bug here, not user input: the card must pass the Hub's check before the commit
         raise ValueError("generated model card has invalid metadata: " + "; ".join(errors))
     return text
 
