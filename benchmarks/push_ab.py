@@ -13,11 +13,9 @@ time, its spread and its ratio to upload_folder's. Differences of a few percent 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 from _hub import HubProcess  # noqa: E402
-from push_vs_upload_folder import build  # noqa: E402
+from push_vs_upload_folder import build, child  # noqa: E402
 from export_comparison import staged_folder  # noqa: E402
 
 
@@ -58,13 +56,10 @@ def main() -> None:
                    "HF_HUB_DISABLE_XET": "1" if args.transfer == "lfs" else "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
                    "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(home / "hf-home"),
                    "LUDWIG_HUB_EXPORT_CACHE": str(home / "cache"), "PYTHONPATH": tree}
-            out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_child.py"), tool, str(model),
-                                  f"tester/{tool}", str(folder)], env=env, capture_output=True, text=True)
-            shutil.rmtree(home, ignore_errors=True)
-            line = (out.stdout.strip().splitlines() or ["{}"])[-1]
-            if not line.startswith("{") or not json.loads(line).get("ok"):
-                raise SystemExit(f"{tool} ({tree}) failed: {out.stderr[-2000:]}")
-            return json.loads(line)["wall"]
+            try:
+                return child(tool, model, folder, f"tester/{tool}", env)["wall"]
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
 
         walls: dict[tuple[str, str], list[float]] = {v: [] for v in variants}
         for v in variants:
