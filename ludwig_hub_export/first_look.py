@@ -141,12 +141,10 @@ def _get_json(url: str, token: str, timeout: float, tls=None) -> tuple[int, dict
 
 
 def _tls():
-    """Server certificates checked against certifi's bundle when it is installed (as the client does), else the
-    system's."""
+    """Server certificates checked against what the client trusts: `SSL_CERT_FILE` or `SSL_CERT_DIR` when set,
+    else the system's default paths (httpcore2's `default_ssl_context` on Linux; not certifi's bundle). Where the
+    client uses the OS store instead (macOS, Windows) and the two disagree, the handshake fails and the push goes
+    on through the client."""
     import ssl
 
-    try:
-        import certifi
-    except ImportError:
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
+    return ssl.create_default_context()  # its default paths honour SSL_CERT_FILE and SSL_CERT_DIR

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import copy_fixture
@@ -179,3 +180,24 @@ def test_a_request_that_fails_is_no_answer_not_an_error(local_hub):
     assert _get_json("http://127.0.0.1:9/api/whoami-v2", "hf_x", 5.0) is None
     assert _get_json("ftp://127.0.0.1/api/whoami-v2", "hf_x", 5.0) is None
     assert _get_json(local_hub.url + "/api/whoami-v2", local_hub.token, 5.0)[0] == 200
+
+
+def test_the_look_trusts_the_certificates_the_client_trusts(monkeypatch, tmp_path):
+    """huggingface_hub's client (httpx2, httpcore2) checks a server against SSL_CERT_FILE when it is set, else the
+    system's paths, never certifi's bundle: so does the look (a company CA given in SSL_CERT_FILE works for both,
+    and nothing the client would refuse passes the look)."""
+    import re
+
+    import httpcore2
+
+    from ludwig_hub_export.first_look import _tls
+
+    certifi = pytest.importorskip("certifi")
+    assert _tls().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()  # the environment as it is
+    one = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", Path(certifi.where()).read_text(),
+                    re.S).group(0)
+    (tmp_path / "company.pem").write_text(one)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "company.pem"))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert len(_tls().get_ca_certs()) == 1
+    assert _tls().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()
