@@ -17,10 +17,10 @@ from .errors import AuthError, InvalidModelError, UsageError
 from .first_look import FirstLook, first_look
 from .hashing import HashCache
 from .limits import human_size
-from .plan import MANIFEST, ExportPlan, add_manifest, build_plan
-from .remote import differing
+from .plan import MANIFEST, ExportPlan, PlannedFile, add_manifest, build_plan
+from .remote import Snapshot, differing
 from .report import ExportReport, FileResult
-from .session import Console, new_report, repo_url
+from .session import Console, HubSession, new_report, repo_url
 from .settings import ExportSettings
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
@@ -43,7 +43,7 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       dataset=settings.dataset,
                       card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None,
-                      defer_generated=True)  # made while the weights upload (`_upload_planned`)
+                      defer_generated=True)  # made while the weights upload (`_send_files`)
     try:
         look = first_look(settings)
         if look is not None:
@@ -143,7 +143,7 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
     return result
 
 
-def _send_files(s, plan: ExportPlan, seen) -> list:
+def _send_files(s: HubSession, plan: ExportPlan, seen: Snapshot) -> list[PlannedFile]:
     """Send the large files' bytes, and make the generated files meanwhile (the Hub is busy with the weights, and
     making them can load the card code, YAML and package metadata). Returns every file the commit must add: those
     `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed."""
