@@ -115,9 +115,10 @@ def preupload(s: HubSession, files: list[PlannedFile],
     """Send the contents of `files` that are stored as LFS/Xet objects; afterwards every file has its digest.
 
     `generate()` makes the generated files and returns those to upload too (their upload modes, and the manifest's
-    when anything is uploaded, are asked here). It runs while the large files are sent (hashed, fetched) in other
-    threads, so that its work (card code, YAML, package metadata on a cold cache) and that request take no time of
-    their own. Returns what `generate()` returned."""
+    when anything is uploaded, are asked here). It runs in a thread of its own while the large files are sent
+    (hashed, fetched), so that its work (card code, YAML, package metadata on a cold cache) and that request take
+    no time of their own. The sends stay where they were (one file in this thread), so Ctrl-C still interrupts
+    them. Returns what `generate()` returned."""
     todo = [f for f in files if f.data is None and f.operation is None]
     if not todo:  # nothing to wait for: one lookup for all
         extra = generate()
@@ -168,16 +169,29 @@ def preupload(s: HubSession, files: list[PlannedFile],
             if f.release is not None:
                 f.release()
 
+    def make_generated() -> list[PlannedFile]:
+        extra = generate()
+        lookup_upload_modes(s, extra, manifest=True)
+        return extra
+
     lookup_upload_modes(s, files)  # no file is hashed for it: the client hashes lazily
     put_before = s.put_bytes.total
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
-        futures = [pool.submit(send, f) for f in todo]
-        try:
-            extra = generate()
-            lookup_upload_modes(s, extra, manifest=True)
-        finally:  # no send is left running; the first failure of a send is raised first
-            for future in futures:
-                future.result()
+    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generated-files")
+    generated = beside.submit(make_generated)
+    try:
+        if len(todo) <= 1:
+            for f in todo:
+                send(f)
+        else:
+            with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
+                for future in [pool.submit(send, f) for f in todo]:
+                    future.result()  # the first failure is raised (the others finish or fail on their own)
+    except Exception:
+        generated.exception()  # a short wait: nothing of this call still runs when its failure is reported
+        raise
+    finally:
+        beside.shutdown(wait=False)  # an interrupt does not wait for it
+    extra = generated.result()
     if not xet:
         s.report.bytes_uploaded += s.put_bytes.total - put_before
     s.plan.cache.save()

@@ -643,3 +643,30 @@ def test_a_file_hashed_ahead_is_read_once_whoever_asks_and_stop_ends_the_rest(tm
     assert cache.bytes_read == first.stat().st_size
     time.sleep(0.1)
     assert reads == [("a.bin", "hash-ahead")]  # the second file was left alone
+
+
+def test_ctrl_c_during_an_upload_ends_the_push_at_once(tmp_path, local_hub, transfer_protocol):
+    """The weights' upload is held by the Hub for a minute; Ctrl-C ends the command within seconds, with 130 and
+    "interrupted", and nothing claims completion (the generated files are made in a thread beside the upload, which
+    must not keep the interrupted command waiting for it)."""
+    import signal
+
+    source = copy_fixture("ecd_saved", tmp_path)
+    hold = RESUME_KINDS[transfer_protocol][0]
+    local_hub.add_fault(hold, delay=60, times=1)
+    process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",
+                                "tester/ecd", "--quiet"], env=_cli_env(local_hub, tmp_path, local_hub.token),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not local_hub.stats.requests.get(hold) and time.monotonic() < deadline:  # counted on arrival
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside the held request
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert time.monotonic() - interrupted < 15
+    assert process.returncode == 130 and "interrupted" in err
+    assert "ludwig_export.json" not in local_hub.files("tester/ecd")
