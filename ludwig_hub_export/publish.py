@@ -18,9 +18,10 @@ from .first_look import FirstLook, first_look
 from .hashing import HashCache
 from .limits import human_size
 from .plan import MANIFEST, ExportPlan, PlannedFile, add_manifest, build_plan
-from .remote import Snapshot, differing
+from .remote import Snapshot, differing, early_snapshot, missing, verify
 from .report import ExportReport, FileResult
-from .session import Console, HubSession, new_report, repo_url
+from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
+from .session import Console, HubSession, PutBytes, client_settings, deferred_error, new_report, repo_url
 from .settings import ExportSettings
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
@@ -99,10 +100,7 @@ def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, conso
 def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console, look: FirstLook | None,
                     started: float) -> ExportReport:
     """Everything after the plan, through the Hub client: `look`'s answers are used rather than asked again."""
-    from .remote import early_snapshot, missing, verify
-    from .repo import authenticate, ensure_repo
-    from .retry import Deadline, Deferred, RateLimitPacer
-    from .session import HubSession, PutBytes, client_settings, deferred_error
+    from .repo import authenticate, ensure_repo  # repo, upload, transfer: only a push that goes on through the client
     from .upload import upload
 
     deadline = Deadline(settings.retry.budget)
@@ -147,8 +145,6 @@ def _send_files(s: HubSession, plan: ExportPlan, seen: Snapshot) -> list[Planned
     """Send the large files' bytes, and make the generated files meanwhile (the Hub is busy with the weights, and
     making them can load the card code, YAML and package metadata). Returns every file the commit must add: those
     `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed."""
-    from .remote import missing
-    from .retry import bound_xet_retries
     from .transfer import adopt_manifest_mode, preupload
 
     def start_sending(files: list) -> None:
