@@ -11,19 +11,18 @@ again.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from . import __version__, auth
+from . import auth
+from .quick_http import request_json, tls_context
 from .remote import RemoteEntry, Snapshot
 from .settings import ExportSettings
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")  # honoured by the client (httpx), not by http.client
-MAX_BODY = 64 << 20  # a repo info answer larger than this is left to the client
 
 
 @dataclass(frozen=True)
@@ -51,33 +50,37 @@ def first_look(settings: ExportSettings) -> FirstLook | None:
     token = auth.quick_token(settings.token)
     if token is None:
         return None
-    from huggingface_hub import constants  # the endpoint as the client reads it
-
-    endpoint = (settings.endpoint or constants.ENDPOINT).rstrip("/")
+    endpoint = endpoint_of(settings)
     revision = settings.revision or "main"
     timeout = min(settings.retry.read_timeout, 30.0)
     try:
-        tls = _tls() if endpoint.startswith("https:") else None  # one for both requests: it loads the CA bundle
+        tls = tls_context() if endpoint.startswith("https:") else None  # one for both: it loads the CA bundle
     except (OSError, ValueError):
         return None
     answers: dict[str, tuple[int, dict, object] | None] = {}
 
     def whoami() -> None:
         try:
-            answers["whoami"] = _get_json(f"{endpoint}/api/whoami-v2", token.value, timeout, tls)
+            answers["whoami"] = request_json("GET", f"{endpoint}/api/whoami-v2", token.value, timeout, tls)
         except Exception:  # noqa: BLE001 - no answer: the client asks again, and explains what fails
             answers["whoami"] = None
 
     thread = threading.Thread(target=whoami, name="first-look-whoami", daemon=True)
     thread.start()
-    info = _get_json(f"{endpoint}/api/models/{quote(settings.repo_id, safe='/')}/revision/"
-                     f"{quote(revision, safe='')}?blobs=true", token.value, timeout, tls)
+    info = request_json("GET", f"{endpoint}/api/models/{quote(settings.repo_id, safe='/')}/revision/"
+                        f"{quote(revision, safe='')}?blobs=true", token.value, timeout, tls)
     thread.join(timeout + 1)
     who = answers.get("whoami")
     if who is None or who[0] != 200 or not isinstance(who[2], dict) or not isinstance(who[2].get("name"), str):
         return None
     snapshot = _snapshot(info)
     return FirstLook(token, who[2], snapshot) if snapshot is not None else None
+
+
+def endpoint_of(settings: ExportSettings) -> str:
+    from huggingface_hub import constants  # the endpoint as the client reads it
+
+    return (settings.endpoint or constants.ENDPOINT).rstrip("/")
 
 
 def _snapshot(answer: tuple[int, dict, object] | None) -> Snapshot | None:
@@ -105,46 +108,3 @@ def _snapshot(answer: tuple[int, dict, object] | None) -> Snapshot | None:
             return None
         files[sibling["rfilename"]] = RemoteEntry(blob_id, sha256, size)
     return Snapshot(True, body["sha"], files)
-
-
-def _get_json(url: str, token: str, timeout: float, tls=None) -> tuple[int, dict, object] | None:
-    """(status, lower-cased headers, parsed JSON body or None), or None when the request itself failed."""
-    import http.client
-
-    parts = urlsplit(url)
-    try:
-        if parts.scheme == "https" and tls is not None:
-            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls)
-        elif parts.scheme == "http":
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        else:
-            return None
-        try:
-            conn.request("GET", f"{parts.path}?{parts.query}" if parts.query else parts.path, headers={
-                "authorization": f"Bearer {token}", "accept-encoding": "identity",
-                "user-agent": f"ludwig_hub_export/{__version__}; python/{sys.version.split()[0]}"})
-            response = conn.getresponse()
-            length = int(response.headers.get("content-length") or 0)
-            if length > MAX_BODY:
-                return None
-            body = response.read(MAX_BODY + 1)
-            headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-    except (OSError, http.client.HTTPException, ValueError):
-        return None
-    try:
-        parsed = json.loads(body) if body and len(body) <= MAX_BODY else None
-    except ValueError:
-        parsed = None
-    return response.status, headers, parsed
-
-
-def _tls():
-    """Server certificates checked against what the client trusts: `SSL_CERT_FILE` or `SSL_CERT_DIR` when set,
-    else the system's default paths (httpcore2's `default_ssl_context` on Linux; not certifi's bundle). Where the
-    client uses the OS store instead (macOS, Windows) and the two disagree, the handshake fails and the push goes
-    on through the client."""
-    import ssl
-
-    return ssl.create_default_context()  # its default paths honour SSL_CERT_FILE and SSL_CERT_DIR

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import auth, progress
 from .checks import check
@@ -23,6 +24,9 @@ from .report import ExportReport, FileResult
 from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
 from .session import Console, HubSession, PutBytes, client_settings, deferred_error, new_report, repo_url
 from .settings import ExportSettings
+
+if TYPE_CHECKING:
+    from .head_start import HeadStart
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
 
@@ -53,9 +57,18 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                 result.duration = time.monotonic() - started
                 _say_published(console, settings, result, 0)
                 return result
+        head = None
         if not settings.dry_run:
+            from .head_start import begin
+
+            head = begin(look, settings, plan)  # a new repo: made and sent to while the client loads
             _hash_ahead(plan)
-        return _upload_planned(plan, settings, console, look, started)
+        try:
+            return _upload_planned(plan, settings, console, look, started, head)
+        except BaseException:
+            if head is not None:
+                head.abort()
+            raise
     finally:
         plan.cleanup()
 
@@ -98,8 +111,9 @@ def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, conso
 
 
 def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console, look: FirstLook | None,
-                    started: float) -> ExportReport:
-    """Everything after the plan, through the Hub client: `look`'s answers are used rather than asked again."""
+                    started: float, head: HeadStart | None = None) -> ExportReport:
+    """Everything after the plan, through the Hub client: `look`'s answers, and what `head` did, are used rather
+    than asked or done again."""
     from .repo import authenticate, ensure_repo  # repo, upload, transfer: only a push that goes on through the client
     from .upload import upload
 
@@ -113,7 +127,7 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
             result = s.report
             early = early_snapshot(s) if look is None else (lambda: look.snapshot)
             authenticate(s, look.whoami if look is not None else None)
-            seen = ensure_repo(s, early())
+            seen = ensure_repo(s, early(), created=head is not None and head.repo_created())
             result.url = s.repo_url()
             if settings.dry_run:
                 plan.generate()
@@ -122,7 +136,7 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
                 result.files = _file_results(plan, {f.path for f in todo})
                 result.duration = time.monotonic() - started
                 return result
-            todo = _send_files(s, plan, seen)
+            todo = _send_files(s, plan, seen, head)
             result.files = _file_results(plan, {f.path for f in todo})
             if todo:
                 upload(s, todo)
@@ -141,21 +155,26 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
     return result
 
 
-def _send_files(s: HubSession, plan: ExportPlan, seen: Snapshot) -> list[PlannedFile]:
+def _send_files(s: HubSession, plan: ExportPlan, seen: Snapshot,
+                head: HeadStart | None = None) -> list[PlannedFile]:
     """Send the large files' bytes, and make the generated files meanwhile (the Hub is busy with the weights, and
     making them can load the card code, YAML and package metadata). Returns every file the commit must add: those
-    `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed."""
-    from .transfer import adopt_manifest_mode, preupload
+    `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed. What `head` sent is
+    not sent again."""
+    from .transfer import adopt_head_start, adopt_manifest_mode, preupload
 
     def start_sending(files: list) -> None:
-        # Before hf_xet's first session (nothing is sent before this point, and an unchanged re-push never gets
-        # here): its own retries in seconds, so this policy decides and the budget holds.
+        # Before the client's first hf_xet session (an unchanged re-push never gets here; a head start bounded
+        # them before its own): hf_xet's own retries in seconds, so this policy decides and the budget holds.
         bound_xet_retries(s.settings.retry)
         progress.start(sum(f.size for f in files), enabled=not s.settings.quiet)
 
     todo = missing(s, plan.ready(), state=seen.files)
     if todo:
         start_sending(todo)
+    if head is not None:
+        plan.generate()  # while the head start's sends run
+        adopt_head_start(s, head.files(), todo)
     generated_todo = preupload(s, todo, lambda: missing(s, plan.generate(), state=seen.files))
     manifest_todo = missing(s, [add_manifest(plan)], state=seen.files)
     for manifest in manifest_todo:

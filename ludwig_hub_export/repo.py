@@ -17,10 +17,10 @@ def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
     return identity
 
 
-def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:
+def ensure_repo(s: HubSession, seen: Snapshot | None = None, created: bool = False) -> Snapshot:
     """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
     would be created. Returns the snapshot of the target revision (`remote.snapshot`; `seen` when already taken),
-    taken before any change when nothing had to be created."""
+    taken before any change when nothing had to be created. `created`: the head start made the repo already."""
     repo_id = s.settings.repo_id
     # Look before creating: creations have their own, strict rate limit.
     seen = seen or snapshot(s)
@@ -28,7 +28,9 @@ def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:
         if s.settings.dry_run:
             s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
         else:
-            s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public, exist_ok=True))
+            if not created:
+                s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public,
+                                                                exist_ok=True))
             s.report.created_repo = True
             s.console.say(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
     if s.revision == "main" or s.settings.create_pr or seen.commit is not None:

@@ -32,9 +32,7 @@ STREAM_MIN_BYTES = 1 << 20  # on Xet, files in object storage from this size on 
 
 def client_hashes_while_uploading() -> bool:
     """True on the Xet path: hf_xet hashes while it uploads, so a hashing pass of ours would be a wasted read."""
-    from huggingface_hub.utils._runtime import is_xet_available  # what `_upload_files` itself asks
-
-    return is_xet_available()
+    return xet_upload.client_uses_xet()
 
 
 def operation(f: PlannedFile, local: Path | None = None):
@@ -79,6 +77,31 @@ def adopt_manifest_mode(s: HubSession, manifest: PlannedFile) -> None:
     op = operation(manifest)
     op._upload_mode, op._should_ignore, op._remote_oid = (stand_in._upload_mode, stand_in._should_ignore,
                                                           stand_in._remote_oid)
+
+
+def adopt_head_start(s: HubSession, answers: dict, files: list[PlannedFile]) -> None:
+    """Take what the head start (`head_start`) learnt and sent: each file's upload mode, so that it is not asked
+    again, and for a file it sent, its digest, the file marked uploaded as the client marks it. A file it did not
+    get to stays for the usual path."""
+    if not xet_upload.lookup_supported():
+        return  # the client parts these marks go on are not all there: the client asks and sends again
+    for f in files:
+        answer = answers.get(f.path)
+        if answer is None or f.operation is not None:
+            continue
+        sent = answer.digest is not None
+        if not sent and (answer.upload_mode == "lfs" and not answer.should_ignore or f.digest is None):
+            continue
+        if sent and f.digest is None:
+            f.digest = answer.digest
+            s.plan.cache.put(f.source, f.digest)  # a rerun knows it without reading it again
+        op = operation(f)
+        op._upload_mode, op._should_ignore, op._remote_oid = (answer.upload_mode, answer.should_ignore,
+                                                              answer.remote_oid)
+        if sent:
+            op._is_uploaded = True
+            s.report.bytes_uploaded += answer.bytes_sent
+            progress.advance(f.size)
 
 
 def _streamed_operation(f: PlannedFile):

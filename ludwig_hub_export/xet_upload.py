@@ -16,6 +16,25 @@ import functools
 from urllib.parse import quote
 
 
+def client_uses_xet() -> bool:
+    """Whether the client uploads through Xet, decided as its `is_xet_available` decides (HF_HUB_DISABLE_XET, then
+    hf_xet's distribution) without loading the client's utilities (~0.1 s) to ask it."""
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_DISABLE_XET and _hf_xet_installed()
+
+
+@functools.cache
+def _hf_xet_installed() -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.version("hf_xet")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 @functools.cache
 def lookup_supported() -> bool:
     """The client parts `fetch_upload_modes` needs (either protocol; hf_xet is not loaded for it)."""

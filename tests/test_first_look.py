@@ -4,46 +4,15 @@ requests without loading the Hub client; every other push goes on through the cl
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from helpers import copy_fixture
+from helpers import push_in_fresh_process as _push
 
 from ludwig_hub_export import auth
 from ludwig_hub_export.first_look import _snapshot
 from ludwig_hub_export.remote import RemoteEntry, Snapshot
-
-# A push in a fresh process, like the command line's; "client" loads huggingface_hub's API first (as in a sweep
-# or a training callback), which turns the first look off.
-_CHILD = """
-import json, sys
-if sys.argv[3] == "client":
-    import huggingface_hub.hf_api
-from ludwig_hub_export.publish import ExportSettings, push
-report = push(sys.argv[1], ExportSettings(repo_id=sys.argv[2], quiet=True, interactive=False))
-print(json.dumps({"report": report.to_dict(), "client_loaded": "huggingface_hub.hf_api" in sys.modules,
-                  "httpx_loaded": "httpx2" in sys.modules,
-                  "card_code_loaded": "yaml" in sys.modules or "huggingface_hub.repocard_data" in sys.modules}))
-"""
-
-
-def _push(source, repo_id: str, env: dict, client: bool = False) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(source), repo_id, "client" if client else "-"],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def child_env(local_hub, transfer_protocol, tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(local_hub.env(token=local_hub.token, hf_home=tmp_path / "hf-home"))
-    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
-    return env
 
 
 def _kinds(local_hub) -> list[str]:
@@ -173,13 +142,13 @@ def test_repo_answers_read_as_the_client_reads_them():
 def test_a_request_that_fails_is_no_answer_not_an_error(local_hub):
     """A TLS handshake with a plain-HTTP server, a closed port, a scheme it does not speak: None each time, so the
     push goes on through the client (which explains what fails)."""
-    from ludwig_hub_export.first_look import _get_json, _tls
+    from ludwig_hub_export.quick_http import request_json, tls_context
 
     https_to_http = local_hub.url.replace("http://", "https://") + "/api/whoami-v2"
-    assert _get_json(https_to_http, "hf_x", 5.0, _tls()) is None
-    assert _get_json("http://127.0.0.1:9/api/whoami-v2", "hf_x", 5.0) is None
-    assert _get_json("ftp://127.0.0.1/api/whoami-v2", "hf_x", 5.0) is None
-    assert _get_json(local_hub.url + "/api/whoami-v2", local_hub.token, 5.0)[0] == 200
+    assert request_json("GET", https_to_http, "hf_x", 5.0, tls_context()) is None
+    assert request_json("GET", "http://127.0.0.1:9/api/whoami-v2", "hf_x", 5.0) is None
+    assert request_json("GET", "ftp://127.0.0.1/api/whoami-v2", "hf_x", 5.0) is None
+    assert request_json("GET", local_hub.url + "/api/whoami-v2", local_hub.token, 5.0)[0] == 200
 
 
 def test_the_look_trusts_the_certificates_the_client_trusts(monkeypatch, tmp_path):
@@ -190,14 +159,14 @@ def test_the_look_trusts_the_certificates_the_client_trusts(monkeypatch, tmp_pat
 
     import httpcore2
 
-    from ludwig_hub_export.first_look import _tls
+    from ludwig_hub_export.quick_http import tls_context
 
     certifi = pytest.importorskip("certifi")
-    assert _tls().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()  # the environment as it is
+    assert tls_context().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()  # the environment as it is
     one = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", Path(certifi.where()).read_text(),
                     re.S).group(0)
     (tmp_path / "company.pem").write_text(one)
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "company.pem"))
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    assert len(_tls().get_ca_certs()) == 1
-    assert _tls().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()
+    assert len(tls_context().get_ca_certs()) == 1
+    assert tls_context().get_ca_certs() == httpcore2.default_ssl_context().get_ca_certs()

@@ -85,6 +85,7 @@ class RequestRecord:
     bytes_out: int
     seconds: float
     fault: str | None = None
+    agent: str = ""  # the User-Agent header: which library made the request
     logged: bool = field(default=False, repr=False, compare=False)  # in `LocalHub.log` already
 
 
@@ -353,7 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = BodyReader(self.rfile, self.headers)
         kind, params = self._route(split.path)
         hub._arrived(kind, self._generation)
-        record = RequestRecord(kind, self.command, split.path, None, None, 0, 0, 0.0)
+        record = RequestRecord(kind, self.command, split.path, None, None, 0, 0, 0.0,
+                               agent=self.headers.get("User-Agent") or "")
         try:
             response = self._process(hub, kind, params, split, body, record)
             record.status = response.status

@@ -1,0 +1,265 @@
+"""A new repo's head start: while the Hub client loads, a thread creates the repo that the first look found
+missing, asks the Hub how to store the model's files, and sends the large ones.
+
+Loading huggingface_hub's API takes ~0.2 s of a cold push, all of it holding the GIL, and none of it is needed to
+make those requests. The sends mostly run without the GIL: hf_xet chunks, hashes and uploads in its own threads
+(Xet), and hashing and writing a file to a socket release it (LFS). So on a second core the upload runs while the
+client loads instead of after it. The client path then takes the answers (`transfer.adopt_head_start`): a file
+sent here is marked uploaded, as the client marks it, and no upload mode is asked twice.
+
+The requests are the client's own, made with the standard library (`quick_http`): the repo creation and upload-mode
+lookup of `HfApi.create_repo` and `_fetch_upload_modes`, then, on Xet, an hf_xet upload commit per file as in
+`xet_upload.send`, or, on LFS, the batch request, a single-part PUT and the verify call of `lfs.lfs_upload`.
+Like the first look, this never retries, explains or prints: anything short of a clear answer ends it, and the
+client path does what is left under the one retry policy. It creates the repo if that failed (`exist_ok`) and
+sends every file not sent here; chunks or objects already sent are deduplicated, so they do not travel twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from . import auth, xet_upload
+from .errors import AuthError
+from .first_look import FirstLook, endpoint_of
+from .hashing import Digest
+from .plan import ExportPlan, PlannedFile
+from .quick_http import put_file, request_json, tls_context, user_agent
+from .settings import ExportSettings
+
+IN_FLIGHT = 4  # files sent at once, as the client path's `transfer.PARALLEL_FILES`
+SAMPLE_BYTES = 512  # what the client sends of each file for the Hub to choose its upload mode
+LOOKUP_BATCH = 256  # files per upload-mode request, as the client asks (`_fetch_upload_modes`)
+LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
+
+
+@dataclass
+class HeadFile:
+    """What the Hub said of one planned file (its preupload answer) and, once sent here, its digest and the bytes
+    that travelled (after dedup: xorbs and shard on Xet; 0 for an LFS object the Hub already held)."""
+
+    upload_mode: str  # "lfs" | "regular"
+    should_ignore: bool
+    remote_oid: str | None
+    digest: Digest | None = None  # set once the file is on the Hub
+    bytes_sent: int = 0
+
+
+class HeadStart:
+    """The thread and what it learnt. The client path reads it through `repo_created` and `files`, which wait."""
+
+    def __init__(self, settings: ExportSettings, look: FirstLook, plan: ExportPlan,
+                 files: list[PlannedFile]) -> None:
+        self.settings, self.look, self.plan, self._planned = settings, look, plan, files
+        self.endpoint = endpoint_of(settings)
+        self.repo_path = quote(settings.repo_id, safe="/")
+        self.timeout = min(settings.retry.read_timeout, 30.0)
+        self.created = False
+        self.answers: dict[str, HeadFile] = {}
+        self._creation = threading.Event()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._session = None  # hf_xet's, to cancel
+        self._conns: list = []  # the LFS PUTs', to close
+        self._tls = None
+        self._thread = threading.Thread(target=self._run, name="head-start", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def repo_created(self) -> bool:
+        """Whether the repo was created here (waits for that request)."""
+        self._creation.wait()
+        return self.created
+
+    def files(self) -> dict[str, HeadFile]:
+        """Every planned file the Hub answered for, by path (waits for the sends)."""
+        self._thread.join()
+        return self.answers
+
+    def abort(self) -> None:
+        """The export ended (failed or interrupted): nothing more is sent, and what is in flight is cancelled."""
+        with self._lock:
+            self._stopped = True
+            session, conns = self._session, list(self._conns)
+        with contextlib.suppress(Exception):  # ending anyway
+            if session is not None:
+                session.sigint_abort()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                if conn.sock is not None:
+                    conn.sock.shutdown(socket.SHUT_RDWR)  # a PUT in flight fails at once
+
+    def _run(self) -> None:
+        try:
+            if self.endpoint.startswith("https:"):
+                self._tls = tls_context()
+            if self._create():
+                self._ask_modes()
+                todo = [f for f in self._planned if (a := self.answers.get(f.path)) is not None
+                        and a.upload_mode == "lfs" and not a.should_ignore]
+                if todo and not self._stopped:
+                    self._send(todo)
+        except Exception:  # noqa: BLE001 - the client path does what is left, and explains what fails
+            pass
+        finally:
+            self._creation.set()
+
+    def _post(self, url: str, payload: dict, media_type: str = "application/json"):
+        return request_json("POST", url, self.look.token.value, self.timeout, self._tls, payload, media_type)
+
+    def _create(self) -> bool:
+        namespace, name = self.settings.repo_id.split("/")
+        answer = self._post(f"{self.endpoint}/api/repos/create", {
+            "name": name, "organization": namespace, "type": "model",
+            "visibility": "public" if self.settings.public else "private"})
+        self.created = answer is not None and answer[0] == 200
+        self._creation.set()
+        return self.created
+
+    def _ask_modes(self) -> None:
+        """Every planned file's upload mode, `LOOKUP_BATCH` files a request as the client asks; a malformed answer
+        drops them all (the client asks again)."""
+        for start in range(0, len(self._planned), LOOKUP_BATCH):
+            if not self._ask_modes_of(self._planned[start:start + LOOKUP_BATCH]):
+                self.answers.clear()
+                return
+
+    def _ask_modes_of(self, planned: list[PlannedFile]) -> bool:
+        files = []
+        for f in planned:
+            with open(f.source, "rb") as stream:
+                sample = stream.read(SAMPLE_BYTES)
+            files.append({"path": f.path, "sample": base64.b64encode(sample).decode("ascii"), "size": f.size})
+        answer = self._post(f"{self.endpoint}/api/models/{self.repo_path}/preupload/main", {"files": files})
+        if answer is None or answer[0] != 200 or not isinstance(answer[2], dict):
+            return False
+        sizes = {f.path: f.size for f in planned}
+        entries = answer[2].get("files")
+        if not isinstance(entries, list):
+            return False
+        for entry in entries:
+            if not isinstance(entry, dict):
+                return False
+            path, mode, ignore, oid = (entry.get("path"), entry.get("uploadMode"), entry.get("shouldIgnore"),
+                                       entry.get("oid"))
+            if path not in sizes or mode not in ("lfs", "regular") or not isinstance(ignore, bool) or not (
+                    oid is None or isinstance(oid, str)):
+                return False
+            # As the client reads it: an empty file is never LFS (`_fetch_upload_modes`).
+            self.answers[path] = HeadFile("regular" if sizes[path] == 0 else mode, ignore, oid)
+        return True
+
+    def _send(self, todo: list[PlannedFile]) -> None:
+        """Each file on its own, `IN_FLIGHT` at once, as the client path sends them (`transfer.preupload`): a file
+        lands (its shard registers it, its object is stored) when its own send ends, so a killed push resumes file
+        by file whichever was slowest, and one file's failure leaves only that file to the client."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        one = self._send_lfs
+        if xet_upload.client_uses_xet():
+            import hf_xet
+
+            with self._lock:
+                self._session = None if self._stopped else hf_xet.XetSession()
+            one = self._send_xet
+
+        def guarded(f: PlannedFile) -> None:
+            if not self._stopped:
+                with contextlib.suppress(Exception):  # that file is left to the client; the others go on
+                    one(f)
+
+        with ThreadPoolExecutor(max_workers=min(IN_FLIGHT, len(todo)), thread_name_prefix="head-start") as pool:
+            list(pool.map(guarded, todo))
+
+    def _send_xet(self, f: PlannedFile) -> None:
+        """An hf_xet upload commit of its own, as `xet_upload.send` makes it."""
+        import hf_xet
+
+        headers = {"authorization": f"Bearer {self.look.token.value}", "user-agent": user_agent()}
+        commit = self._session.new_upload_commit(
+            token_refresh_url=f"{self.endpoint}/api/models/{self.repo_path}/xet-write-token/main",
+            token_refresh_headers=headers, custom_headers={"user-agent": headers["user-agent"]})
+        try:
+            handle = commit.start_upload_file(
+                str(f.source), sha256=f.digest.sha256 if f.digest is not None else hf_xet.COMPUTE_SHA256)
+            metrics = commit.wait_to_finish().dedup_metrics
+        except BaseException:
+            with contextlib.suppress(Exception):  # nothing left running in hf_xet's runtime
+                commit.abort()
+            raise
+        answer = self.answers[f.path]
+        answer.bytes_sent = metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded
+        answer.digest = f.digest or Digest(f.size, handle.result().xet_info.sha256, None)
+
+    def _send_lfs(self, f: PlannedFile) -> None:
+        """The file's sha256 (read once, whoever asks, with any hashing ahead), its batch request, then its
+        single-part PUT to the storage address the Hub gives, without the token, and its verify call."""
+        digest = f.digest or self.plan.cache.digest(f.source)
+        answer = self._post(f"{self.endpoint}/{self.repo_path}.git/info/lfs/objects/batch", {
+            "operation": "upload", "transfers": ["basic", "multipart"], "hash_algo": "sha256",
+            "objects": [{"oid": digest.sha256, "size": f.size}], "ref": {"name": "main"}}, LFS_MEDIA_TYPE)
+        objects = answer[2].get("objects") if answer is not None and answer[0] == 200 and isinstance(
+            answer[2], dict) else None
+        if not (isinstance(objects, list) and len(objects) == 1 and isinstance(objects[0], dict)):
+            return
+        obj = objects[0]
+        if obj.get("oid") != digest.sha256 or obj.get("size") != f.size or "error" in obj:
+            return
+        sent = self._put_lfs(f, digest, obj.get("actions"))
+        if sent is not None:
+            self.answers[f.path].digest, self.answers[f.path].bytes_sent = digest, sent
+
+    def _put_lfs(self, f: PlannedFile, digest: Digest, actions) -> int | None:
+        """The bytes sent for one object (0: the Hub holds it already), or None when it is left to the client."""
+        if actions is None:
+            return 0
+        upload, verify = (actions.get("upload"), actions.get("verify")) if isinstance(actions, dict) else (None, None)
+        if not isinstance(upload, dict) or not isinstance(upload.get("href"), str):
+            return None
+        if "chunk_size" in (upload.get("header") or {}):
+            return None  # multipart: the client's
+        if verify is not None and not (isinstance(verify, dict) and isinstance(verify.get("href"), str)
+                                       and _same_origin(verify["href"], self.endpoint)):
+            return None  # the token goes only to the endpoint's host
+        if put_file(upload["href"], f.source, f.size, self.timeout, self._tls, self._track) != 200:
+            return None
+        if verify is not None:
+            answer = self._post(verify["href"], {"oid": digest.sha256, "size": f.size}, LFS_MEDIA_TYPE)
+            if answer is None or answer[0] != 200:
+                return None
+        return f.size
+
+    def _track(self, conn) -> None:
+        with self._lock:
+            self._conns = [c for c in self._conns if c.sock is not None] + [conn]  # closed ones dropped
+
+
+def begin(look: FirstLook | None, settings: ExportSettings, plan: ExportPlan) -> HeadStart | None:
+    """The head start, running, when it applies: the first look found no repo, the token may create it, and the
+    target is `main`."""
+    if look is None or look.snapshot.repo_exists or settings.dry_run or settings.create_pr:
+        return None
+    if (settings.revision or "main") != "main" or settings.repo_id.count("/") != 1:
+        return None
+    try:
+        auth.check_can_write(auth.identity_from_whoami(look.whoami), look.token, settings.repo_id)
+    except AuthError:
+        return None  # the client path says why
+    from .retry import bound_xet_retries
+
+    bound_xet_retries(settings.retry, client_loaded=False)  # before hf_xet's first session here, which reads them
+    files = [f for f in plan.ready() if f.source is not None and f.data is None and f.fetch is None]
+    head = HeadStart(settings, look, plan, files)
+    head.start()
+    return head
+
+
+def _same_origin(url: str, endpoint: str) -> bool:
+    a, b = urlsplit(url), urlsplit(endpoint)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)

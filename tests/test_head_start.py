@@ -1,0 +1,89 @@
+"""A new repo's head start (`head_start`): from a fresh process on the Xet path, the repo the first look found
+missing is created, its files' upload modes asked and its large files sent through hf_xet by the standard-library
+thread while the Hub client loads, and the client path takes those answers instead of asking or sending again.
+Every failure of the head start leaves the rest to the client path, which ends the push as it would have."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import copy_fixture
+from helpers import push_in_fresh_process as push
+
+OURS = "ludwig_hub_export/"  # the head start's (and the first look's) User-Agent; the client's is huggingface_hub's
+# Where the bytes of LFS/Xet files cross the wire on each protocol (regular files travel inside the commit).
+WIRE_KINDS = {"lfs": ("lfs_upload",), "xet": ("xorb", "shard")}
+
+
+def test_a_new_repo_is_made_and_sent_to_before_the_client_loads(tmp_path, local_hub, child_env, transfer_protocol):
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.log.clear()
+    report = push(source, "tester/head", child_env, base_model="tester/base")["report"]
+    records = local_hub.requests()
+    assert report["verified"] and report["created_repo"]
+    [create] = [r for r in records if r.kind == "create_repo"]  # made once, by one side
+    lookups = [r for r in records if r.kind == "preupload"]
+    assert len(lookups) == 2  # the model's files, then the generated files and the manifest: none asked twice
+    assert create.agent.startswith(OURS) and lookups[0].agent.startswith(OURS)
+    assert not lookups[1].agent.startswith(OURS)
+    wire = WIRE_KINDS[transfer_protocol]
+    sends = [r for r in records if r.kind in wire]
+    assert sends and all(r.agent.startswith(OURS) for r in sends)
+    if transfer_protocol == "lfs":
+        assert [r.kind for r in records if r.kind.startswith("lfs_")] == ["lfs_batch", "lfs_upload", "lfs_verify"]
+    # What the head start sent is what the report counts (after dedup on Xet), and the weights landed as the plan
+    # hashed them (on Xet, hf_xet's sha256 is the manifest's and the Hub's).
+    sent = sum(r.bytes_in for r in sends if r.status == 200)
+    landed = local_hub.files("tester/head")
+    planned = {f["path"]: f["sha256"] for f in report["files"]}
+    regular = sum(e.size for path, e in landed.items() if not e.lfs_oid and path in planned)
+    assert sent > 0 and report["bytes_uploaded"] == sent + regular
+    assert landed["adapter_model.safetensors"].lfs_oid == planned["adapter_model.safetensors"]
+
+
+@pytest.mark.parametrize("transfer_protocol, kind, status", [
+    ("xet", "create_repo", 500), ("xet", "preupload", 503), ("xet", "xet_token", 401), ("xet", "xorb", 403),
+    ("xet", "shard", 400), ("lfs", "lfs_batch", 500), ("lfs", "lfs_upload", 500), ("lfs", "lfs_verify", 500)],
+    indirect=["transfer_protocol"])
+def test_a_head_start_that_fails_leaves_the_rest_to_the_client(tmp_path, local_hub, child_env, transfer_protocol,
+                                                                kind, status):
+    """One failure, on the head start's request: it stops without retrying or saying anything, and the client path
+    makes the push as if there had been no head start (the repo created if it is not, every file not sent)."""
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.add_fault(kind, status, times=1)
+    local_hub.log.clear()
+    report = push(source, "tester/fallback", child_env, base_model="tester/base")["report"]
+    records = local_hub.requests()
+    failed = [r for r in records if r.kind == kind and r.status == status]
+    assert len(failed) == 1 and failed[0].agent.startswith(OURS)
+    assert report["verified"] and report["created_repo"] and report["retries"] == 0
+    assert local_hub.files("tester/fallback").keys() >= {f["path"] for f in report["files"]}
+    assert len([r for r in records if r.kind == "create_repo" and r.status == 200]) == 1
+    if kind not in ("create_repo", "preupload"):  # the client took the weights over (what had landed is not resent)
+        last = {"xet": "shard", "lfs": "lfs_batch"}[transfer_protocol]
+        assert any(r.kind == last and r.status == 200 and not r.agent.startswith(OURS) for r in records)
+
+
+def test_what_the_lfs_head_start_leaves_to_the_client(tmp_path, local_hub):
+    """A multipart answer (the client's to send), and a verify address off the endpoint's host (the token goes to
+    no other host), are left to the client before anything is sent; an object the Hub holds already is sent as
+    0 bytes. Nothing reaches the Hub for any of them."""
+    from ludwig_hub_export.auth import Token
+    from ludwig_hub_export.first_look import FirstLook
+    from ludwig_hub_export.head_start import HeadStart
+    from ludwig_hub_export.plan import PlannedFile
+    from ludwig_hub_export.remote import Snapshot
+    from ludwig_hub_export.settings import ExportSettings
+
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"x" * 1000)
+    f = PlannedFile("w.bin", "weights", 1000, source=weights)
+    head = HeadStart(ExportSettings(repo_id="tester/m", endpoint=local_hub.url),
+                     FirstLook(Token("hf_secret", "argument"), {"name": "tester"}, Snapshot(False, None, {})), None,
+                     [f])
+    upload = {"href": f"{local_hub.url}/_lfs/{'0' * 64}"}
+    local_hub.log.clear()
+    assert head._put_lfs(f, None, {"upload": {**upload, "header": {"chunk_size": "500", "1": "u1"}}}) is None
+    assert head._put_lfs(f, None, {"upload": upload, "verify": {"href": "https://elsewhere.example/verify"}}) is None
+    assert head._put_lfs(f, None, {"upload": {"href": 5}}) is None
+    assert head._put_lfs(f, None, None) == 0
+    assert local_hub.requests() == []
