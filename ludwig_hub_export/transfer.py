@@ -102,6 +102,7 @@ def adopt_head_start(s: HubSession, answers: dict, files: list[PlannedFile]) -> 
             op._is_uploaded = True
             s.report.bytes_uploaded += answer.bytes_sent
             progress.advance(f.size)
+    s.plan.cache.save()  # the digests the head start computed or was given, for the next push
 
 
 def _streamed_operation(f: PlannedFile):

@@ -5,17 +5,36 @@ Every failure of the head start leaves the rest to the client path, which ends t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import torch
 from helpers import copy_fixture
 from helpers import push_in_fresh_process as push
+
+from ludwig_hub_export.hashing import GIT_SHA1_MAX
 
 OURS = "ludwig_hub_export/"  # the head start's (and the first look's) User-Agent; the client's is huggingface_hub's
 # Where the bytes of LFS/Xet files cross the wire on each protocol (regular files travel inside the commit).
 WIRE_KINDS = {"lfs": ("lfs_upload",), "xet": ("xorb", "shard")}
 
 
-def test_a_new_repo_is_made_and_sent_to_before_the_client_loads(tmp_path, local_hub, child_env, transfer_protocol):
+def _big_adapter(tmp_path) -> Path:
+    """The adapter fixture with weights past `GIT_SHA1_MAX`: a file that is not hashed when the plan is made."""
+    from safetensors.torch import load_file, save_file
+
     source = copy_fixture("lora_saved", tmp_path)
+    weights = source / "model_weights" / "adapter_model.safetensors"
+    tensors = load_file(str(weights))
+    extra = (GIT_SHA1_MAX + 2_000_000) // 4
+    tensors["base_model.model.lm_head.modules_to_save.default.weight"] = torch.randn(
+        extra, generator=torch.Generator().manual_seed(0))
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    return source
+
+
+def test_a_new_repo_is_made_and_sent_to_before_the_client_loads(tmp_path, local_hub, child_env, transfer_protocol):
+    source = _big_adapter(tmp_path)
     local_hub.log.clear()
     report = push(source, "tester/head", child_env, base_model="tester/base")["report"]
     records = local_hub.requests()
@@ -38,6 +57,13 @@ def test_a_new_repo_is_made_and_sent_to_before_the_client_loads(tmp_path, local_
     regular = sum(e.size for path, e in landed.items() if not e.lfs_oid and path in planned)
     assert sent > 0 and report["bytes_uploaded"] == sent + regular
     assert landed["adapter_model.safetensors"].lfs_oid == planned["adapter_model.safetensors"]
+
+    # The digests the head start computed (on Xet, hf_xet's) are kept: the re-push reads nothing and is the first
+    # look's two requests.
+    local_hub.log.clear()
+    again = push(source, "tester/head", child_env, base_model="tester/base")
+    assert sorted(r.kind for r in local_hub.requests()) == ["repo_info", "whoami"] and not again["client_loaded"]
+    assert again["report"]["bytes_hashed"] == 0
 
 
 @pytest.mark.parametrize("transfer_protocol, kind, status", [
