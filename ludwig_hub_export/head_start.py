@@ -28,11 +28,11 @@ from . import auth, xet_upload
 from .errors import AuthError
 from .first_look import FirstLook, endpoint_of
 from .hashing import Digest
+from .places import PARALLEL_FILES, XET_OPEN_FILES, XET_READ_AT_ONCE, Places, Stopped
 from .plan import ExportPlan, PlannedFile
 from .quick_http import put_file, request_json, tls_context, user_agent
 from .settings import ExportSettings
 
-IN_FLIGHT = 4  # files sent at once, as the client path's `transfer.PARALLEL_FILES`
 SAMPLE_BYTES = 512  # what the client sends of each file for the Hub to choose its upload mode
 LOOKUP_BATCH = 256  # files per upload-mode request, as the client asks (`_fetch_upload_modes`)
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
@@ -65,6 +65,7 @@ class HeadStart:
         self._lock = threading.Lock()
         self._stopped = False
         self._session = None  # hf_xet's, to cancel
+        self._places = Places(PARALLEL_FILES)
         self._conns: list = []  # the LFS PUTs', to close
         self._tls = None
         self._thread = threading.Thread(target=self._run, name="head-start", daemon=True)
@@ -87,6 +88,7 @@ class HeadStart:
         with self._lock:
             self._stopped = True
             session, conns = self._session, list(self._conns)
+        self._places.stop()
         with contextlib.suppress(Exception):  # ending anyway
             if session is not None:
                 session.sigint_abort()
@@ -156,28 +158,35 @@ class HeadStart:
         return True
 
     def _send(self, todo: list[PlannedFile]) -> None:
-        """Each file on its own, `IN_FLIGHT` at once, as the client path sends them (`transfer.preupload`): a file
-        lands (its shard registers it, its object is stored) when its own send ends, so a killed push resumes file
-        by file whichever was slowest, and one file's failure leaves only that file to the client."""
+        """Each file on its own, as many at once as the client path sends them (`transfer.preupload`, `places`): a
+        file lands (its shard registers it, its object is stored) when its own send ends, so a killed push resumes
+        file by file whichever was slowest, and one file's failure leaves only that file to the client."""
         from concurrent.futures import ThreadPoolExecutor
 
-        one = self._send_lfs
+        one, workers = self._send_lfs, PARALLEL_FILES
         if xet_upload.client_uses_xet():
             import hf_xet
 
             with self._lock:
                 self._session = None if self._stopped else hf_xet.XetSession()
-            one = self._send_xet
+                self._places = Places(XET_READ_AT_ONCE)
+                if self._stopped:
+                    self._places.stop()
+            one, workers = self._send_xet, XET_OPEN_FILES
 
         def guarded(f: PlannedFile) -> None:
-            if not self._stopped:
-                with contextlib.suppress(Exception):  # that file is left to the client; the others go on
-                    one(f)
+            place = self._places.place()
+            try:
+                if not self._stopped:
+                    with contextlib.suppress(Exception, Stopped):  # that file is left to the client; the rest go on
+                        one(f, place)
+            finally:
+                place.release()
 
-        with ThreadPoolExecutor(max_workers=min(IN_FLIGHT, len(todo)), thread_name_prefix="head-start") as pool:
+        with ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix="head-start") as pool:
             list(pool.map(guarded, todo))
 
-    def _send_xet(self, f: PlannedFile) -> None:
+    def _send_xet(self, f: PlannedFile, place) -> None:
         """An hf_xet upload commit of its own, as `xet_upload.send` makes it."""
         import hf_xet
 
@@ -185,21 +194,18 @@ class HeadStart:
         commit = self._session.new_upload_commit(
             token_refresh_url=f"{self.endpoint}/api/models/{self.repo_path}/xet-write-token/main",
             token_refresh_headers=headers, custom_headers={"user-agent": headers["user-agent"]})
-        try:
-            handle = commit.start_upload_file(
-                str(f.source), sha256=f.digest.sha256 if f.digest is not None else hf_xet.COMPUTE_SHA256)
-            metrics = commit.wait_to_finish().dedup_metrics
-        except BaseException:
-            with contextlib.suppress(Exception):  # nothing left running in hf_xet's runtime
-                commit.abort()
-            raise
+        sha256 = f.digest.sha256 if f.digest is not None else hf_xet.COMPUTE_SHA256
+        result, report = xet_upload.run_commit(
+            commit, lambda c: c.start_upload_file(str(f.source), sha256=sha256).result, place)
+        metrics = report.dedup_metrics
         answer = self.answers[f.path]
         answer.bytes_sent = metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded
-        answer.digest = f.digest or Digest(f.size, handle.result().xet_info.sha256, None)
+        answer.digest = f.digest or Digest(f.size, result.xet_info.sha256, None)
 
-    def _send_lfs(self, f: PlannedFile) -> None:
+    def _send_lfs(self, f: PlannedFile, place) -> None:
         """The file's sha256 (read once, whoever asks, with any hashing ahead), its batch request, then its
         single-part PUT to the storage address the Hub gives, without the token, and its verify call."""
+        place.take()
         digest = f.digest or self.plan.cache.digest(f.source)
         answer = self._post(f"{self.endpoint}/{self.repo_path}.git/info/lfs/objects/batch", {
             "operation": "upload", "transfers": ["basic", "multipart"], "hash_algo": "sha256",

@@ -23,10 +23,10 @@ from typing import Callable
 
 from . import progress, xet_upload
 from .hashing import Digest
+from .places import PARALLEL_FILES, XET_OPEN_FILES, XET_READ_AT_ONCE, Places
 from .plan import MANIFEST, PlannedFile, manifest_stand_in
 from .session import HubSession
 
-PARALLEL_FILES = 4  # files in flight at once; each transfer is itself parallel inside the client
 STREAM_MIN_BYTES = 1 << 20  # on Xet, files in object storage from this size on are streamed, not staged
 
 
@@ -121,13 +121,14 @@ def _streamed_operation(f: PlannedFile):
     return op
 
 
-def _send(s: HubSession, op, create_pr: bool, own_xet: bool, produce=None) -> int | None:
+def _send(s: HubSession, op, create_pr: bool, own_xet: bool, produce=None, place=None) -> int | None:
     """Send `op`'s content if the Hub stores it as an LFS/Xet object (a regular file travels inside the commit).
     Returns the bytes hf_xet sent after dedup, or None where they are counted on the wire (`session.PutBytes`).
-    `produce(write)` streams the content into hf_xet (Xet only)."""
+    `produce(write)` streams the content into hf_xet, and the file's `place` is taken only while hf_xet reads it
+    (Xet only)."""
     if own_xet:
         xet_upload.fetch_upload_modes(s.api, s.settings.repo_id, [op], s.revision, create_pr)
-        return xet_upload.send(s.api, s.settings.repo_id, op, s.revision, create_pr, produce) if (
+        return xet_upload.send(s.api, s.settings.repo_id, op, s.revision, create_pr, produce, place) if (
             xet_upload.needs_sending(op)) else 0
     s.api.preupload_lfs_files(s.settings.repo_id, additions=[op], revision=None if create_pr else s.revision,
                               create_pr=create_pr, free_memory=False)
@@ -142,7 +143,9 @@ def preupload(s: HubSession, files: list[PlannedFile],
     when anything is uploaded, are asked here). It runs in a thread of its own while the large files are sent
     (hashed, fetched), so that its work (card code, YAML, package metadata on a cold cache) and that request take
     no time of their own. The sends stay where they were (one file in this thread), so Ctrl-C still interrupts
-    them. Returns what `generate()` returned."""
+    them. Returns what `generate()` returned.
+
+    How many files are read and sent at once, and why, is in `places`."""
     todo = [f for f in files if f.data is None and f.operation is None]
     if not todo:  # nothing to wait for: one lookup for all
         extra = generate()
@@ -153,11 +156,13 @@ def preupload(s: HubSession, files: list[PlannedFile],
     own_xet = xet and xet_upload.supported()
     create_pr = _create_pr(s)
     lock = threading.Lock()
+    places = Places(XET_READ_AT_ONCE if own_xet else PARALLEL_FILES)
 
-    def stream(f: PlannedFile) -> bool:
+    def stream(f: PlannedFile, place) -> bool:
         """Stream `f` from object storage into hf_xet; False when the Hub wants it as a regular file instead."""
         op = _streamed_operation(f)
-        sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, True, produce=f.remote.stream))
+        sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, True, produce=f.remote.stream,
+                                                            place=place))
         if op._upload_mode != "lfs":
             f.operation = None  # small enough to travel inside the commit: staged like any other
             return False
@@ -170,14 +175,25 @@ def preupload(s: HubSession, files: list[PlannedFile],
         return True
 
     def send(f: PlannedFile) -> None:
-        if own_xet and f.remote is not None and f.size >= STREAM_MIN_BYTES and stream(f):
+        place = places.place()
+        try:
+            send_in_place(f, place)
+        finally:
+            place.release()
+
+    def send_in_place(f: PlannedFile, place) -> None:
+        if own_xet and f.remote is not None and f.size >= STREAM_MIN_BYTES and stream(f, place):
             return
+        read_by_xet = own_xet and f.source is not None
+        if not read_by_xet:
+            place.take()  # to the end: hashed here (LFS), or staged on this disk until the Hub holds it
         local = f.source if f.source is not None or f.fetch is None else f.fetch()
         try:
             if f.digest is None and not xet and local is not None:
                 f.digest = s.plan.cache.digest(local)  # LFS: the oid is needed before the transfer
             op = operation(f, local)
-            sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, own_xet))
+            sent = s.call(f"upload of {f.path}", lambda: _send(s, op, create_pr, own_xet,
+                                                                place=place if read_by_xet else None))
             if op._upload_mode == "lfs":
                 if xet:  # without the client parts `xet_upload` needs, the file's size: an upper bound
                     with lock:
@@ -207,9 +223,7 @@ def preupload(s: HubSession, files: list[PlannedFile],
             for f in todo:
                 send(f)
         else:
-            with ThreadPoolExecutor(max_workers=min(PARALLEL_FILES, len(todo))) as pool:
-                for future in [pool.submit(send, f) for f in todo]:
-                    future.result()  # the first failure is raised (the others finish or fail on their own)
+            _send_all(todo, send, places, XET_OPEN_FILES if own_xet else PARALLEL_FILES, own_xet)
     except Exception:
         generated.exception()  # a short wait: nothing of this call still runs when its failure is reported
         raise
@@ -220,3 +234,26 @@ def preupload(s: HubSession, files: list[PlannedFile],
         s.report.bytes_uploaded += s.put_bytes.total - put_before
     s.plan.cache.save()
     return extra
+
+
+def _send_all(todo: list[PlannedFile], send: Callable[[PlannedFile], None], places: Places, workers: int,
+              own_xet: bool) -> None:
+    """`send` each file in a pool of `workers` threads; the first failure is raised once the others have finished
+    or failed on their own. Ctrl-C starts nothing more and, on Xet, cancels hf_xet's transfers at once (as the
+    client does), so that the interrupt does not wait for them."""
+    with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+        futures = [pool.submit(send, f) for f in todo]
+        try:
+            for future in futures:
+                future.result()
+        except Exception:
+            raise
+        except BaseException:
+            places.stop()
+            for future in futures:
+                future.cancel()
+            if own_xet:
+                from huggingface_hub.utils._xet import abort_xet_session
+
+                abort_xet_session()
+            raise

@@ -76,12 +76,13 @@ def needs_sending(op) -> bool:
     return op._upload_mode == "lfs" and not op._should_ignore and not op._is_uploaded
 
 
-def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None) -> int:
+def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None, place=None) -> int:
     """Send `op`'s content through hf_xet and mark it uploaded; its sha256 is set if it was not known. Returns
     the bytes hf_xet sent after dedup (xorbs and shard): 0 when the Hub already holds every chunk.
 
     `produce(write)`, when given, feeds the content in order instead (a file streamed from object storage, never
-    on this disk): hf_xet chunks, hashes and uploads it while it arrives."""
+    on this disk): hf_xet chunks, hashes and uploads it while it arrives. `place` (`places.Place`) is taken and
+    given back as `run_commit` says."""
     import hf_xet
     from huggingface_hub.utils import build_hf_headers
     from huggingface_hub.utils._xet import (XetTokenType, abort_xet_session, get_xet_session,
@@ -96,30 +97,25 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None) ->
         url += "?create_pr=1"
     sha256 = op.upload_info.sha256.hex() if op.upload_info.is_hashed else hf_xet.COMPUTE_SHA256
     content = op.path_or_fileobj
+
+    def start(commit):
+        if produce is not None:
+            stream = commit.start_upload_stream(name=op.path_in_repo, sha256=sha256)
+            try:
+                produce(stream.write)
+            except BaseException:
+                with contextlib.suppress(Exception):  # no open stream left behind in hf_xet's runtime
+                    stream.abort()
+                raise
+            return stream.finish  # before wait_to_finish, as hf_xet requires
+        if isinstance(content, bytes):
+            return commit.start_upload_bytes(content, sha256=sha256, name=op.path_in_repo).result
+        return commit.start_upload_file(str(content), sha256=sha256).result
+
     try:
         commit = get_xet_session().new_upload_commit(token_refresh_url=url, token_refresh_headers=headers,
                                                      custom_headers=xet_headers_without_auth(headers))
-        try:
-            if produce is not None:
-                stream = commit.start_upload_stream(name=op.path_in_repo, sha256=sha256)
-                try:
-                    produce(stream.write)
-                except BaseException:
-                    with contextlib.suppress(Exception):  # no open stream left behind in hf_xet's runtime
-                        stream.abort()
-                    raise
-                result = stream.finish()  # before wait_to_finish, as hf_xet requires
-            elif isinstance(content, bytes):
-                handle = commit.start_upload_bytes(content, sha256=sha256, name=op.path_in_repo)
-            else:
-                handle = commit.start_upload_file(str(content), sha256=sha256)
-            report = commit.wait_to_finish()
-            if produce is None:
-                result = handle.result()
-        except BaseException:
-            with contextlib.suppress(Exception):  # the failure that got us here is the one to report
-                commit.abort()
-            raise
+        result, report = run_commit(commit, start, place)
     except KeyboardInterrupt:
         abort_xet_session()  # as the client does: the next call starts a fresh session
         raise
@@ -128,3 +124,23 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None) ->
     op._is_uploaded = True
     metrics = report.dedup_metrics
     return metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded
+
+
+def run_commit(commit, start, place=None):
+    """One file's hf_xet upload commit, aborted on any failure. `start(commit)` queues the content and returns
+    what waits for its ingestion (hf_xet has read, chunked and hashed all of it) and gives the file's metadata.
+    The file's `place` is taken before it is read (the commit is made before: its token request overlaps another
+    file's read) and given back once it is read, before the commit ends (`places`). Returns the file's metadata
+    and the commit's report."""
+    try:
+        if place is not None:
+            place.take()
+        result = start(commit)()
+        if place is not None:
+            place.release()
+        report = commit.wait_to_finish()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the failure that got us here is the one to report
+            commit.abort()
+        raise
+    return result, report

@@ -390,6 +390,33 @@ def test_interrupted_push_resumes_and_sends_only_the_rest(tmp_path, local_hub, t
         assert sent <= max(sizes) * 1.05 + 65536, (sent, sizes)
 
 
+@pytest.mark.parametrize("transfer_protocol", ["xet"], indirect=True)
+def test_on_xet_the_next_file_is_read_while_a_commit_ends(tmp_path, local_hub, transfer_protocol):
+    """hf_xet reads one file at a time (`places`), and a file gives its place up once read: its commit ends (its
+    shard, the Hub's check) while the next file is read. With the first shard held by the Hub, the other files are
+    read, sent and registered meanwhile."""
+    source, sizes = _big_sharded_model(tmp_path)
+    hold = 4.0
+    local_hub.add_fault("shard", delay=hold, times=1)
+    process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",
+                                "tester/big", "--base-model", BASE, "--quiet"],
+                               env=_cli_env(local_hub, tmp_path, local_hub.token), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not local_hub.stats.requests.get("shard") and time.monotonic() < deadline:  # counted on arrival
+        time.sleep(0.01)
+    held_at = time.monotonic()
+    def registered() -> int:  # shards answered 200 (recorded when answered)
+        return [r.status for r in local_hub.requests("shard")].count(200)
+
+    while registered() < len(sizes) - 1 and time.monotonic() < held_at + hold - 0.5:
+        time.sleep(0.01)
+    others_registered = registered() == len(sizes) - 1  # and the first one still held
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert others_registered  # while the first file's commit was still ending
+
+
 def test_no_token_value_in_any_output_or_report(tmp_path, local_hub):
     source = copy_fixture("lora_saved", tmp_path)
     env = _cli_env(local_hub, tmp_path, local_hub.token)
