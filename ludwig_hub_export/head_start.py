@@ -65,7 +65,8 @@ class HeadStart:
         self._lock = threading.Lock()
         self._stopped = False
         self._session = None  # hf_xet's, to cancel
-        self._places = Places(PARALLEL_FILES)
+        self._xet = xet_upload.client_uses_xet()
+        self._places = Places(XET_READ_AT_ONCE if self._xet else PARALLEL_FILES)
         self._conns: list = []  # the LFS PUTs', to close
         self._tls = None
         self._thread = threading.Thread(target=self._run, name="head-start", daemon=True)
@@ -164,14 +165,11 @@ class HeadStart:
         from concurrent.futures import ThreadPoolExecutor
 
         one, workers = self._send_lfs, PARALLEL_FILES
-        if xet_upload.client_uses_xet():
+        if self._xet:
             import hf_xet
 
             with self._lock:
                 self._session = None if self._stopped else hf_xet.XetSession()
-                self._places = Places(XET_READ_AT_ONCE)
-                if self._stopped:
-                    self._places.stop()
             one, workers = self._send_xet, XET_OPEN_FILES
 
         def guarded(f: PlannedFile) -> None:
