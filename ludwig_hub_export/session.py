@@ -16,6 +16,7 @@ from .report import ExportReport
 from .retry import (Deadline, Deferred, OutOfTime, RateLimitPacer, RetryPolicy, Wait, describe, run_with_retries,
                     status_of)
 from .settings import ExportSettings
+from .xet_errors import xet_failure_reason
 
 
 class Console:
@@ -152,6 +153,13 @@ class HubSession:
         if status is not None and 400 <= status < 500 and status not in (408, 429):
             return HubError(f"{where}: the Hub answered {status}: {server_message(error)}",
                             "this will fail the same way again; check the repo id, revision and files")
+        reason = xet_failure_reason(error)
+        if reason is not None:  # not retried: no status says a retry would help (hf_xet retried what it could)
+            return HubError(f"{where}: hf_xet stopped: {reason}",
+                            "the Hub's Xet storage refused the upload without an HTTP status, or hf_xet failed "
+                            "here; a refusal that the Hub marked as worth retrying was tried again already. Run "
+                            "the same command again later: it resumes and sends only what is missing. If it "
+                            "fails the same way, report the message to the Hub")
         return HubError(f"{where}: still failing after {self.settings.retry.max_attempts} tries: "
                         f"{describe(error)} {server_message(error)}".rstrip(),
                         "the Hub or the network is having trouble; run the same command again later: it resumes "

@@ -7,7 +7,9 @@ HTTP status server error (503 Service Unavailable) ..."), a ``RuntimeError`` on 
 reconstruction error: CAS Client Error: Request error: HTTP status ..."); a request that got no answer says
 "error sending request for url (<url>)"; ``XetAuthenticationError`` (a PermissionError) and
 ``XetObjectNotFoundError`` (a FileNotFoundError) are its own types. The URL tells a refused Xet token
-(``/xet-write-token/``, ``/xet-read-token/`` on the Hub) from a refused CAS call.
+(``/xet-write-token/``, ``/xet-read-token/`` on the Hub) from a refused CAS call. A shard that the CAS refuses
+after its ``/v2/shards`` progress stream began (status 200, then an error frame) has no status at all:
+"Internal error: <the CAS's message>", a ``RuntimeError`` (`xet_failure_reason`).
 
 hf_xet also retries each call itself (5 times, 3 s base delay doubling, up to 6 min a sleep, 5 min read
 timeout): `bounded_retry_env` gives the ``HF_XET_*`` settings that keep one call within seconds, so that the
@@ -28,7 +30,11 @@ _TOKEN_ROUTE = re.compile(r"/xet-(?:read|write)-token/")
 _NO_ANSWER = ("error sending request", "connection closed", "connection reset", "broken pipe", "timed out",
               "error decoding response body", "unexpected eof", "incomplete message")
 _XET_PREFIXES = ("Network error:", "Server error:", "Rate limited:", "Timeout:", "Task error:",
-                 "Authentication error:", "Not found:", "Previous task error:")
+                 "Authentication error:", "Not found:", "Previous task error:", "Internal error:",
+                 "Data integrity error:", "I/O error:")
+# hf_xet's words for a failure with no HTTP status behind it: on upload, a `/v2/shards` stream that ended in an
+# error frame (the CAS's message, after hf_xet's own retries when the frame said a retry could help).
+_NO_STATUS_FAILURES = ("Internal error:", "Data integrity error:")
 
 
 def _chain(error: BaseException | None) -> Iterator[BaseException]:
@@ -90,6 +96,16 @@ def is_xet_no_answer(error: BaseException) -> bool:
         if any(marker in text for marker in _NO_ANSWER):
             return True
     return False
+
+
+def xet_failure_reason(error: BaseException) -> str | None:
+    """hf_xet's reason for a failure that carries no HTTP status and is not a lost answer (a shard the CAS
+    refused inside its 200 progress stream, or hf_xet failing here), first line; None for anything else."""
+    for e in _xet_errors(error):
+        text = str(e)
+        if text.startswith(_NO_STATUS_FAILURES) and xet_status(e) is None and not is_xet_no_answer(e):
+            return text.splitlines()[0]
+    return None
 
 
 def bounded_retry_env(connect_timeout: float, read_timeout: float, retries: int = 2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_upload_file_goes_through_the_cas_and_downloads_back(hub_api: HfApi, rep
     seen = kinds(local_hub)
     assert "lfs_batch" not in seen and "lfs_upload" not in seen
     assert [r.status for r in local_hub.requests("xorb")] == [200]
-    assert [r.status for r in local_hub.requests("shard")] == [200]
+    assert [(r.path, r.status) for r in local_hub.requests("shard")] == [("/cas/v2/shards", 200)]  # the real form
     assert local_hub.read_file(repo, "w.safetensors") == data
     (entry,) = [e for e in hub_api.list_repo_tree(repo) if e.path == "w.safetensors"]
     assert entry.lfs.sha256 == sha256(data) and entry.xet_hash and entry.size == len(data)
@@ -234,6 +235,28 @@ def test_a_shard_naming_a_missing_xorb_or_lying_about_sha256_is_refused(hub_api:
     assert garbage.status_code == 400
     anonymous = httpx2.post(f"{token['casUrl']}/v1/shards", content=b"x")
     assert anonymous.status_code == 401
+    # v2: the refusal comes once the progress stream has begun (200), in its last frame; auth is refused at once.
+    streamed = httpx2.post(f"{token['casUrl']}/v2/shards", content=shard("cd" * 32, record.sha256), headers=auth)
+    frames = [json.loads(line) for line in streamed.text.splitlines()]
+    assert streamed.status_code == 200 and streamed.headers["content-type"] == "application/x-ndjson"
+    assert frames[-1]["type"] == "error" and frames[-1]["retryable"] is False
+    assert "never uploaded" in frames[-1]["message"]
+    assert httpx2.post(f"{token['casUrl']}/v2/shards", content=b"x").status_code == 401
+
+
+def test_an_older_cas_takes_shards_only_at_v1_and_the_client_falls_back(tmp_path: Path, monkeypatch):
+    """`xet_shard_api=1`: /v2/shards answers 404, and hf_xet sends the shard to /v1/shards instead."""
+    data = weights(1_000_000, 3)
+    (tmp_path / "w.bin").write_bytes(data)
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
+    with LocalHub(xet_shard_api=1) as hub:
+        use_transfer_protocol("xet", hub, monkeypatch)
+        api = HfApi(endpoint=hub.url, token=hub.token)
+        api.create_repo("tester/older")
+        api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/older")
+        assert [(r.path, r.status) for r in hub.requests("shard")] == [("/cas/v2/shards", 404),
+                                                                        ("/cas/v1/shards", 200)]
+        assert hub.read_file("tester/older", "w.bin") == data
 
 
 @pytest.mark.parametrize("kind, status", [("xet_token", 403), ("xorb", 400), ("shard", 400), ("xorb", 413)])

@@ -64,6 +64,54 @@ def test_download_failures_are_classified_from_hf_xet_messages(hub_api: HfApi, r
     assert retry.status_of(raised.value) == (None if status == "drop" else status)
 
 
+@pytest.mark.parametrize("retryable", [False, True])
+def test_a_shard_refused_inside_its_v2_stream_is_final_with_the_cas_reason(hub_api: HfApi, repo: str,
+                                                                         local_hub: LocalHub, tmp_path: Path,
+                                                                         retryable: bool):
+    """The real CAS refuses a shard after its progress stream began: 200, then an error frame. hf_xet retries it
+    only when the frame says so, then raises "Internal error: <reason>" with no status: final for the policy."""
+    (tmp_path / "w.bin").write_bytes(os.urandom(200_000))
+    local_hub.add_fault("shard", action="error_frame", retryable=retryable, times=None,
+                        body={"message": "shard references an unknown xorb"})
+    with pytest.raises(Exception) as raised:
+        hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+    error = raised.value
+    assert retry.classify(error) == "fatal" and retry.status_of(error) is None, repr(error)
+    assert not retry.answer_was_lost(error)
+    assert xet_errors.xet_failure_reason(error) == "Internal error: shard references an unknown xorb"
+    tries = [r.status for r in local_hub.requests("shard")]
+    assert tries == [200] * len(tries) and (len(tries) > 1) == retryable  # hf_xet's own retries, when allowed
+
+
+def test_a_retryable_error_frame_once_is_survived_by_hf_xet(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                           tmp_path: Path):
+    (tmp_path / "w.bin").write_bytes(os.urandom(200_000))
+    local_hub.add_fault("shard", action="error_frame", retryable=True, times=1)
+    hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+    assert len(local_hub.requests("shard")) == 2
+    assert local_hub.read_file(repo, "w.bin") == (tmp_path / "w.bin").read_bytes()
+
+
+def test_push_ends_at_once_on_a_refused_shard_and_says_why(local_hub: LocalHub, tmp_path: Path):
+    """From the command line: exit 4 with hf_xet's reason and a remedy, no traceback, nothing claims completion,
+    and no try of ours beyond the head start's and the client path's one each."""
+    from helpers import copy_fixture
+
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.add_fault("shard", action="error_frame", times=None, body={"message": "shard failed verification"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "LOCAL_HUB"))}
+    env.update(local_hub.env(local_hub.token, transfer="xet", hf_home=tmp_path / "hf-home"),
+               LUDWIG_HUB_EXPORT_CACHE=str(tmp_path / "cache"), PYTHONPATH=os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/refused",
+                          "--base-model", "tester/tiny-llama"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 4, out.stderr
+    assert "hf_xet stopped: Internal error: shard failed verification" in out.stderr
+    assert "Run the same command again later" in out.stderr and "Traceback" not in out.stderr
+    assert "still failing after" not in out.stderr  # it was not retried
+    assert len(local_hub.requests("shard")) <= 2
+    assert "ludwig_export.json" not in local_hub.files("tester/refused")
+
+
 def test_plain_connection_errors_are_still_connection_failures():
     assert retry.classify(ConnectionError("connection refused")) == "retry"
     assert retry.status_of(ConnectionError("Network error: something else")) is None

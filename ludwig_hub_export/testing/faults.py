@@ -8,6 +8,9 @@ the CAS ``xorb`` (upload), ``shard`` (upload), ``dedup`` (global dedup query), `
 - ``action="respond"``: answer ``status`` with ``headers`` (e.g. 429 + Retry-After, 503).
 - ``action="drop"``: close the connection without an answer.
 - ``action="reset"``: read about half of the request body, then reset the connection (RST).
+- ``action="error_frame"`` (``shard`` only): answer 200 and end the ``/v2/shards`` progress stream with an error
+  frame (``retryable`` says whether the client should try again; ``body={"message": ...}`` its text): how the real
+  CAS refuses a shard once its stream has begun. ``when="after"``: the shard was registered all the same.
 - ``delay``: wait this many seconds first (to trip client timeouts); alone it only slows the answer.
 - ``when="after"``: carry out the operation first, then fail the answer: the "lost response" case, e.g. a
   commit that landed although the client saw a 504 or a dropped connection.
@@ -21,7 +24,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ACTIONS = ("respond", "drop", "reset")
+ACTIONS = ("respond", "drop", "reset", "error_frame")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Fault:
     action: str = "respond"
     probability: float = 1.0
     path_contains: str | None = None
+    retryable: bool = False  # error_frame: whether the frame asks the client to try again
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -45,6 +49,8 @@ class Fault:
             raise ValueError(f"fault 'when' must be 'before' or 'after', not {self.when!r}")
         if self.action == "respond" and self.status is None and not self.delay:
             raise ValueError("a 'respond' fault needs a status (or a delay)")
+        if self.action == "error_frame" and self.kind != "shard":
+            raise ValueError("an 'error_frame' fault ends a /v2/shards stream: its kind must be 'shard'")
         if self.action == "reset" and self.when == "after":
             raise ValueError("a 'reset' fault cuts the request body, so it can only happen before the operation")
 

@@ -30,7 +30,7 @@ from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_API_QUOTA, RateLimiter
 from .storage import BlobStore, Commit, FileEntry, RepoStore
 from .wire import BodyReader, HubError, Response, reset_connection
-from .xet_cas import XetCas
+from .xet_cas import XetCas, shard_progress
 
 _REV = r"(?P<rev>refs/(?:pr|convert)/[^/]+|[^/]+)"
 _API_REPO = r"^/api/(?P<type>models|datasets|spaces)/(?P<ns>[^/]+)/(?P<name>[^/]+)"
@@ -61,9 +61,10 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("HEAD", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("GET", "xet_token", _API_REPO + r"/xet-(?P<mode>read|write)-token/(?P<rev>.+)$"),
-        # The Xet CAS (xet_cas.py), under /cas; its v2 routes are left to 404 so the client falls back to v1.
+        # The Xet CAS (xet_cas.py), under /cas: shards in both forms; the other v2 routes are left to 404 so the
+        # client falls back to v1.
         ("POST", "xorb", r"^/cas/v1/xorbs/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
-        ("POST", "shard", r"^/cas/v1/shards$"),
+        ("POST", "shard", r"^/cas/v[12]/shards$"),
         ("GET", "dedup", r"^/cas/v1/chunks/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
         ("GET", "reconstruction", r"^/cas/v1/reconstructions/(?P<hash>[0-9a-f]{64})$"),
         ("GET", "xorb_get", r"^/cas/fetch/(?P<hash>[0-9a-f]{64})$"),
@@ -118,13 +119,14 @@ class LocalHub:
     on `stop()`. `user`/`token` set up a default account (a write token); without `token` one is generated.
     `api_quota` (calls, window seconds) is every token's "api" quota, the free account's by default.
     `xet` (on by default, as on the real Hub) serves the Xet token endpoints and a CAS under ``/cas``; with
-    `xet=False` the Hub speaks only LFS and `env()` tells clients so.
+    `xet=False` the Hub speaks only LFS and `env()` tells clients so. `xet_shard_api=1` makes the CAS take shards
+    only in their v1 form (`xet_cas`).
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
                  limits: Limits | None = None, seed: int | None = None, xet: bool = True,
-                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA) -> None:
+                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_shard_api: int = 2) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +147,7 @@ class LocalHub:
         self.xet = xet
         # What env() gives a client that does not say: "xet" like a real client; test harnesses may change it.
         self.default_transfer = "xet" if xet else "lfs"
-        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32)) if xet else None
+        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32), shard_api=xet_shard_api) if xet else None
         self.api.cas = self.cas
         self._client_homes = 0
         self.log: list[RequestRecord] = []
@@ -399,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
             record.fault = " ".join(str(x) for x in (fault.action, fault.status, fault.when) if x is not None)
         if fault is not None and fault.when == "before":
             self._before(fault, body)
-            if fault.action == "respond" and fault.status:
+            if fault.action == "respond" and fault.status or fault.action == "error_frame":
                 return self._fault_response(fault)
         try:
             if kind == "unknown":
@@ -428,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._sleep(fault.delay)
             if fault.action == "drop":
                 self._drop()
-            if fault.status is not None:
+            if fault.status is not None or fault.action == "error_frame":
                 return self._fault_response(fault)
         return response
 
@@ -471,6 +473,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response:
+        if fault.action == "error_frame":
+            message = (fault.body or {}).get("message", "Injected fault: the shard was not committed")
+            return shard_progress([], {"type": "error", "message": message, "retryable": fault.retryable})
         status = fault.status or 500
         message = fault.body or {"error": f"Injected fault: HTTP {status}"}
         return Response.json(status, message, fault.headers)

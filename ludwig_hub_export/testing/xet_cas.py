@@ -1,7 +1,10 @@
 """The local Hub's Xet CAS server: xorbs, shards, the global dedup query, reconstructions, ranged xorb reads.
 
-It speaks the v1 routes of xet-core's ``RemoteClient`` under ``<hub>/cas``; the v2 forms answer 404, which makes
-the client fall back to v1. Each call is authorized by a short-lived Xet token that the Hub API issues
+It speaks the routes of xet-core's ``RemoteClient`` under ``<hub>/cas``. Shards are taken in both forms: ``/v2/shards``
+as the real CAS takes them, answering 200 and then a stream of NDJSON progress frames that ends in ``result`` or in
+``error`` (a refusal after the stream began: the status is already 200), and ``/v1/shards``, which hf_xet falls
+back to when v2 answers 404 (``shard_api=1`` serves only v1, as an older CAS). The other v2 forms (xorb upload
+grants, v2 reconstructions) answer 404, and the client falls back to their v1 forms. Each call is authorized by a short-lived Xet token that the Hub API issues
 (`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
 
 Storage (under ``root``), streamed so a large upload never sits in memory:
@@ -171,9 +174,11 @@ class XetStore:
 class XetCas:
     """The CAS API: one method per kind of call, as `HubApi` has for the Hub's."""
 
-    def __init__(self, root: Path, secret: bytes, token_ttl: float = 3600.0, verify_sha256: bool = True) -> None:
+    def __init__(self, root: Path, secret: bytes, token_ttl: float = 3600.0, verify_sha256: bool = True,
+                 shard_api: int = 2) -> None:
         self.store = XetStore(root)
         self.secret = secret
+        self.shard_api = shard_api
         self.token_ttl = token_ttl
         self.verify_sha256 = verify_sha256
         self._tokens: dict[str, XetToken] = {}
@@ -216,11 +221,32 @@ class XetCas:
         return Response.json(200, {"was_inserted": True})
 
     def shard(self, call: Call) -> Response:
+        v2 = call.path.endswith("/v2/shards")
+        if v2 and self.shard_api < 2:
+            raise HubError(404, "this CAS takes shards at /v1/shards")
+        # Refusals known before the stream begins are HTTP answers on both forms.
         self._authorize(call, write=True)
         if call.body.length is not None and call.body.length > MAX_SHARD_BYTES:
             raise HubError(413, f"shard of {call.body.length} bytes exceeds {MAX_SHARD_BYTES}")
+        data = call.body.read()
+        if not v2:
+            self._register_shard(data)
+            return Response.json(200, {"result": 1})
         try:
-            files, xorbs = parse_shard(call.body.read())
+            checked = self._register_shard(data)
+        except HubError as e:
+            if e.status != 400:
+                raise
+            return shard_progress([{"type": "validating", "verified": 0, "total": 1}],
+                                  {"type": "error", "message": e.message, "retryable": False})
+        return shard_progress([{"type": "validating", "verified": checked, "total": checked},
+                               {"type": "committing", "stage": "uploading"},
+                               {"type": "committing", "stage": "syncing"}], {"type": "result"})
+
+    def _register_shard(self, data: bytes) -> int:
+        """Check a shard against the stored xorbs and register its files; returns the number of checks made."""
+        try:
+            files, xorbs = parse_shard(data)
         except FormatError as e:
             raise HubError(400, f"shard is malformed: {e}") from None
         for x in xorbs:
@@ -244,7 +270,7 @@ class XetCas:
             self.store.put_records(x.xorb_hash, x.records)
         for f, sha256 in records:
             self.store.put_file(f.file_hash, FileRecord(sha256, f.size, f.terms))
-        return Response.json(200, {"result": 1})
+        return len(xorbs) + len(files)
 
     def _check_terms(self, f: ShardFile) -> None:
         for term in f.terms:
@@ -352,6 +378,12 @@ class XetCas:
         if record is None:
             raise FileNotFoundError(f"Xet file {file_hash} is not stored")
         return self.store.iter_bytes(record.terms, start, length)
+
+
+def shard_progress(frames: list[dict], last: dict) -> Response:
+    """A ``/v2/shards`` answer: 200, then NDJSON progress frames ending in `last` (``result`` or ``error``)."""
+    body = b"".join(json.dumps(frame).encode() + b"\n" for frame in [*frames, last])
+    return Response(200, {"Content-Type": "application/x-ndjson"}, body)
 
 
 def _range(header: str | None, size: int) -> tuple[int, int]:
