@@ -67,13 +67,14 @@ def test_a_new_repo_is_made_and_sent_to_before_the_client_loads(tmp_path, local_
 
 
 @pytest.mark.parametrize("transfer_protocol, kind, status", [
-    ("xet", "create_repo", 500), ("xet", "preupload", 503), ("xet", "xet_token", 401), ("xet", "xorb", 403),
+    ("xet", "create_repo", 500), ("xet", "preupload", 503), ("xet", "xet_token", 401), ("xet", "xorb_grant", 403),
     ("xet", "shard", 400), ("lfs", "lfs_batch", 500), ("lfs", "lfs_upload", 500), ("lfs", "lfs_verify", 500)],
     indirect=["transfer_protocol"])
 def test_a_head_start_that_fails_leaves_the_rest_to_the_client(tmp_path, local_hub, child_env, transfer_protocol,
                                                                 kind, status):
     """One failure, on the head start's request: it stops without retrying or saying anything, and the client path
-    makes the push as if there had been no head start (the repo created if it is not, every file not sent)."""
+    makes the push as if there had been no head start (the repo created if it is not, every file not sent). (A
+    refused PUT of a xorb's bytes to its grant URL is hf_xet's to retry: `test_xet_errors`.)"""
     source = copy_fixture("lora_saved", tmp_path)
     local_hub.add_fault(kind, status, times=1)
     local_hub.log.clear()

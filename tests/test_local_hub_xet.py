@@ -60,7 +60,10 @@ def test_upload_file_goes_through_the_cas_and_downloads_back(hub_api: HfApi, rep
 
     seen = kinds(local_hub)
     assert "lfs_batch" not in seen and "lfs_upload" not in seen
-    assert [r.status for r in local_hub.requests("xorb")] == [200]
+    # Through an upload grant, as on the real Hub: asked, the bytes PUT to its URL without the Xet token, committed.
+    assert [r.status for r in local_hub.requests("xorb_grant")] == [201]
+    assert [(r.method, r.status) for r in local_hub.requests("xorb")] == [("PUT", 200)]
+    assert [r.status for r in local_hub.requests("xorb_commit")] == [200]
     assert [(r.path, r.status) for r in local_hub.requests("shard")] == [("/cas/v2/shards", 200)]  # the real form
     assert local_hub.read_file(repo, "w.safetensors") == data
     (entry,) = [e for e in hub_api.list_repo_tree(repo) if e.path == "w.safetensors"]
@@ -244,18 +247,49 @@ def test_a_shard_naming_a_missing_xorb_or_lying_about_sha256_is_refused(hub_api:
     assert httpx2.post(f"{token['casUrl']}/v2/shards", content=b"x").status_code == 401
 
 
-def test_an_older_cas_takes_shards_only_at_v1_and_the_client_falls_back(tmp_path: Path, monkeypatch):
-    """`xet_shard_api=1`: /v2/shards answers 404, and hf_xet sends the shard to /v1/shards instead."""
+def test_a_xorb_grant_is_signed_sized_and_committed_once(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                         tmp_path: Path):
+    """The grant's URL takes no Xet token, only its own signature; it takes the granted length, once; the commit
+    stores the xorb (checked chunk by chunk) and cannot be made twice or before the bytes arrived."""
+    (tmp_path / "w.bin").write_bytes(weights(300_000, 5))
+    hub_api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id=repo)
+    (stored,) = [p for p in (local_hub.cas.store.root / "xorbs").iterdir() if "." not in p.name]
+    body = stored.read_bytes()
+    token = httpx2.get(f"{local_hub.url}/api/models/{repo}/xet-write-token/main",
+                       headers={"Authorization": f"Bearer {local_hub.token}"}).json()
+    cas, auth, xorb = token["casUrl"], {"Authorization": f"Bearer {token['accessToken']}"}, "ab" * 32
+    ask = {"length": len(body), "checksum": {"algo": "crc64nvme", "value": "12345"}}
+    assert httpx2.post(f"{cas}/v1/xorb-grants/default/{xorb}", json=ask).status_code == 401
+    assert httpx2.post(f"{cas}/v1/xorb-grants/default/{stored.name}", json=ask, headers=auth).status_code == 200
+    granted = httpx2.post(f"{cas}/v1/xorb-grants/default/{xorb}", json=ask, headers=auth)
+    assert granted.status_code == 201
+    grant = granted.json()
+    commit = f"{cas}/v1/xorb-commits/default/{xorb}/grant/{grant['id']}"
+    assert httpx2.post(commit, headers=auth).status_code == 404  # nothing uploaded yet
+    assert httpx2.put(grant["url"].replace("sig=", "sig=0"), content=body).status_code == 403
+    assert httpx2.put(grant["url"], content=body[:-1]).status_code == 400
+    assert httpx2.put(grant["url"], content=body, headers=grant["headers"]).status_code == 200
+    assert httpx2.put(grant["url"], content=body).status_code == 412  # stored already
+    assert httpx2.post(commit, headers=auth).json() == {"was_inserted": True}
+    assert local_hub.cas.store.has_xorb(xorb) and local_hub.cas.store.chunks(xorb)
+    assert httpx2.post(commit, headers=auth).status_code == 404  # committed: the grant is gone
+
+
+def test_an_older_cas_takes_xorbs_and_shards_only_at_v1_and_the_client_falls_back(tmp_path: Path, monkeypatch):
+    """`xet_shard_api=1, xet_grants=False`: /v2/shards and the xorb grants answer 404, and hf_xet sends the shard
+    to /v1/shards and the xorb to /v1/xorbs instead."""
     data = weights(1_000_000, 3)
     (tmp_path / "w.bin").write_bytes(data)
     monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
-    with LocalHub(xet_shard_api=1) as hub:
+    with LocalHub(xet_shard_api=1, xet_grants=False) as hub:
         use_transfer_protocol("xet", hub, monkeypatch)
         api = HfApi(endpoint=hub.url, token=hub.token)
         api.create_repo("tester/older")
         api.upload_file(path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="tester/older")
         assert [(r.path, r.status) for r in hub.requests("shard")] == [("/cas/v2/shards", 404),
                                                                         ("/cas/v1/shards", 200)]
+        assert [r.status for r in hub.requests("xorb_grant")] == [404]
+        assert [(r.method, r.status) for r in hub.requests("xorb")] == [("POST", 200)]
         assert hub.read_file("tester/older", "w.bin") == data
 
 

@@ -112,6 +112,28 @@ def test_push_ends_at_once_on_a_refused_shard_and_says_why(local_hub: LocalHub, 
     assert "ludwig_export.json" not in local_hub.files("tester/refused")
 
 
+def test_a_refused_or_unreachable_grant_url_is_handled_by_hf_xet(hub_api: HfApi, repo: str, local_hub: LocalHub,
+                                                                  tmp_path: Path):
+    """The real CAS hands out a grant (a presigned URL) per xorb. A 403 there (an expired grant) makes hf_xet ask for
+    a new grant; a URL it cannot reach makes it send the xorb to /v1/xorbs instead. Neither reaches us."""
+    (tmp_path / "a.bin").write_bytes(os.urandom(200_000))
+    local_hub.add_fault("xorb", 403, times=1, path_contains="/grant-uploads/")
+    hub_api.upload_file(path_or_fileobj=tmp_path / "a.bin", path_in_repo="a.bin", repo_id=repo)
+    assert [r.status for r in local_hub.requests("xorb_grant")] == [201, 201]
+    assert [r.status for r in local_hub.requests("xorb")] == [403, 200]
+    assert [r.status for r in local_hub.requests("xorb_commit")] == [200]
+
+    local_hub.log.clear()
+    (tmp_path / "b.bin").write_bytes(os.urandom(200_000))
+    local_hub.add_fault("xorb", action="drop", times=None, path_contains="/grant-uploads/")
+    hub_api.upload_file(path_or_fileobj=tmp_path / "b.bin", path_in_repo="b.bin", repo_id=repo)
+    sends = [(r.method, r.status) for r in local_hub.requests("xorb")]
+    assert ("POST", 200) in sends and ("PUT", 200) not in sends, sends  # to /v1/xorbs instead
+    assert not local_hub.requests("xorb_commit")
+    for name in ("a.bin", "b.bin"):
+        assert local_hub.read_file(repo, name) == (tmp_path / name).read_bytes()
+
+
 def test_plain_connection_errors_are_still_connection_failures():
     assert retry.classify(ConnectionError("connection refused")) == "retry"
     assert retry.status_of(ConnectionError("Network error: something else")) is None

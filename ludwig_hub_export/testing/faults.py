@@ -2,8 +2,9 @@
 
 A fault matches a kind of call (``commit``, ``preupload``, ``lfs_upload``, ... or ``*``) and fires a number of
 times (or with a probability). The Xet kinds: ``xet_token`` (the Hub's xet-read/write-token endpoints), and on
-the CAS ``xorb`` (upload), ``shard`` (upload), ``dedup`` (global dedup query), ``reconstruction`` and
-``xorb_get`` (the ranged read of xorb bytes). What it does:
+the CAS ``xorb_grant`` (asking to upload a xorb), ``xorb`` (a xorb's bytes: the PUT to a grant's URL, or the
+direct upload), ``xorb_commit`` (committing a grant's upload), ``shard`` (upload), ``dedup`` (global dedup
+query), ``reconstruction`` and ``xorb_get`` (the ranged read of xorb bytes). What it does:
 
 - ``action="respond"``: answer ``status`` with ``headers`` (e.g. 429 + Retry-After, 503).
 - ``action="drop"``: close the connection without an answer.

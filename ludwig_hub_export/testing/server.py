@@ -61,8 +61,12 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("HEAD", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("GET", "xet_token", _API_REPO + r"/xet-(?P<mode>read|write)-token/(?P<rev>.+)$"),
-        # The Xet CAS (xet_cas.py), under /cas: shards in both forms; the other v2 routes are left to 404 so the
-        # client falls back to v1.
+        # The Xet CAS (xet_cas.py), under /cas: xorbs through upload grants or directly, shards in both forms; v2
+        # reconstructions are left to 404 so the client falls back to v1.
+        ("POST", "xorb_grant", r"^/cas/v1/xorb-grants/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
+        ("PUT", "xorb", r"^/cas/grant-uploads/(?P<grant>[A-Za-z0-9_-]+)$"),
+        ("POST", "xorb_commit",
+         r"^/cas/v1/xorb-commits/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})/grant/(?P<grant>[A-Za-z0-9_-]+)$"),
         ("POST", "xorb", r"^/cas/v1/xorbs/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
         ("POST", "shard", r"^/cas/v[12]/shards$"),
         ("GET", "dedup", r"^/cas/v1/chunks/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
@@ -71,7 +75,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "xet_telemetry", r"^/cas/v1/telemetry$"),
     ]
 ]
-CAS_KINDS = {"xorb", "shard", "dedup", "reconstruction", "xorb_get", "xet_telemetry"}
+CAS_KINDS = {"xorb_grant", "xorb", "xorb_commit", "shard", "dedup", "reconstruction", "xorb_get", "xet_telemetry"}
 ADMIN_HEADER = "X-Local-Hub-Admin"
 
 
@@ -120,13 +124,14 @@ class LocalHub:
     `api_quota` (calls, window seconds) is every token's "api" quota, the free account's by default.
     `xet` (on by default, as on the real Hub) serves the Xet token endpoints and a CAS under ``/cas``; with
     `xet=False` the Hub speaks only LFS and `env()` tells clients so. `xet_shard_api=1` makes the CAS take shards
-    only in their v1 form (`xet_cas`).
+    only in their v1 form, and `xet_grants=False` takes xorbs only at ``/v1/xorbs`` (`xet_cas`).
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
                  limits: Limits | None = None, seed: int | None = None, xet: bool = True,
-                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_shard_api: int = 2) -> None:
+                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_shard_api: int = 2,
+                 xet_grants: bool = True) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +152,8 @@ class LocalHub:
         self.xet = xet
         # What env() gives a client that does not say: "xet" like a real client; test harnesses may change it.
         self.default_transfer = "xet" if xet else "lfs"
-        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32), shard_api=xet_shard_api) if xet else None
+        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32), shard_api=xet_shard_api,
+                          grants=xet_grants) if xet else None
         self.api.cas = self.cas
         self._client_homes = 0
         self.log: list[RequestRecord] = []

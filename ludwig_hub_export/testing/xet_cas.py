@@ -3,15 +3,13 @@
 It speaks the routes of xet-core's ``RemoteClient`` under ``<hub>/cas``. Shards are taken in both forms: ``/v2/shards``
 as the real CAS takes them, answering 200 and then a stream of NDJSON progress frames that ends in ``result`` or in
 ``error`` (a refusal after the stream began: the status is already 200), and ``/v1/shards``, which hf_xet falls
-back to when v2 answers 404 (``shard_api=1`` serves only v1, as an older CAS). The other v2 forms (xorb upload
-grants, v2 reconstructions) answer 404, and the client falls back to their v1 forms. Each call is authorized by a short-lived Xet token that the Hub API issues
-(`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
+back to when v2 answers 404 (``shard_api=1`` serves only v1, as an older CAS). Xorbs go through upload grants as on
+the real CAS (`xet_grants`), or to ``/v1/xorbs`` (``grants=False``, and hf_xet's fallback). v2 reconstructions
+answer 404, and the client falls back to v1. Each call is authorized by a short-lived Xet token that the Hub API
+issues (`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
 
-Storage (under ``root``), streamed so a large upload never sits in memory:
-``xorbs/<hash>`` the xorb as uploaded, ``xorbs/<hash>.chunks`` its chunk table (JSON), ``cas/<hash>`` the
-shard records describing its chunks (answers to dedup queries), ``files/<hash>.json`` a file's reconstruction
-terms and sha256. A file is registered from an uploaded shard only after its bytes, rebuilt from the xorbs,
-hash to the sha256 the shard claims: that mapping is what lets a commit name the file by its sha256.
+What is stored, and how, is `xet_store`. A file is registered from an uploaded shard only after its bytes, rebuilt
+from the xorbs, hash to the sha256 the shard claims: that mapping is what lets a commit name the file by its sha256.
 """
 
 from __future__ import annotations
@@ -19,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -31,10 +27,10 @@ from typing import Iterator
 from .accounts import Token
 from .api import Call
 from .wire import HubError, Response
-from .xet_format import (ENTRY, Chunk, FormatError, ShardFile, Term, decompress, dedup_shard, hash_hex, is_hash,
-                         parse_shard, scan_xorb)
+from .xet_format import FormatError, ShardFile, Term, dedup_shard, parse_shard
+from .xet_grants import XorbGrants
+from .xet_store import FileRecord, XetStore
 
-MAX_XORB_BYTES = 128 * 1024 * 1024  # the client caps xorbs at 64 MiB of chunk data
 MAX_SHARD_BYTES = 64 * 1024 * 1024
 PREFIX = "default"
 
@@ -46,139 +42,15 @@ class XetToken:
     expires: float
 
 
-@dataclass
-class FileRecord:
-    sha256: str
-    size: int
-    terms: list[Term]
-
-
-class XetStore:
-    """Xorbs and file reconstructions on disk, with in-memory indexes rebuilt on start."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        for sub in ("xorbs", "cas", "files", "tmp"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.lock = threading.RLock()
-        self.by_sha256: dict[str, str] = {}  # sha256 -> file hash
-        self.chunk_index: dict[str, str] = {}  # chunk hash -> xorb hash
-        self._tables: dict[str, list[Chunk]] = {}
-        self._load()
-
-    def _load(self) -> None:
-        for path in (self.root / "files").glob("*.json"):
-            self.by_sha256[json.loads(path.read_text())["sha256"]] = path.stem
-        for path in (self.root / "cas").iterdir():
-            self._index_records(path.name, path.read_bytes())
-
-    def _index_records(self, xorb: str, records: bytes) -> None:
-        for at in range(ENTRY, len(records), ENTRY):
-            self.chunk_index[hash_hex(records[at:at + 32])] = xorb
-
-    def clear(self) -> None:
-        with self.lock:
-            for sub in ("xorbs", "cas", "files"):
-                for path in (self.root / sub).iterdir():
-                    path.unlink(missing_ok=True)
-            self.by_sha256.clear()
-            self.chunk_index.clear()
-            self._tables.clear()
-
-    # --- xorbs ----------------------------------------------------------------------------------------------
-    def xorb_path(self, xorb: str) -> Path:
-        if not is_hash(xorb):
-            raise ValueError(f"invalid xorb hash {xorb!r}")
-        return self.root / "xorbs" / xorb
-
-    def has_xorb(self, xorb: str) -> bool:
-        return self.xorb_path(xorb).exists()
-
-    def put_xorb(self, xorb: str, chunks: Iterator[bytes]) -> None:
-        """Stream a xorb to disk and check its chunk structure; nothing is kept when it does not parse."""
-        fd, tmp = tempfile.mkstemp(dir=self.root / "tmp")
-        try:
-            size = 0
-            with os.fdopen(fd, "w+b") as f:
-                for part in chunks:
-                    size += len(part)
-                    if size > MAX_XORB_BYTES:
-                        raise HubError(413, f"xorb {xorb} is larger than {MAX_XORB_BYTES} bytes")
-                    f.write(part)
-                f.flush()
-                table = scan_xorb(f, size)
-            (self.root / "xorbs" / f"{xorb}.chunks").write_text(
-                json.dumps([[c.offset, c.compressed, c.scheme, c.unpacked] for c in table]))
-            os.replace(tmp, self.xorb_path(xorb))
-        except FormatError as e:
-            raise HubError(400, f"xorb {xorb} is malformed: {e}") from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-
-    def chunks(self, xorb: str) -> list[Chunk] | None:
-        table = self._tables.get(xorb)
-        if table is None:
-            try:
-                raw = json.loads((self.root / "xorbs" / f"{xorb}.chunks").read_text())
-            except (FileNotFoundError, ValueError):
-                return None
-            table = self._tables[xorb] = [Chunk(*row) for row in raw]
-        return table
-
-    # --- files ----------------------------------------------------------------------------------------------
-    def file(self, file_hash: str) -> FileRecord | None:
-        if not is_hash(file_hash):
-            return None
-        try:
-            raw = json.loads((self.root / "files" / f"{file_hash}.json").read_text())
-        except FileNotFoundError:
-            return None
-        return FileRecord(raw["sha256"], raw["size"], [Term(*t) for t in raw["terms"]])
-
-    def put_file(self, file_hash: str, record: FileRecord) -> None:
-        data = {"sha256": record.sha256, "size": record.size,
-                "terms": [[t.xorb, t.start, t.end, t.unpacked] for t in record.terms]}
-        (self.root / "files" / f"{file_hash}.json").write_text(json.dumps(data))
-        with self.lock:
-            self.by_sha256[record.sha256] = file_hash
-
-    def put_records(self, xorb: str, records: bytes) -> None:
-        (self.root / "cas" / xorb).write_bytes(records)
-        with self.lock:
-            self._index_records(xorb, records)
-
-    def iter_bytes(self, terms: list[Term], start: int = 0, length: int | None = None) -> Iterator[bytes]:
-        """A file's bytes [start, start+length), rebuilt chunk by chunk from its xorbs."""
-        end = sum(t.unpacked for t in terms) if length is None else start + length
-        pos = 0
-        for term in terms:
-            if pos >= end:
-                return
-            if pos + term.unpacked <= start:
-                pos += term.unpacked
-                continue
-            table = self.chunks(term.xorb)
-            if table is None:
-                raise FileNotFoundError(f"xorb {term.xorb} is missing")
-            with open(self.xorb_path(term.xorb), "rb") as f:
-                for chunk in table[term.start:term.end]:
-                    if pos >= end:
-                        return
-                    if pos + chunk.unpacked > start:
-                        f.seek(chunk.offset + 8)
-                        data = decompress(chunk.scheme, f.read(chunk.compressed), chunk.unpacked)
-                        yield data[max(0, start - pos):end - pos]
-                    pos += chunk.unpacked
-
-
 class XetCas:
     """The CAS API: one method per kind of call, as `HubApi` has for the Hub's."""
 
     def __init__(self, root: Path, secret: bytes, token_ttl: float = 3600.0, verify_sha256: bool = True,
-                 shard_api: int = 2) -> None:
+                 shard_api: int = 2, grants: bool = True) -> None:
         self.store = XetStore(root)
         self.secret = secret
         self.shard_api = shard_api
+        self.grants = XorbGrants(self, secret) if grants else None
         self.token_ttl = token_ttl
         self.verify_sha256 = verify_sha256
         self._tokens: dict[str, XetToken] = {}
@@ -186,6 +58,8 @@ class XetCas:
 
     def clear(self) -> None:
         self.store.clear()  # tokens stay valid, as the Hub's do when repos change
+        if self.grants is not None:
+            self.grants.clear()
 
     # --- tokens ---------------------------------------------------------------------------------------------
     def issue_token(self, parent: Token | None, write: bool) -> tuple[str, int]:
@@ -210,15 +84,32 @@ class XetCas:
         return hmac.new(self.secret, f"xorb:{xorb}".encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- upload ---------------------------------------------------------------------------------------------
-    def xorb(self, call: Call) -> Response:
-        self._authorize(call, write=True)
-        xorb = call.params["hash"]
+    def check_prefix(self, call: Call) -> str:
+        """The xorb hash a call names, once its prefix is known."""
         if call.params.get("prefix") != PREFIX:
             raise HubError(400, f"unknown xorb prefix {call.params.get('prefix')!r}")
+        return call.params["hash"]
+
+    def xorb(self, call: Call) -> Response:
+        if call.method == "PUT":  # a grant's upload: the bytes of a xorb too, so its faults and counts are the same
+            return self._granted().receive(call)
+        self._authorize(call, write=True)
+        xorb = self.check_prefix(call)
         if self.store.has_xorb(xorb):
             return Response.json(200, {"was_inserted": False})
         self.store.put_xorb(xorb, call.body.iter_chunks())
         return Response.json(200, {"was_inserted": True})
+
+    def xorb_grant(self, call: Call) -> Response:
+        return self._granted().grant(call)
+
+    def xorb_commit(self, call: Call) -> Response:
+        return self._granted().commit(call)
+
+    def _granted(self) -> XorbGrants:
+        if self.grants is None:
+            raise HubError(404, "this CAS takes xorbs at /v1/xorbs")
+        return self.grants
 
     def shard(self, call: Call) -> Response:
         v2 = call.path.endswith("/v2/shards")
