@@ -193,11 +193,10 @@ class HeadStart:
             token_refresh_url=f"{self.endpoint}/api/models/{self.repo_path}/xet-write-token/main",
             token_refresh_headers=headers, custom_headers={"user-agent": headers["user-agent"]})
         sha256 = f.digest.sha256 if f.digest is not None else hf_xet.COMPUTE_SHA256
-        result, report = xet_upload.run_commit(
+        result, sent = xet_upload.run_commit(
             commit, lambda c: c.start_upload_file(str(f.source), sha256=sha256).result, place)
-        metrics = report.dedup_metrics
         answer = self.answers[f.path]
-        answer.bytes_sent = metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded
+        answer.bytes_sent = sent
         answer.digest = f.digest or Digest(f.size, result.xet_info.sha256, None)
 
     def _send_lfs(self, f: PlannedFile, place) -> None:

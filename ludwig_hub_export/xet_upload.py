@@ -115,15 +115,14 @@ def send(api, repo_id: str, op, revision: str, create_pr: bool, produce=None, pl
     try:
         commit = get_xet_session().new_upload_commit(token_refresh_url=url, token_refresh_headers=headers,
                                                      custom_headers=xet_headers_without_auth(headers))
-        result, report = run_commit(commit, start, place)
+        result, sent = run_commit(commit, start, place)
     except KeyboardInterrupt:
         abort_xet_session()  # as the client does: the next call starts a fresh session
         raise
     if not op.upload_info.is_hashed:
         op.upload_info.sha256 = bytes.fromhex(result.xet_info.sha256)
     op._is_uploaded = True
-    metrics = report.dedup_metrics
-    return metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded
+    return sent
 
 
 def run_commit(commit, start, place=None):
@@ -131,16 +130,16 @@ def run_commit(commit, start, place=None):
     what waits for its ingestion (hf_xet has read, chunked and hashed all of it) and gives the file's metadata.
     The file's `place` is taken before it is read (the commit is made before: its token request overlaps another
     file's read) and given back once it is read, before the commit ends (`places`). Returns the file's metadata
-    and the commit's report."""
+    and the bytes hf_xet sent after dedup (xorbs and shard, from its report)."""
     try:
         if place is not None:
             place.take()
         result = start(commit)()
         if place is not None:
             place.release()
-        report = commit.wait_to_finish()
+        metrics = commit.wait_to_finish().dedup_metrics
     except BaseException:
         with contextlib.suppress(Exception):  # the failure that got us here is the one to report
             commit.abort()
         raise
-    return result, report
+    return result, metrics.xorb_bytes_uploaded + metrics.shard_bytes_uploaded

@@ -29,7 +29,7 @@ from .api import Call
 from .wire import HubError, Response
 from .xet_format import FormatError, ShardFile, Term, dedup_shard, parse_shard
 from .xet_grants import XorbGrants
-from .xet_store import FileRecord, XetStore
+from .xet_store import FileRecord, XetStore, read_range
 
 MAX_SHARD_BYTES = 64 * 1024 * 1024
 PREFIX = "default"
@@ -50,7 +50,7 @@ class XetCas:
         self.store = XetStore(root)
         self.secret = secret
         self.shard_api = shard_api
-        self.grants = XorbGrants(self, secret) if grants else None
+        self.grants = XorbGrants(self) if grants else None
         self.token_ttl = token_ttl
         self.verify_sha256 = verify_sha256
         self._tokens: dict[str, XetToken] = {}
@@ -81,7 +81,11 @@ class XetCas:
             raise HubError(403, "this Xet token only allows reading")
 
     def sign(self, xorb: str) -> str:
-        return hmac.new(self.secret, f"xorb:{xorb}".encode(), hashlib.sha256).hexdigest()[:32]
+        return self.signature(f"xorb:{xorb}")
+
+    def signature(self, text: str) -> str:
+        """What signs a URL this CAS hands out (a xorb read, a grant's upload)."""
+        return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()[:32]
 
     # --- upload ---------------------------------------------------------------------------------------------
     def check_prefix(self, call: Call) -> str:
@@ -250,7 +254,7 @@ class XetCas:
         status = 200
         if call.headers.get("Range"):
             status, headers["Content-Range"] = 206, f"bytes {start}-{end}/{size}"
-        return Response(status, headers, stream=_file_range(self.store.xorb_path(xorb), start, end - start + 1))
+        return Response(status, headers, stream=read_range(self.store.xorb_path(xorb), start, end - start + 1))
 
     def xet_telemetry(self, call: Call) -> Response:
         call.body.discard()
@@ -295,14 +299,3 @@ def _range(header: str | None, size: int) -> tuple[int, int]:
     if start >= size or start > end:
         raise HubError(416, f"Range {header!r} is outside the object ({size} bytes)")
     return start, end
-
-
-def _file_range(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        f.seek(start)
-        while length > 0:
-            data = f.read(min(1 << 20, length))
-            if not data:
-                return
-            length -= len(data)
-            yield data

@@ -15,7 +15,6 @@ file's sha256 when its shard registers it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -24,10 +23,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from .wire import HubError, Response
-from .xet_store import MAX_XORB_BYTES
+from .xet_store import MAX_XORB_BYTES, read_range
 
 if TYPE_CHECKING:
     from .api import Call
@@ -46,15 +45,15 @@ class Grant:
 
 
 class XorbGrants:
-    def __init__(self, cas: "XetCas", secret: bytes) -> None:
-        self.cas, self.secret = cas, secret
+    def __init__(self, cas: "XetCas") -> None:
+        self.cas = cas
         self.root = cas.store.root / "grants"
         self.root.mkdir(parents=True, exist_ok=True)
         self._grants: dict[str, Grant] = {}
         self._lock = threading.Lock()
 
     def _sign(self, grant_id: str, expires: int) -> str:
-        return hmac.new(self.secret, f"grant:{grant_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+        return self.cas.signature(f"grant:{grant_id}:{expires}")
 
     def grant(self, call: "Call") -> Response:
         self.cas._authorize(call, write=True)
@@ -120,7 +119,7 @@ class XorbGrants:
             del self._grants[call.params["grant"]]
         try:
             if not self.cas.store.has_xorb(xorb):
-                self.cas.store.put_xorb(xorb, _read(grant.received))
+                self.cas.store.put_xorb(xorb, read_range(grant.received, 0, grant.length))
         finally:
             grant.received.unlink(missing_ok=True)
         return Response.json(200, {"was_inserted": True})
@@ -134,9 +133,3 @@ class XorbGrants:
         with self._lock:
             for grant_id in list(self._grants):
                 self._forget(grant_id)
-
-
-def _read(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while part := f.read(1 << 20):
-            yield part
