@@ -34,7 +34,7 @@ from .storage import (
     lfs_pointer,
     new_commit,
 )
-from .wire import BodyReader, HubError, Response
+from .wire import BodyReader, HubError, Response, read_range
 
 TYPE_OF_PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space"}
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -362,7 +362,7 @@ class HubApi:
             return Response(status, headers)
         if kind == "lfs" and not self.blobs.has("lfs", entry.lfs_oid) and entry.xet_hash and self.cas is not None:
             return Response(status, headers, stream=self.cas.iter_file(entry.xet_hash, start, length))
-        return Response(status, headers, stream=_file_slice(self.blobs.path(kind, entry.etag), start, length))
+        return Response(status, headers, stream=read_range(self.blobs.path(kind, entry.etag), start, length))
 
     def xet_token(self, call: Call) -> Response:
         """A short-lived CAS token, as headers (read by huggingface_hub) and as JSON (read by hf_xet)."""
@@ -642,18 +642,6 @@ def _parse_range(value: str, size: int) -> tuple[int, int]:
     if start >= size or start > end:
         raise HubError(416, f"Range {value!r} is outside the file", headers={"Content-Range": f"bytes */{size}"})
     return start, end
-
-
-def _file_slice(path, start: int, length: int):
-    with open(path, "rb") as f:
-        f.seek(start)
-        left = length
-        while left > 0:
-            data = f.read(min(1 << 20, left))
-            if not data:
-                return
-            left -= len(data)
-            yield data
 
 
 def _now() -> str:

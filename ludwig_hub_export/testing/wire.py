@@ -139,3 +139,15 @@ def reset_connection(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
+
+
+def read_range(path, start: int, length: int) -> Iterator[bytes]:
+    """`length` bytes of a file from `start`, 1 MiB at a time (a ranged read of a blob or a xorb, a grant's bytes)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        while length > 0:
+            data = f.read(min(1 << 20, length))
+            if not data:
+                return
+            length -= len(data)
+            yield data

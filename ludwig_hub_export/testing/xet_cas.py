@@ -26,10 +26,10 @@ from typing import Iterator
 
 from .accounts import Token
 from .api import Call
-from .wire import HubError, Response
+from .wire import HubError, Response, read_range
 from .xet_format import FormatError, ShardFile, Term, dedup_shard, parse_shard
 from .xet_grants import XorbGrants
-from .xet_store import FileRecord, XetStore, read_range
+from .xet_store import FileRecord, XetStore
 
 MAX_SHARD_BYTES = 64 * 1024 * 1024
 PREFIX = "default"

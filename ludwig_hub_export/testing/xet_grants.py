@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .wire import HubError, Response
-from .xet_store import MAX_XORB_BYTES, read_range
+from .wire import HubError, Response, read_range
+from .xet_store import MAX_XORB_BYTES
 
 if TYPE_CHECKING:
     from .api import Call

@@ -144,15 +144,3 @@ class XetStore:
                         data = decompress(chunk.scheme, f.read(chunk.compressed), chunk.unpacked)
                         yield data[max(0, start - pos):end - pos]
                     pos += chunk.unpacked
-
-
-def read_range(path: Path, start: int, length: int) -> Iterator[bytes]:
-    """`length` bytes of a file from `start`, 1 MiB at a time (a xorb read, a grant's bytes)."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        while length > 0:
-            data = f.read(min(1 << 20, length))
-            if not data:
-                return
-            length -= len(data)
-            yield data
