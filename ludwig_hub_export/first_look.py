@@ -29,7 +29,7 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")  # honoured by the clie
 class FirstLook:
     token: auth.Token
     whoami: dict  # /api/whoami-v2, as `HfApi.whoami` returns it
-    snapshot: Snapshot  # the target revision, as `remote.snapshot` gives it
+    snapshot: Snapshot | None  # the target revision, as `remote.snapshot` gives it; None: changed since, read again
 
 
 def applies(settings: ExportSettings) -> bool:
@@ -67,14 +67,20 @@ def first_look(settings: ExportSettings) -> FirstLook | None:
 
     thread = threading.Thread(target=whoami, name="first-look-whoami", daemon=True)
     thread.start()
-    info = request_json("GET", f"{endpoint}/api/models/{quote(settings.repo_id, safe='/')}/revision/"
-                        f"{quote(revision, safe='')}?blobs=true", token.value, timeout, tls)
+    snapshot = read_revision(endpoint, settings.repo_id, revision, token.value, timeout, tls)
     thread.join(timeout + 1)
     who = answers.get("whoami")
     if who is None or who[0] != 200 or not isinstance(who[2], dict) or not isinstance(who[2].get("name"), str):
         return None
-    snapshot = _snapshot(info)
     return FirstLook(token, who[2], snapshot) if snapshot is not None else None
+
+
+def read_revision(endpoint: str, repo_id: str, revision: str, token: str, timeout: float,
+                  tls=None) -> Snapshot | None:
+    """The revision as `remote.snapshot` gives it, in one request (repo info with file metadata); None for
+    anything short of a clear answer."""
+    return _snapshot(request_json("GET", f"{endpoint}/api/models/{quote(repo_id, safe='/')}/revision/"
+                                  f"{quote(revision, safe='')}?blobs=true", token, timeout, tls))
 
 
 def endpoint_of(settings: ExportSettings) -> str:

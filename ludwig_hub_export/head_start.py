@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from . import auth, xet_upload
+from . import auth, progress, xet_upload
 from .errors import AuthError
 from .first_look import FirstLook, endpoint_of
 from .hashing import Digest
@@ -68,7 +68,7 @@ class HeadStart:
         self._xet = xet_upload.client_uses_xet()
         self._places = Places(XET_READ_AT_ONCE if self._xet else PARALLEL_FILES)
         self._conns: list = []  # the LFS PUTs', to close
-        self._tls = None
+        self.tls = None
         self._thread = threading.Thread(target=self._run, name="head-start", daemon=True)
 
     def start(self) -> None:
@@ -101,9 +101,9 @@ class HeadStart:
     def _run(self) -> None:
         try:
             if self.endpoint.startswith("https:"):
-                self._tls = tls_context()
+                self.tls = tls_context()
             if self._create():
-                self._ask_modes()
+                self.answers.update(self.ask_modes(self._planned) or {})
                 todo = [f for f in self._planned if (a := self.answers.get(f.path)) is not None
                         and a.upload_mode == "lfs" and not a.should_ignore]
                 if todo and not self._stopped:
@@ -113,50 +113,51 @@ class HeadStart:
         finally:
             self._creation.set()
 
-    def _post(self, url: str, payload: dict, media_type: str = "application/json"):
-        return request_json("POST", url, self.look.token.value, self.timeout, self._tls, payload, media_type)
+    def post(self, url: str, payload: dict | bytes, media_type: str = "application/json"):
+        return request_json("POST", url, self.look.token.value, self.timeout, self.tls, payload, media_type)
 
     def _create(self) -> bool:
         namespace, name = self.settings.repo_id.split("/")
-        answer = self._post(f"{self.endpoint}/api/repos/create", {
+        answer = self.post(f"{self.endpoint}/api/repos/create", {
             "name": name, "organization": namespace, "type": "model",
             "visibility": "public" if self.settings.public else "private"})
         self.created = answer is not None and answer[0] == 200
         self._creation.set()
         return self.created
 
-    def _ask_modes(self) -> None:
-        """Every planned file's upload mode, `LOOKUP_BATCH` files a request as the client asks; a malformed answer
-        drops them all (the client asks again)."""
-        for start in range(0, len(self._planned), LOOKUP_BATCH):
-            if not self._ask_modes_of(self._planned[start:start + LOOKUP_BATCH]):
-                self.answers.clear()
-                return
+    def ask_modes(self, planned: list[PlannedFile]) -> dict[str, HeadFile] | None:
+        """The upload mode of each file of `planned` (on disk or in memory), `LOOKUP_BATCH` files a request as the
+        client asks; None when an answer is malformed (the client asks again)."""
+        answers: dict[str, HeadFile] = {}
+        for start in range(0, len(planned), LOOKUP_BATCH):
+            got = self._ask_modes_of(planned[start:start + LOOKUP_BATCH])
+            if got is None:
+                return None
+            answers.update(got)
+        return answers
 
-    def _ask_modes_of(self, planned: list[PlannedFile]) -> bool:
-        files = []
-        for f in planned:
-            with open(f.source, "rb") as stream:
-                sample = stream.read(SAMPLE_BYTES)
-            files.append({"path": f.path, "sample": base64.b64encode(sample).decode("ascii"), "size": f.size})
-        answer = self._post(f"{self.endpoint}/api/models/{self.repo_path}/preupload/main", {"files": files})
+    def _ask_modes_of(self, planned: list[PlannedFile]) -> dict[str, HeadFile] | None:
+        files = [{"path": f.path, "sample": base64.b64encode(_sample(f)).decode("ascii"), "size": f.size}
+                 for f in planned]
+        answer = self.post(f"{self.endpoint}/api/models/{self.repo_path}/preupload/main", {"files": files})
         if answer is None or answer[0] != 200 or not isinstance(answer[2], dict):
-            return False
+            return None
         sizes = {f.path: f.size for f in planned}
         entries = answer[2].get("files")
         if not isinstance(entries, list):
-            return False
+            return None
+        answers = {}
         for entry in entries:
             if not isinstance(entry, dict):
-                return False
+                return None
             path, mode, ignore, oid = (entry.get("path"), entry.get("uploadMode"), entry.get("shouldIgnore"),
                                        entry.get("oid"))
             if path not in sizes or mode not in ("lfs", "regular") or not isinstance(ignore, bool) or not (
                     oid is None or isinstance(oid, str)):
-                return False
+                return None
             # As the client reads it: an empty file is never LFS (`_fetch_upload_modes`).
-            self.answers[path] = HeadFile("regular" if sizes[path] == 0 else mode, ignore, oid)
-        return True
+            answers[path] = HeadFile("regular" if sizes[path] == 0 else mode, ignore, oid)
+        return answers
 
     def _send(self, todo: list[PlannedFile]) -> None:
         """Each file on its own, as many at once as the client path sends them (`transfer.preupload`, `places`): a
@@ -198,13 +199,14 @@ class HeadStart:
         answer = self.answers[f.path]
         answer.bytes_sent = sent
         answer.digest = f.digest or Digest(f.size, result.xet_info.sha256, None)
+        progress.advance(f.size)
 
     def _send_lfs(self, f: PlannedFile, place) -> None:
         """The file's sha256 (read once, whoever asks, with any hashing ahead), its batch request, then its
         single-part PUT to the storage address the Hub gives, without the token, and its verify call."""
         place.take()
         digest = f.digest or self.plan.cache.digest(f.source)
-        answer = self._post(f"{self.endpoint}/{self.repo_path}.git/info/lfs/objects/batch", {
+        answer = self.post(f"{self.endpoint}/{self.repo_path}.git/info/lfs/objects/batch", {
             "operation": "upload", "transfers": ["basic", "multipart"], "hash_algo": "sha256",
             "objects": [{"oid": digest.sha256, "size": f.size}], "ref": {"name": "main"}}, LFS_MEDIA_TYPE)
         objects = answer[2].get("objects") if answer is not None and answer[0] == 200 and isinstance(
@@ -217,6 +219,7 @@ class HeadStart:
         sent = self._put_lfs(f, digest, obj.get("actions"))
         if sent is not None:
             self.answers[f.path].digest, self.answers[f.path].bytes_sent = digest, sent
+            progress.advance(f.size)
 
     def _put_lfs(self, f: PlannedFile, digest: Digest, actions) -> int | None:
         """The bytes sent for one object (0: the Hub holds it already), or None when it is left to the client."""
@@ -230,10 +233,10 @@ class HeadStart:
         if verify is not None and not (isinstance(verify, dict) and isinstance(verify.get("href"), str)
                                        and _same_origin(verify["href"], self.endpoint)):
             return None  # the token goes only to the endpoint's host
-        if put_file(upload["href"], f.source, f.size, self.timeout, self._tls, self._track) != 200:
+        if put_file(upload["href"], f.source, f.size, self.timeout, self.tls, self._track) != 200:
             return None
         if verify is not None:
-            answer = self._post(verify["href"], {"oid": digest.sha256, "size": f.size}, LFS_MEDIA_TYPE)
+            answer = self.post(verify["href"], {"oid": digest.sha256, "size": f.size}, LFS_MEDIA_TYPE)
             if answer is None or answer[0] != 200:
                 return None
         return f.size
@@ -259,8 +262,17 @@ def begin(look: FirstLook | None, settings: ExportSettings, plan: ExportPlan) ->
     bound_xet_retries(settings.retry, client_loaded=False)  # before hf_xet's first session here, which reads them
     files = [f for f in plan.ready() if f.source is not None and f.data is None and f.fetch is None]
     head = HeadStart(settings, look, plan, files)
+    # The one bar, from the first byte: a file the head start sends advances it when it lands.
+    progress.start(sum(f.size for f in plan.ready()), enabled=not settings.quiet)
     head.start()
     return head
+
+
+def _sample(f: PlannedFile) -> bytes:
+    if f.data is not None:
+        return f.data[:SAMPLE_BYTES]
+    with open(f.source, "rb") as stream:
+        return stream.read(SAMPLE_BYTES)
 
 
 def _same_origin(url: str, endpoint: str) -> bool:

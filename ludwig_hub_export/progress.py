@@ -24,14 +24,23 @@ _bar = None
 def start(total_bytes: int, enabled: bool = True, description: str = "Uploading") -> None:
     global _bar
     close()
-    if not enabled:
-        return
+    if not enabled or not _is_terminal(sys.stderr):
+        return  # what tqdm's disable=None decides, without loading it (and the client's utils) for nothing
     from huggingface_hub.utils import tqdm
 
     with _lock:
         # disable=None: tqdm shows the bar only when stderr is a terminal.
         _bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000, desc=description,
                     file=sys.stderr, disable=None, dynamic_ncols=True, name=f"{GROUP}.upload")
+
+
+def _is_terminal(stream) -> bool:
+    if not hasattr(stream, "isatty"):
+        return True  # as tqdm reads it
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def extend(nbytes: int) -> None:

@@ -9,6 +9,7 @@ Every call goes through `HubSession.call`, i.e. the one retry policy in `retry`.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,12 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             head = begin(look, settings, plan)  # a new repo: made and sent to while the client loads
             _hash_ahead(plan)
         try:
+            if head is not None:
+                result, tried = _commit_head_start(head, plan, settings, console, started)
+                if result is not None:
+                    return result
+                if tried:  # a commit was posted and may have landed: the client path reads the revision again
+                    look = replace(look, snapshot=None)
             return _upload_planned(plan, settings, console, look, started, head)
         except BaseException:
             if head is not None:
@@ -71,6 +78,26 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
             raise
     finally:
         plan.cleanup()
+
+
+def _commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettings, console: Console,
+                       started: float) -> tuple[ExportReport | None, bool]:
+    """A new repo's push, committed and verified without the Hub client (`head_commit`) when it can be: the
+    report, and whether a commit was posted."""
+    from .head_commit import commit_head_start
+
+    done, tried = commit_head_start(head, plan, settings, console.say)
+    if done is None:
+        return None, tried
+    result = new_report(settings, plan, head.look.token)
+    result.url = repo_url(settings)
+    result.files = _file_results(plan, {f.path for f in done.files})
+    result.created_repo = result.verified = True
+    result.commits, result.commit_oid = [done.oid], done.oid
+    result.bytes_uploaded, result.bytes_hashed = done.bytes_sent, plan.bytes_hashed
+    result.duration = time.monotonic() - started
+    _say_published(console, settings, result, len(done.files))
+    return result, True
 
 
 def _hash_ahead(plan: ExportPlan) -> None:
@@ -125,7 +152,7 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
             s = HubSession(settings, plan, console, deadline, put_bytes)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
-            early = early_snapshot(s) if look is None else (lambda: look.snapshot)
+            early = early_snapshot(s) if look is None or look.snapshot is None else (lambda: look.snapshot)
             authenticate(s, look.whoami if look is not None else None)
             seen = ensure_repo(s, early(), created=head is not None and head.repo_created())
             result.url = s.repo_url()

@@ -44,10 +44,10 @@ def connect(url: str, timeout: float, tls=None):
     return conn, f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
-def request_json(method: str, url: str, token: str, timeout: float, tls=None, payload: dict | None = None,
+def request_json(method: str, url: str, token: str, timeout: float, tls=None, payload: dict | bytes | None = None,
                  media_type: str = "application/json") -> tuple[int, dict, object] | None:
     """(status, lower-cased headers, parsed JSON body or None), or None when the request itself failed.
-    `payload` is sent as a JSON body of `media_type`."""
+    `payload` is sent as a body of `media_type`: a dict as JSON, bytes as they are."""
     import http.client
 
     try:
@@ -58,8 +58,10 @@ def request_json(method: str, url: str, token: str, timeout: float, tls=None, pa
         try:
             sent = {"authorization": f"Bearer {token}", "accept-encoding": "identity", "user-agent": user_agent()}
             if payload is not None:
-                sent["content-type"] = sent["accept"] = media_type
-            conn.request(method, path, headers=sent, body=None if payload is None else json.dumps(payload).encode())
+                sent["content-type"] = media_type
+                sent["accept"] = media_type if isinstance(payload, dict) else "application/json"
+            body = payload if payload is None or isinstance(payload, bytes) else json.dumps(payload).encode()
+            conn.request(method, path, headers=sent, body=body)
             response = conn.getresponse()
             length = int(response.headers.get("content-length") or 0)
             if length > MAX_BODY:

@@ -24,7 +24,7 @@ def ensure_repo(s: HubSession, seen: Snapshot | None = None, created: bool = Fal
     repo_id = s.settings.repo_id
     # Look before creating: creations have their own, strict rate limit.
     seen = seen or snapshot(s)
-    if not seen.repo_exists:
+    if not seen.repo_exists or created:  # `seen` may be a read after the head start's commit
         if s.settings.dry_run:
             s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
         else:

@@ -42,6 +42,10 @@ class ExportSettings:
     branch_from: str | None = None  # the revision a missing --revision branch starts from (default: main)
     storage_options: dict | None = None  # for a source URL (s3://, gs://, ...): passed to its fsspec filesystem
 
+    def commit_summary(self, kind: str) -> str:
+        """The commit message: `commit_message`, or one that says what was exported."""
+        return self.commit_message or f"Upload {kind} model exported from Ludwig"
+
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id
 

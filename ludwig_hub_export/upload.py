@@ -70,7 +70,7 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
 
 
 def upload(s: HubSession, todo: list[PlannedFile]) -> None:
-    message = s.settings.commit_message or f"Upload {s.plan.kind} model exported from Ludwig"
+    message = s.settings.commit_summary(s.plan.kind)
     parts = batches(todo, s.settings.limits.files_per_commit)
     try:
         for n, batch in enumerate(parts, start=1):

@@ -25,7 +25,8 @@ def test_an_unchanged_re_push_is_two_requests_without_the_hub_client(tmp_path, l
     first = _push(source, "tester/look", child_env)
     kinds = _kinds(local_hub)
     assert first["report"]["verified"] and first["report"]["created_repo"]
-    assert kinds.count("whoami") == 1 and kinds.count("repo_info") == 1  # the look's answers, not asked again
+    # The look's answers, not asked again; the second read is the one that verifies the new repo's commit.
+    assert kinds.count("whoami") == 1 and kinds.count("repo_info") == 2
     commits = len(local_hub.commits("tester/look"))
 
     local_hub.log.clear()
