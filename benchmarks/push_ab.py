@@ -1,11 +1,13 @@
-"""A/B: the cold `push` of two (or more) source trees and `upload_folder`, interleaved, in one run.
+"""A/B: the cold (or unchanged re-) `push` of two or more source trees and `upload_folder`, interleaved, in one run.
 
     git archive OLD | tar x -C /tmp/a; git archive NEW | tar x -C /tmp/b
     .venv/bin/python benchmarks/push_ab.py --model adapter --transfer xet --rounds 8 /tmp/a /tmp/b
+    .venv/bin/python benchmarks/push_ab.py --model adapter --transfer lfs --phase rerun --rounds 15 /tmp/a /tmp/b
 
 Each round runs every variant once (the order reversed every other round), each in a fresh process
 (benchmarks/_child.py, with the tree on PYTHONPATH) against an emptied local Hub, with a fresh hash cache and
-HF_HOME, after the same pause. One uncounted warm-up round writes the bytecode. Prints each variant's median wall
+HF_HOME, after the same pause; with `--phase rerun`, the same upload is made once first, untimed, and its second
+run (same caches) is timed. One uncounted warm-up round writes the bytecode. Prints each variant's median wall
 time, its spread and its ratio to upload_folder's. Differences of a few percent need this: the machine drifts by
 10-30 % over an hour, which separate runs of push_vs_upload_folder.py cannot tell from a change.
 """
@@ -37,6 +39,8 @@ def main() -> None:
     parser.add_argument("--transfer", default="xet", choices=["xet", "lfs"])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds before each measurement")
+    parser.add_argument("--phase", default="cold", choices=["cold", "rerun"],
+                        help="rerun: the same upload again, to a repo that holds it already (timed alone)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="push-ab-"))
     hub = HubProcess(work / "hub")
@@ -57,6 +61,8 @@ def main() -> None:
                    "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(home / "hf-home"),
                    "LUDWIG_HUB_EXPORT_CACHE": str(home / "cache"), "PYTHONPATH": tree}
             try:
+                if args.phase == "rerun":
+                    child(tool, model, folder, f"tester/{tool}", env)  # untimed: the repo, and this run's caches
                 return child(tool, model, folder, f"tester/{tool}", env)["wall"]
             finally:
                 shutil.rmtree(home, ignore_errors=True)
@@ -68,7 +74,7 @@ def main() -> None:
             for v in variants if n % 2 == 0 else variants[::-1]:
                 walls[v].append(run(*v))
         reference = statistics.median(walls[variants[-1]])
-        print(f"{args.model}, {args.transfer}: medians of {args.rounds} interleaved rounds")
+        print(f"{args.model}, {args.transfer}, {args.phase}: medians of {args.rounds} interleaved rounds")
         for (tool, tree), xs in walls.items():
             median = statistics.median(xs)
             print(f"  {tool:14} {tree if tool == 'push' else '':40} {median:7.3f} s  ({min(xs):.3f}-{max(xs):.3f})"

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .hashing import JsonEntries, default_cache_path
 

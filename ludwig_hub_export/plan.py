@@ -20,9 +20,9 @@ import copy
 import functools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__, card, generated
 from .adapters import base_model_kind, convert_pickle_to_safetensors
@@ -33,10 +33,13 @@ from .ludwig_compat import drop_null_adapters
 
 from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
 
+TYPE_CHECKING = False  # typing's, without loading typing (~3 ms of an unchanged re-push)
 if TYPE_CHECKING:
     import tempfile  # with shutil, random, bz2 and lzma, ~5 ms: only a staged or converted file needs it
 
-    from .storage.remote_file import DigestCache, RemoteFile
+    from huggingface_hub import CommitOperationAdd
+
+    from .storage.remote_file import DigestCache, RemoteFile, StagingBudget
 
 CARD = "README.md"
 COUNTED_CONFIG = "config.yaml"
@@ -69,7 +72,7 @@ class PlannedFile:
     ludwig_path: str | None = None  # where `pull` puts it, relative to the pull destination
     fetch: Callable[[], Path] | None = field(default=None, repr=False)
     release: Callable[[], None] | None = field(default=None, repr=False)
-    operation: Any = field(default=None, repr=False)  # the client's CommitOperationAdd once uploaded
+    operation: CommitOperationAdd | None = field(default=None, repr=False)  # the client's, once uploaded
     remote: RemoteFile | None = field(default=None, repr=False)  # in object storage: `fetch` stages it
     generated: bool = False
     make: Callable[[], bytes] | None = field(default=None, repr=False)  # a generated file's bytes, not made yet
@@ -95,7 +98,7 @@ class ExportPlan:
     workdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
     cache: HashCache | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    staging_budget: Any = field(default=None, repr=False)  # storage.remote_file.StagingBudget, for URLs
+    staging_budget: StagingBudget | None = field(default=None, repr=False)  # for URLs
 
     @property
     def bytes_hashed(self) -> int:

@@ -21,6 +21,17 @@ _lock = threading.Lock()
 _bar = None
 
 
+class Console:
+    """Progress and log lines go to stderr (results go to stdout); `quiet` silences them."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            say(message)
+
+
 def start(total_bytes: int, enabled: bool = True, description: str = "Uploading") -> None:
     global _bar
     close()

@@ -3,25 +3,30 @@ verification after it."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from .errors import HubError
 from .plan import ExportPlan, PlannedFile
-from .retry import status_of
-from .session import HubSession
+
+TYPE_CHECKING = False  # typing's, without loading typing
+if TYPE_CHECKING:
+    from .session import HubSession
 
 _PATHS_PER_REQUEST = 500
 
 
-class RemoteEntry(NamedTuple):
-    blob_id: str | None  # git blob id
-    sha256: str | None  # LFS/Xet files only
-    size: int | None
+class RemoteEntry(namedtuple("RemoteEntry", "blob_id sha256 size")):  # not typing's: ~3 ms to load
+    """One remote file: `blob_id` its git blob id, `sha256` (LFS/Xet files only) and `size`, each None when
+    unknown."""
+
+    __slots__ = ()
 
 
 def remote_state(s: HubSession, paths: list[str], revision: str | None = None) -> dict[str, RemoteEntry]:
     """What the remote revision holds at `paths` (absent paths are left out)."""
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    from .retry import status_of
 
     revision = revision or s.revision
     state: dict[str, RemoteEntry] = {}
@@ -44,14 +49,17 @@ def remote_state(s: HubSession, paths: list[str], revision: str | None = None) -
     return state
 
 
-class Snapshot(NamedTuple):
-    repo_exists: bool
-    commit: str | None  # None when the revision does not exist (yet)
-    files: dict[str, RemoteEntry]
+class Snapshot(namedtuple("Snapshot", "repo_exists commit files")):
+    """A remote revision: whether the repo exists, its `commit` (None when the revision does not exist yet) and
+    its `files` (path: `RemoteEntry`)."""
+
+    __slots__ = ()
 
 
 def _fetch_snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    from .retry import status_of
 
     try:
         info = s.api.repo_info(s.settings.repo_id, revision=revision or s.revision, files_metadata=True)

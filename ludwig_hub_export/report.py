@@ -6,6 +6,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing's, without loading typing
+if TYPE_CHECKING:
+    from .auth import Token
+    from .plan import ExportPlan
+    from .settings import ExportSettings
+
 
 @dataclass
 class FileResult:
@@ -42,3 +48,15 @@ class ExportReport:
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def new_report(settings: ExportSettings, plan: ExportPlan, token: Token) -> ExportReport:
+    """The report of an export that has not sent anything yet."""
+    return ExportReport(settings.repo_id, "", plan.kind, settings.revision or "main", token.origin,
+                        notes=list(plan.notes), dry_run=settings.dry_run, bytes_hashed=plan.bytes_hashed)
+
+
+def repo_url(settings: ExportSettings) -> str:
+    from huggingface_hub import constants
+
+    return f"{settings.endpoint or constants.ENDPOINT}/{settings.repo_id}"

@@ -25,8 +25,8 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .xet_errors import is_xet_auth_error, is_xet_error, is_xet_no_answer, xet_status
 

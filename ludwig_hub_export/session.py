@@ -7,27 +7,17 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from . import auth, progress
 from .errors import AuthError, DeferredError, ExportError, HubError
 from .plan import ExportPlan
-from .report import ExportReport
+from .progress import Console
+from .report import new_report, repo_url
 from .retry import (Deadline, Deferred, OutOfTime, RateLimitPacer, RetryPolicy, Wait, describe, run_with_retries,
                     status_of)
 from .settings import ExportSettings
 from .xet_errors import xet_failure_reason
-
-
-class Console:
-    """Progress and log lines go to stderr (results go to stdout); `quiet` silences them."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-
-    def say(self, message: str) -> None:
-        if not self.quiet:
-            progress.say(message)
 
 
 class PutBytes:
@@ -177,17 +167,6 @@ class HubSession:
 
     def repo_url(self) -> str:
         return repo_url(self.settings)
-
-
-def new_report(settings: ExportSettings, plan: ExportPlan, token: auth.Token) -> ExportReport:
-    return ExportReport(settings.repo_id, "", plan.kind, settings.revision or "main", token.origin,
-                        notes=list(plan.notes), dry_run=settings.dry_run, bytes_hashed=plan.bytes_hashed)
-
-
-def repo_url(settings: ExportSettings) -> str:
-    from huggingface_hub import constants
-
-    return f"{settings.endpoint or constants.ENDPOINT}/{settings.repo_id}"
 
 
 def server_message(error: BaseException) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 _STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3})\b")
 _URL = re.compile(r"(?:domain: |for url \()(?P<url>[a-z][a-z0-9+.-]*://[^\s)]+)")
