@@ -160,6 +160,68 @@ def test_ranged_reads_of_a_xet_file(hub_api: HfApi, repo: str, local_hub: LocalH
         assert rebuilt[start:start + last - first + 1] == data[first:last + 1]
 
 
+def test_a_v2_reconstruction_reads_each_xorb_once_for_all_its_ranges(hub_api: HfApi, repo: str,
+                                                                     local_hub: LocalHub, tmp_path: Path):
+    """hf_xet asks /v2/reconstructions first: one URL per xorb, signed for every byte range of it the file needs,
+    read in one multi-range request (a multipart/byteranges answer) or range by range (as hf_xet 1.8 reads them),
+    and for nothing else. A file made of another's end then its start needs two disjoint ranges of one xorb."""
+    a = weights(6_000_000, 11)
+    b = a[4_000_000:] + a[:1_500_000]
+    hub_api.upload_file(path_or_fileobj=a, path_in_repo="a.bin", repo_id=repo)
+    hub_api.upload_file(path_or_fileobj=b, path_in_repo="b.bin", repo_id=repo)  # dedups against a's xorb
+    (info,) = hub_api.get_paths_info(repo, ["b.bin"])
+    token = httpx2.get(f"{local_hub.url}/api/models/{repo}/xet-read-token/main",
+                       headers={"Authorization": f"Bearer {local_hub.token}"}).json()
+    answer = httpx2.get(f"{token['casUrl']}/v2/reconstructions/{info.xet_hash}",
+                        headers={"Authorization": f"Bearer {token['accessToken']}"}).json()
+    assert "fetch_info" not in answer and max(len(f["ranges"]) for fs in answer["xorbs"].values() for f in fs) >= 2
+    chunks: dict[tuple[str, int], bytes] = {}  # (xorb, chunk index): its bytes, from one read per URL
+    for xorb, fetches in answer["xorbs"].items():
+        for fetch in fetches:
+            spec = ",".join(f"{r['bytes']['start']}-{r['bytes']['end']}" for r in fetch["ranges"])
+            reply = httpx2.get(fetch["url"], headers={"Range": f"bytes={spec}"})
+            assert reply.status_code == 206
+            parts = _byteranges(reply) if len(fetch["ranges"]) > 1 else [reply.content]
+            for r, raw in zip(fetch["ranges"], parts):
+                for n, chunk in enumerate(_decode_chunks(raw), start=r["chunks"]["start"]):
+                    chunks[xorb, n] = chunk
+            # Signed for those ranges: one of them is read on its own, another Range is refused; a v1 URL takes
+            # no multi-range read.
+            one = fetch["ranges"][-1]["bytes"]
+            alone = httpx2.get(fetch["url"], headers={"Range": f"bytes={one['start']}-{one['end']}"})
+            assert alone.status_code == 206 and alone.content == (parts[-1] if len(parts) > 1 else reply.content)
+            assert httpx2.get(fetch["url"], headers={"Range": f"bytes={one['start'] + 1}-{one['end']}"}
+                              ).status_code == 403
+    rebuilt = b"".join(chunks[t["hash"], n] for t in answer["terms"]
+                       for n in range(t["range"]["start"], t["range"]["end"]))
+    assert rebuilt == b and answer["offset_into_first_range"] == 0
+    v1 = httpx2.get(f"{token['casUrl']}/v1/reconstructions/{info.xet_hash}",
+                    headers={"Authorization": f"Bearer {token['accessToken']}"}).json()
+    url, *_ = (f["url"] for fs in v1["fetch_info"].values() for f in fs)
+    assert httpx2.get(url, headers={"Range": "bytes=0-10,20-30"}).status_code == 416
+
+    local_hub.log.clear()  # the client, through v2
+    assert Path(hf_hub_download(repo, "b.bin", cache_dir=tmp_path / "dl", token=local_hub.token)).read_bytes() == b
+    assert [(r.path, r.status) for r in local_hub.requests("reconstruction")] == [
+        (f"/cas/v2/reconstructions/{info.xet_hash}", 200)]
+    assert {r.status for r in local_hub.requests("xorb_get")} == {206}
+
+
+def _byteranges(reply) -> list[bytes]:
+    """The parts of a multipart/byteranges answer, in order, each checked against its Content-Range."""
+    boundary = reply.headers["content-type"].split("boundary=")[1].encode()
+    head, tail = b"--" + boundary + b"\r\n", b"\r\n--" + boundary + b"--\r\n"
+    body = reply.content
+    assert body.startswith(head) and body.endswith(tail)
+    parts = []
+    for piece in body[len(head):-len(tail)].split(b"\r\n--" + boundary + b"\r\n"):
+        headers, _, data = piece.partition(b"\r\n\r\n")
+        first, last = headers.split(b"Content-Range: bytes ")[1].split(b"/")[0].split(b"-")
+        assert len(data) == int(last) - int(first) + 1
+        parts.append(data)
+    return parts
+
+
 def _decode_chunks(raw: bytes) -> list[bytes]:
     out, pos = [], 0
     while pos < len(raw):
@@ -276,12 +338,12 @@ def test_a_xorb_grant_is_signed_sized_and_committed_once(hub_api: HfApi, repo: s
 
 
 def test_an_older_cas_takes_xorbs_and_shards_only_at_v1_and_the_client_falls_back(tmp_path: Path, monkeypatch):
-    """`xet_shard_api=1, xet_grants=False`: /v2/shards and the xorb grants answer 404, and hf_xet sends the shard
-    to /v1/shards and the xorb to /v1/xorbs instead."""
+    """`xet_api=1, xet_grants=False`: /v2/shards and the xorb grants answer 404, and hf_xet sends the shard
+    to /v1/shards and the xorb to /v1/xorbs instead; /v2/reconstructions answers 404, and it asks v1."""
     data = weights(1_000_000, 3)
     (tmp_path / "w.bin").write_bytes(data)
     monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
-    with LocalHub(xet_shard_api=1, xet_grants=False) as hub:
+    with LocalHub(xet_api=1, xet_grants=False) as hub:
         use_transfer_protocol("xet", hub, monkeypatch)
         api = HfApi(endpoint=hub.url, token=hub.token)
         api.create_repo("tester/older")
@@ -291,6 +353,11 @@ def test_an_older_cas_takes_xorbs_and_shards_only_at_v1_and_the_client_falls_bac
         assert [r.status for r in hub.requests("xorb_grant")] == [404]
         assert [(r.method, r.status) for r in hub.requests("xorb")] == [("POST", 200)]
         assert hub.read_file("tester/older", "w.bin") == data
+        hub.log.clear()
+        assert Path(hf_hub_download("tester/older", "w.bin", cache_dir=tmp_path / "dl", token=hub.token,
+                                    endpoint=hub.url)).read_bytes() == data
+        assert [(r.path.split("/")[2], r.status) for r in hub.requests("reconstruction")] == [("v2", 404),
+                                                                                             ("v1", 200)]
 
 
 @pytest.mark.parametrize("kind, status", [("xet_token", 403), ("xorb", 400), ("shard", 400), ("xorb", 413)])

@@ -61,8 +61,8 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("HEAD", "resolve", _GIT_REPO + rf"/resolve/{_REV}/(?P<path>.+)$"),
         ("GET", "xet_token", _API_REPO + r"/xet-(?P<mode>read|write)-token/(?P<rev>.+)$"),
-        # The Xet CAS (xet_cas.py), under /cas: xorbs through upload grants or directly, shards in both forms; v2
-        # reconstructions are left to 404 so the client falls back to v1.
+        # The Xet CAS (xet_cas.py), under /cas: xorbs through upload grants or directly, shards and reconstructions
+        # in both forms.
         ("POST", "xorb_grant", r"^/cas/v1/xorb-grants/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
         ("PUT", "xorb", r"^/cas/grant-uploads/(?P<grant>[A-Za-z0-9_-]+)$"),
         ("POST", "xorb_commit",
@@ -70,7 +70,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "xorb", r"^/cas/v1/xorbs/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
         ("POST", "shard", r"^/cas/v[12]/shards$"),
         ("GET", "dedup", r"^/cas/v1/chunks/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
-        ("GET", "reconstruction", r"^/cas/v1/reconstructions/(?P<hash>[0-9a-f]{64})$"),
+        ("GET", "reconstruction", r"^/cas/v[12]/reconstructions/(?P<hash>[0-9a-f]{64})$"),
         ("GET", "xorb_get", r"^/cas/fetch/(?P<hash>[0-9a-f]{64})$"),
         ("POST", "xet_telemetry", r"^/cas/v1/telemetry$"),
     ]
@@ -123,14 +123,15 @@ class LocalHub:
     on `stop()`. `user`/`token` set up a default account (a write token); without `token` one is generated.
     `api_quota` (calls, window seconds) is every token's "api" quota, the free account's by default.
     `xet` (on by default, as on the real Hub) serves the Xet token endpoints and a CAS under ``/cas``; with
-    `xet=False` the Hub speaks only LFS and `env()` tells clients so. `xet_shard_api=1` makes the CAS take shards
-    only in their v1 form, and `xet_grants=False` takes xorbs only at ``/v1/xorbs`` (`xet_cas`).
+    `xet=False` the Hub speaks only LFS and `env()` tells clients so. `xet_api=1` makes the CAS an older one,
+    with only the v1 forms of shard uploads and reconstructions, and `xet_grants=False` takes xorbs only at
+    ``/v1/xorbs`` (`xet_cas`).
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
                  limits: Limits | None = None, seed: int | None = None, xet: bool = True,
-                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_shard_api: int = 2,
+                 api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_api: int = 2,
                  xet_grants: bool = True) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
@@ -152,7 +153,7 @@ class LocalHub:
         self.xet = xet
         # What env() gives a client that does not say: "xet" like a real client; test harnesses may change it.
         self.default_transfer = "xet" if xet else "lfs"
-        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32), shard_api=xet_shard_api,
+        self.cas = XetCas(self.data_dir / "xet", secrets.token_bytes(32), api_version=xet_api,
                           grants=xet_grants) if xet else None
         self.api.cas = self.cas
         self._client_homes = 0

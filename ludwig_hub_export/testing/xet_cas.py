@@ -3,9 +3,10 @@
 It speaks the routes of xet-core's ``RemoteClient`` under ``<hub>/cas``. Shards are taken in both forms: ``/v2/shards``
 as the real CAS takes them, answering 200 and then a stream of NDJSON progress frames that ends in ``result`` or in
 ``error`` (a refusal after the stream began: the status is already 200), and ``/v1/shards``, which hf_xet falls
-back to when v2 answers 404 (``shard_api=1`` serves only v1, as an older CAS). Xorbs go through upload grants as on
-the real CAS (`xet_grants`), or to ``/v1/xorbs`` (``grants=False``, and hf_xet's fallback). v2 reconstructions
-answer 404, and the client falls back to v1. Each call is authorized by a short-lived Xet token that the Hub API
+back to when v2 answers 404 (``api_version=1`` serves only the v1 forms, as an older CAS). Xorbs go through upload
+grants as on the real CAS (`xet_grants`), or to ``/v1/xorbs`` (``grants=False``, and hf_xet's fallback).
+Reconstructions too come in both forms: v2, which hf_xet asks first, with one multi-range read per xorb, and v1.
+Each call is authorized by a short-lived Xet token that the Hub API
 issues (`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
 
 What is stored, and how, is `xet_store`. A file is registered from an uploaded shard only after its bytes, rebuilt
@@ -32,6 +33,7 @@ from .xet_grants import XorbGrants
 from .xet_store import FileRecord, XetStore
 
 MAX_SHARD_BYTES = 64 * 1024 * 1024
+MAX_RANGES_PER_URL = 400  # the real CAS splits a xorb's ranges over several URLs past ~8 KiB of URL
 PREFIX = "default"
 
 
@@ -46,10 +48,10 @@ class XetCas:
     """The CAS API: one method per kind of call, as `HubApi` has for the Hub's."""
 
     def __init__(self, root: Path, secret: bytes, token_ttl: float = 3600.0, verify_sha256: bool = True,
-                 shard_api: int = 2, grants: bool = True) -> None:
+                 api_version: int = 2, grants: bool = True) -> None:
         self.store = XetStore(root)
         self.secret = secret
-        self.shard_api = shard_api
+        self.api_version = api_version  # 1: an older CAS, without the v2 forms of shards and reconstructions
         self.grants = XorbGrants(self) if grants else None
         self.token_ttl = token_ttl
         self.verify_sha256 = verify_sha256
@@ -117,7 +119,7 @@ class XetCas:
 
     def shard(self, call: Call) -> Response:
         v2 = call.path.endswith("/v2/shards")
-        if v2 and self.shard_api < 2:
+        if v2 and self.api_version < 2:
             raise HubError(404, "this CAS takes shards at /v1/shards")
         # Refusals known before the stream begins are HTTP answers on both forms.
         self._authorize(call, write=True)
@@ -195,12 +197,36 @@ class XetCas:
         return Response(200, {"Content-Type": "application/octet-stream"}, dedup_shard([records]))
 
     def reconstruction(self, call: Call) -> Response:
+        """How to rebuild a file (or a byte range of it): its terms, and where to read each xorb's chunks. v1 gives
+        one signed URL per range of chunks; v2 (what hf_xet asks first) one per xorb, with every range of it
+        signed into the URL, for one multi-range read or several ranged ones (`xorb_get`)."""
+        v2 = "/v2/" in call.path
+        if v2 and self.api_version < 2:
+            raise HubError(404, "this CAS answers reconstructions at /v1 only")
         self._authorize(call, write=False)
         file_hash = call.params["hash"]
         record = self.store.file(file_hash)
         if record is None:
             raise HubError(404, f"file {file_hash} not found")
         start, end = _range(call.headers.get("Range"), record.size)
+        offset, terms, fetch = self._terms(file_hash, record, start, end)
+        if v2:
+            xorbs = {xorb: [{"url": self._fetch_url(call.endpoint, xorb, part),
+                             "ranges": [{"chunks": {"start": a, "end": b}, "bytes": {"start": lo, "end": hi}}
+                                        for a, b, lo, hi in part]}
+                            for part in _parts(ranges, MAX_RANGES_PER_URL)]
+                     for xorb, ranges in fetch.items()}
+            return Response.json(200, {"offset_into_first_range": offset, "terms": terms, "xorbs": xorbs})
+        fetch_info = {xorb: [{"range": {"start": a, "end": b}, "url": self._fetch_url(call.endpoint, xorb),
+                              "url_range": {"start": lo, "end": hi}} for a, b, lo, hi in ranges]
+                      for xorb, ranges in fetch.items()}
+        return Response.json(200, {"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
+
+    def _terms(self, file_hash: str, record: FileRecord, start: int,
+               end: int) -> tuple[int, list[dict], dict[str, list[tuple[int, int, int, int]]]]:
+        """The terms covering bytes [start, end] of a file, the offset of `start` into the first, and for each
+        xorb its disjoint chunk ranges with their byte ranges (first, last chunk; first, last byte inclusive):
+        the client keys what it fetches by (xorb, first chunk)."""
         terms: list[dict] = []
         fetch: dict[str, list[tuple[int, int]]] = {}
         offset = pos = 0
@@ -222,8 +248,7 @@ class XetCas:
                 offset = start - lo
             terms.append({"hash": term.xorb, "unpacked_length": hi - lo, "range": {"start": first, "end": last}})
             fetch.setdefault(term.xorb, []).append((first, last))
-        # The client keys fetch entries by (xorb, first chunk): give it disjoint ranges, each covering its terms.
-        fetch_info = {}
+        merged_by_xorb = {}
         for xorb, ranges in fetch.items():
             table = self.store.chunks(xorb) or []  # present: checked above
             merged: list[list[int]] = []
@@ -232,27 +257,45 @@ class XetCas:
                     merged[-1][1] = max(merged[-1][1], last)
                 else:
                     merged.append([first, last])
-            url = f"{call.endpoint}/cas/fetch/{xorb}?sig={self.sign(xorb)}"
-            fetch_info[xorb] = [{"range": {"start": a, "end": b}, "url": url,
-                                 "url_range": {"start": table[a].offset, "end": table[b - 1].end - 1}}
-                                for a, b in merged]
-        return Response.json(200, {"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info})
+            merged_by_xorb[xorb] = [(a, b, table[a].offset, table[b - 1].end - 1) for a, b in merged]
+        return offset, terms, merged_by_xorb
+
+    def _fetch_url(self, endpoint: str, xorb: str, ranges: list[tuple[int, int, int, int]] | None = None) -> str:
+        """A signed read of a xorb: any one byte range of it (v1), or `ranges` (v2: the signature covers them, and a
+        read may ask for them all at once or for some of them, nothing else)."""
+        if ranges is None:
+            return f"{endpoint}/cas/fetch/{xorb}?sig={self.sign(xorb)}"
+        spec = ",".join(f"{lo}-{hi}" for _, _, lo, hi in ranges)
+        return f"{endpoint}/cas/fetch/{xorb}?ranges={spec}&sig={self.signature(f'xorb:{xorb}:{spec}')}"
 
     def xorb_get(self, call: Call) -> Response:
         xorb = call.params["hash"]
-        if not hmac.compare_digest(call.query.get("sig", [""])[0], self.sign(xorb)):
+        signed = call.query.get("ranges", [None])[0]
+        expected = self.sign(xorb) if signed is None else self.signature(f"xorb:{xorb}:{signed}")
+        if not hmac.compare_digest(call.query.get("sig", [""])[0], expected):
             raise HubError(403, "xorb URL signature does not match")
         try:
             size = self.store.xorb_path(xorb).stat().st_size
         except FileNotFoundError:
             raise HubError(404, f"xorb {xorb} not found") from None
-        if "," in (call.headers.get("Range") or ""):
-            raise HubError(416, "multi-range reads are not supported here")
-        start, end = _range(call.headers.get("Range"), size)
+        header = call.headers.get("Range") or ""
+        if signed is not None:
+            # A v2 URL grants reading its ranges: all at once (one multipart answer) or some of them (hf_xet reads
+            # them one by one as well); nothing else of the xorb.
+            allowed = {_range(f"bytes={r}", size) for r in signed.split(",")}
+            asked = [_range(f"bytes={r}", size) for r in header.partition("=")[2].replace(" ", "").split(",")] \
+                if header.startswith("bytes=") else []
+            if not asked or not set(asked) <= allowed:
+                raise HubError(403, f"Range {header!r} is not among the ranges this URL was signed for")
+            if len(asked) > 1:
+                return _multipart(self.store.xorb_path(xorb), asked, size)
+        elif "," in header:
+            raise HubError(416, "a multi-range read needs a URL signed for its ranges (a v2 reconstruction's)")
+        start, end = _range(header or None, size)
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(end - start + 1),
                    "Accept-Ranges": "bytes"}
         status = 200
-        if call.headers.get("Range"):
+        if header:
             status, headers["Content-Range"] = 206, f"bytes {start}-{end}/{size}"
         return Response(status, headers, stream=read_range(self.store.xorb_path(xorb), start, end - start + 1))
 
@@ -279,6 +322,28 @@ def shard_progress(frames: list[dict], last: dict) -> Response:
     """A ``/v2/shards`` answer: 200, then NDJSON progress frames ending in `last` (``result`` or ``error``)."""
     body = b"".join(json.dumps(frame).encode() + b"\n" for frame in [*frames, last])
     return Response(200, {"Content-Type": "application/x-ndjson"}, body)
+
+
+def _parts(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _multipart(path: Path, ranges: list[tuple[int, int]], size: int) -> Response:
+    """206 with a ``multipart/byteranges`` body (RFC 9110 14.6): each range of the file after its own headers."""
+    boundary = secrets.token_hex(12)
+    heads = [f"--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes {a}-{b}/{size}"
+             f"\r\n\r\n".encode() for a, b in ranges]
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = sum(len(h) for h in heads) + sum(b - a + 1 for a, b in ranges) + 2 * (len(ranges) - 1) + len(tail)
+
+    def body() -> Iterator[bytes]:
+        for n, ((a, b), head) in enumerate(zip(ranges, heads)):
+            yield (b"\r\n" if n else b"") + head
+            yield from read_range(path, a, b - a + 1)
+        yield tail
+
+    return Response(206, {"Content-Type": f"multipart/byteranges; boundary={boundary}", "Content-Length": str(length),
+                          "Accept-Ranges": "bytes"}, stream=body())
 
 
 def _range(header: str | None, size: int) -> tuple[int, int]:
