@@ -20,13 +20,13 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Callable
 
 from . import auth, progress
 from .first_look import read_revision
 from .head_start import HeadStart
 from .limits import human_size
 from .plan import MANIFEST, ExportPlan, PlannedFile, add_manifest, manifest_stand_in
+from .progress import Console
 from .settings import ExportSettings
 
 NDJSON = "application/x-ndjson"
@@ -42,7 +42,7 @@ class HeadCommit:
 
 
 def commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettings,
-                      say: Callable[[str], None]) -> tuple[HeadCommit | None, bool]:
+                      console: Console) -> tuple[HeadCommit | None, bool]:
     """(the commit, whether one was tried). (None, False): nothing was asked of the Hub beyond the head start's
     requests, and the client path can take the first look's snapshot; (None, True): a commit was posted, which may
     have landed, so the client path must read the revision again."""
@@ -72,9 +72,9 @@ def commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSetting
     lfs = {f.path for f in files if (a := sent.get(f.path)) is not None and a.upload_mode == "lfs"}
     regular = [f for f in files if f.path not in lfs]
     # What the client path says before its commit.
-    say(f"authenticated as {auth.identity_from_whoami(head.look.whoami).user} with the {head.look.token}")
-    say(f"created {'public' if settings.public else 'private'} repo {settings.repo_id}")
-    say(f"committing {len(files)} file(s), {human_size(sum(f.size for f in files))}")
+    console.once(f"authenticated as {auth.identity_from_whoami(head.look.whoami).user} with the {head.look.token}")
+    console.once(f"created {'public' if settings.public else 'private'} repo {settings.repo_id}")
+    console.say(f"committing {len(files)} file(s), {human_size(sum(f.size for f in files))}")
     answer = head.post(f"{head.endpoint}/api/models/{head.repo_path}/commit/main",
                         _payload(settings.commit_summary(plan.kind), settings.commit_description, files, lfs), NDJSON)
     oid = answer[2].get("commitOid") if answer is not None and answer[0] == 200 and isinstance(answer[2], dict) \
@@ -87,7 +87,7 @@ def commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSetting
     progress.close()
     if not isinstance(oid, str):
         lost = f"HTTP {answer[0]}" if answer is not None else "no answer"
-        say(f"the answer to the commit was lost ({lost}), but it landed: {seen.commit}")
+        console.say(f"the answer to the commit was lost ({lost}), but it landed: {seen.commit}")
         oid = seen.commit
     return HeadCommit(oid, files, sum(sent[p].bytes_sent for p in lfs) + sum(f.size for f in regular)), True
 

@@ -26,10 +26,18 @@ class Console:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self._said: set[str] = set()
 
     def say(self, message: str) -> None:
         if not self.quiet:
             say(message)
+
+    def once(self, message: str) -> None:
+        """`say`, unless this export said it already (who it is, the repo made: the client path may take over
+        after the head start's commit said them)."""
+        if message not in self._said:
+            self._said.add(message)
+            self.say(message)
 
 
 def start(total_bytes: int, enabled: bool = True, description: str = "Uploading") -> None:

@@ -86,7 +86,7 @@ def _commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettin
     report, and whether a commit was posted."""
     from .head_commit import commit_head_start
 
-    done, tried = commit_head_start(head, plan, settings, console.say)
+    done, tried = commit_head_start(head, plan, settings, console)
     if done is None:
         return None, tried
     result = new_report(settings, plan, head.look.token)

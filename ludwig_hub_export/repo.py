@@ -13,7 +13,7 @@ def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
     info = whoami if whoami is not None else s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
     auth.check_can_write(identity, s.token, s.settings.repo_id)
-    s.console.say(f"authenticated as {identity.user} with the {s.token}")
+    s.console.once(f"authenticated as {identity.user} with the {s.token}")
     return identity
 
 
@@ -32,7 +32,7 @@ def ensure_repo(s: HubSession, seen: Snapshot | None = None, created: bool = Fal
                 s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public,
                                                                 exist_ok=True))
             s.report.created_repo = True
-            s.console.say(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
+            s.console.once(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
     if s.revision == "main" or s.settings.create_pr or seen.commit is not None:
         return seen
     if s.settings.dry_run:

@@ -6,6 +6,8 @@ Every failure of the head start leaves the rest to the client path, which ends t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,22 @@ def test_a_new_repos_commit_that_fails_is_made_once(tmp_path, local_hub, child_e
         assert len(commits) == 2 and not commits[1].agent.startswith(OURS) and out["client_loaded"]
         client = [r.kind for r in records if not r.agent.startswith(OURS)]
         assert "repo_info" in client[:client.index("commit")]
+
+
+def test_a_client_path_after_the_head_starts_commit_says_nothing_twice(tmp_path, local_hub, child_env):
+    """From the command line: the head start's commit is refused (a 500, nothing landed), the client path reads the
+    revision again and commits. Who the token is and the new repo are said once; each commit says it is made."""
+    source = copy_fixture("lora_saved", tmp_path)
+    local_hub.add_fault("commit", 500, times=1)
+    out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/cli",
+                          "--base-model", "tester/base"], env=child_env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert sum(line.startswith("authenticated as tester") for line in lines) == 1
+    assert sum(line == "created private repo tester/cli" for line in lines) == 1
+    assert sum(line.startswith("committing ") for line in lines) == 2
+    assert out.stdout.strip().splitlines()[-1] == f"{local_hub.url}/tester/cli"
+    assert len(_uploads(local_hub, "tester/cli")) == 1
 
 
 @pytest.mark.parametrize("transfer_protocol, kind, status", [
