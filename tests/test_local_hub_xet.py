@@ -498,3 +498,11 @@ def test_lz4_frames_decode_with_linked_blocks_checksums_and_sizes(flags: list[st
         assert xet_format.decompress(1, frame, len(data)) == data
     with pytest.raises(xet_format.FormatError):
         xet_format.decompress(1, frame[: len(frame) // 2], len(data))
+
+
+def test_hf_xet_telemetry_is_taken_at_the_root_of_the_cas_host(local_hub: LocalHub):
+    """hf_xet posts its transfer telemetry to `/v1/telemetry` at the root of the CAS URL's host (not under
+    `/cas`): taken and dropped, not left as an unknown request."""
+    local_hub.log.clear()
+    assert httpx2.post(f"{local_hub.url}/v1/telemetry", content=b'{"events": []}').status_code == 200
+    assert [(r.kind, r.status) for r in local_hub.requests()] == [("xet_telemetry", 200)]

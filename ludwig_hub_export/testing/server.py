@@ -72,7 +72,7 @@ ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("GET", "dedup", r"^/cas/v1/chunks/(?P<prefix>[^/]+)/(?P<hash>[0-9a-f]{64})$"),
         ("GET", "reconstruction", r"^/cas/v[12]/reconstructions/(?P<hash>[0-9a-f]{64})$"),
         ("GET", "xorb_get", r"^/cas/fetch/(?P<hash>[0-9a-f]{64})$"),
-        ("POST", "xet_telemetry", r"^/cas/v1/telemetry$"),
+        ("POST", "xet_telemetry", r"^/v1/telemetry$"),  # hf_xet's: at the root of the CAS URL's host
     ]
 ]
 CAS_KINDS = {"xorb_grant", "xorb", "xorb_commit", "shard", "dedup", "reconstruction", "xorb_get", "xet_telemetry"}

@@ -300,6 +300,7 @@ class XetCas:
         return Response(status, headers, stream=read_range(self.store.xorb_path(xorb), start, end - start + 1))
 
     def xet_telemetry(self, call: Call) -> Response:
+        """hf_xet's transfer telemetry (when not disabled): taken and dropped, as a Hub that records none would."""
         call.body.discard()
         return Response.json(200, {})
 
