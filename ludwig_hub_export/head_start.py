@@ -1,11 +1,12 @@
-"""A new repo's head start: while the Hub client loads, a thread creates the repo that the first look found
-missing, asks the Hub how to store the model's files, and sends the large ones.
+"""A new repo's head start: a thread creates the repo that the first look found missing, asks the Hub how to
+store the model's files, and sends the large ones, without the Hub client.
 
 Loading huggingface_hub's API takes ~0.2 s of a cold push, all of it holding the GIL, and none of it is needed to
 make those requests. The sends mostly run without the GIL: hf_xet chunks, hashes and uploads in its own threads
-(Xet), and hashing and writing a file to a socket release it (LFS). So on a second core the upload runs while the
-client loads instead of after it. The client path then takes the answers (`transfer.adopt_head_start`): a file
-sent here is marked uploaded, as the client marks it, and no upload mode is asked twice.
+(Xet), and hashing and writing a file to a socket release it (LFS), so they overlap the main thread's card. Then
+`head_commit` makes the commit itself, and the client is never loaded; when it cannot, the client path takes the
+answers (`transfer.adopt_head_start`): a file sent here is marked uploaded, as the client marks it, and no upload
+mode is asked twice.
 
 The requests are the client's own, made with the standard library (`quick_http`): the repo creation and upload-mode
 lookup of `HfApi.create_repo` and `_fetch_upload_modes`, then, on Xet, an hf_xet upload commit per file as in
@@ -51,7 +52,8 @@ class HeadFile:
 
 
 class HeadStart:
-    """The thread and what it learnt. The client path reads it through `repo_created` and `files`, which wait."""
+    """The thread and what it learnt. `head_commit` and the client path read it through `repo_created` and
+    `files`, which wait, and ask more upload modes through `ask_modes`."""
 
     def __init__(self, settings: ExportSettings, look: FirstLook, plan: ExportPlan,
                  files: list[PlannedFile]) -> None:
