@@ -89,12 +89,8 @@ def _commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettin
     done, tried = commit_head_start(head, plan, settings, console)
     if done is None:
         return None, tried
-    result = new_report(settings, plan, head.look.token)
-    result.url = repo_url(settings)
-    result.files = _file_results(plan, {f.path for f in done.files})
-    result.created_repo = result.verified = True
-    result.commits, result.commit_oid = [done.oid], done.oid
-    result.bytes_uploaded, result.bytes_hashed = done.bytes_sent, plan.bytes_hashed
+    result = _verified_report(settings, plan, head.look.token, done.oid, {f.path for f in done.files})
+    result.created_repo, result.commits, result.bytes_uploaded = True, [done.oid], done.bytes_sent
     result.duration = time.monotonic() - started
     _say_published(console, settings, result, len(done.files))
     return result, True
@@ -127,12 +123,18 @@ def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, conso
         return None
     console.say(f"authenticated as {identity.user} with the {look.token}")
     console.say("every file is already on the Hub: nothing to upload")
-    result = new_report(settings, plan, look.token)
+    return _verified_report(settings, plan, look.token, seen.commit, set())
+
+
+def _verified_report(settings: ExportSettings, plan: ExportPlan, token: auth.Token, commit_oid: str,
+                     uploaded: set[str]) -> ExportReport:
+    """The report of a push verified without the Hub client (`unchanged`, `_commit_head_start`), at `commit_oid`."""
+    result = new_report(settings, plan, token)
     result.url = repo_url(settings)
     if result.revision != "main":
         result.url = f"{result.url}/tree/{result.revision}"
-    result.files = _file_results(plan, set())
-    result.verified, result.commit_oid = True, seen.commit
+    result.files = _file_results(plan, uploaded)
+    result.verified, result.commit_oid = True, commit_oid
     result.bytes_hashed = plan.bytes_hashed
     return result
 
