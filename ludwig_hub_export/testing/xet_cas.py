@@ -5,9 +5,9 @@ as the real CAS takes them, answering 200 and then a stream of NDJSON progress f
 ``error`` (a refusal after the stream began: the status is already 200), and ``/v1/shards``, which hf_xet falls
 back to when v2 answers 404 (``api_version=1`` serves only the v1 forms, as an older CAS). Xorbs go through upload
 grants as on the real CAS (`xet_grants`), or to ``/v1/xorbs`` (``grants=False``, and hf_xet's fallback).
-Reconstructions too come in both forms: v2, which hf_xet asks first, with one multi-range read per xorb, and v1.
-Each call is authorized by a short-lived Xet token that the Hub API
-issues (`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
+Reconstructions too come in both forms: v2, which hf_xet asks first, with one URL per xorb signed for its ranges,
+and v1, with one URL per range. Each call is authorized by a short-lived Xet token that the Hub API issues
+(`XetCas.issue_token`) from a Hub token: revoking the Hub token invalidates its Xet tokens too.
 
 What is stored, and how, is `xet_store`. A file is registered from an uploaded shard only after its bytes, rebuilt
 from the xorbs, hash to the sha256 the shard claims: that mapping is what lets a commit name the file by its sha256.
