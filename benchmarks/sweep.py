@@ -98,7 +98,7 @@ def configure(hub, creations=CREATIONS_QUOTA) -> int:
 
 
 def quotas(creations=CREATIONS_QUOTA):
-    from ludwig_hub_export.limits import RateQuotas
+    from ludwig_hub_export.rate_plan import RateQuotas
 
     return RateQuotas().with_overrides({"api": f"{API_QUOTA[0]}/{API_QUOTA[1]}",
                                         "commits": f"{COMMITS_QUOTA[0]}/{COMMITS_QUOTA[1]}",

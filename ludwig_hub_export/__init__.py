@@ -22,7 +22,7 @@ _EXPORTS = {
     "HubExportCallback": ("callback", "HubExportCallback"),
     "RetryPolicy": ("retry", "RetryPolicy"),
     "HubLimits": ("limits", "HubLimits"),
-    "RateQuotas": ("limits", "RateQuotas"),
+    "RateQuotas": ("rate_plan", "RateQuotas"),
     "export_sweep": ("sweep", "export_sweep"),
     "SweepReport": ("sweep", "SweepReport"),
     "read_experiment": ("hyperopt", "read_experiment"),

@@ -24,6 +24,8 @@ _ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # the library's order: HF_TO
 
 @dataclass(frozen=True)
 class Token:
+    """A Hugging Face token and where it came from; the value never appears in a repr."""
+
     value: str = field(repr=False)
     origin: str  # "argument", "HF_TOKEN", "token file ~/.cache/huggingface/token", "OIDC trusted publishing ..."
 
@@ -33,6 +35,8 @@ class Token:
 
 @dataclass
 class Identity:
+    """Who a token belongs to, as `/api/whoami-v2` says: the user, their orgs and the token's role."""
+
     user: str
     orgs: list[str]
     role: str | None  # "write", "read", "fineGrained" or None when the Hub does not say

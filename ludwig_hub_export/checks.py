@@ -31,6 +31,8 @@ _SHARD = re.compile(r"^(model|pytorch_model)-\d+-of-\d+\.(safetensors|bin)$")
 
 @dataclass
 class Problem:
+    """One finding of `check`: how bad, which file, what is wrong and how to fix it."""
+
     severity: str  # "error" or "warning"
     file: str
     message: str
@@ -40,6 +42,8 @@ class Problem:
 
 @dataclass
 class CheckReport:
+    """What `check` found in a saved model: its layout, the files to upload and the problems."""
+
     source: str
     kind: str | None = None
     kind_reason: str | None = None

@@ -170,7 +170,7 @@ def _settings(args: argparse.Namespace, repo_id: str):
 
 
 def _quotas(args: argparse.Namespace):
-    from .limits import RateQuotas
+    from .rate_plan import RateQuotas
 
     overrides = {}
     for spec in args.quota or []:

@@ -22,6 +22,8 @@ from .hashing import file_digest
 
 @dataclass(frozen=True)
 class Fetched:
+    """A file `pull` brought to this machine: its size and sha256, as read from its bytes."""
+
     size: int
     sha256: str
     streamed: bool  # hashed while downloading (False: hashed after, e.g. written by hf_xet)

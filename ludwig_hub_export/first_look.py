@@ -27,6 +27,8 @@ _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")  # honoured by the clie
 
 @dataclass(frozen=True)
 class FirstLook:
+    """The token, the account and the target revision, read with the standard library."""
+
     token: auth.Token
     whoami: dict  # /api/whoami-v2, as `HfApi.whoami` returns it
     snapshot: Snapshot | None  # the target revision, as `remote.snapshot` gives it; None: changed since, read again

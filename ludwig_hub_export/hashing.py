@@ -19,6 +19,8 @@ GIT_SHA1_MAX = 10 * 1000 * 1000  # files this small may be stored as regular git
 
 @dataclass(frozen=True)
 class Digest:
+    """A file's size and sha256, and its git blob sha1 when it is small enough to be a regular blob."""
+
     size: int
     sha256: str
     git_sha1: str | None  # None for files too large to be regular blobs

@@ -32,6 +32,8 @@ _TRIAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 @dataclass
 class Trial:
+    """One trial of a hyperopt run: its parameters, score and saved model, or why it cannot be published."""
+
     trial_id: str
     directory: Path  # trial_<id>/
     parameters: dict
@@ -54,6 +56,8 @@ class Trial:
 
 @dataclass
 class Experiment:
+    """A hyperopt run's results directory: the metric it optimized and its trials, best first."""
+
     directory: Path
     metric: str
     goal: str

@@ -36,6 +36,8 @@ def fingerprint(files: dict[str, Path], extra: str = "") -> str:
 
 @dataclass
 class Journal:
+    """What a sweep has published so far, on disk, so that a rerun resumes instead of starting over."""
+
     path: Path
     experiment: str
     destination: str

@@ -1,4 +1,4 @@
-"""``ludwig_export.json``: its schema, and the parser `pull` runs on a manifest it downloaded.
+"""``ludwig_export.json``: its schema, and the parser `pull` runs on a manifest it downloaded (`plan` writes it).
 
 A downloaded manifest is untrusted input. It is parsed from bytes held in memory (never from disk), every field
 is type-checked, and every error names the field (``files[3].sha256``) so the owner of a broken repo knows
@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass
 
 from .errors import UntrustedRepoError
+from .plan import MANIFEST, MANIFEST_FORMAT
 from .safe_paths import check_collisions, check_relative
 
-MANIFEST = "ludwig_export.json"
-MANIFEST_FORMAT = 1
 KINDS = ("ecd", "adapter", "full", "merged")
 MAX_MANIFEST_BYTES = 16 << 20  # a real one is a few KB
 MAX_FILES = 100_000  # the Hub's own per-repo limit
@@ -28,6 +27,8 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 @dataclass(frozen=True)
 class ManifestEntry:
+    """One file of a published model, as its manifest lists it."""
+
     path: str  # in the repo
     size: int
     sha256: str
@@ -40,6 +41,8 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A downloaded manifest, validated field by field."""
+
     format: int
     kind: str
     adapter_name: str | None

@@ -19,6 +19,8 @@ from .layout import ModelLayout, find_layout
 
 @dataclass
 class NormalizeResult:
+    """A model laid out as `model/model_weights` in `dest`, and what was linked or copied."""
+
     dest: Path
     layout: ModelLayout
     linked: list[str] = field(default_factory=list)

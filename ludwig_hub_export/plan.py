@@ -31,8 +31,6 @@ from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
 from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 from .ludwig_compat import drop_null_adapters
 
-from .manifest import MANIFEST, MANIFEST_FORMAT  # noqa: F401 - re-exported: push and its tests use them here
-
 TYPE_CHECKING = False  # typing's, without loading typing (~3 ms of an unchanged re-push)
 if TYPE_CHECKING:
     import tempfile  # with shutil, random, bz2 and lzma, ~5 ms: only a staged or converted file needs it
@@ -42,6 +40,9 @@ if TYPE_CHECKING:
     from .storage.remote_file import DigestCache, RemoteFile, StagingBudget
 
 CARD = "README.md"
+# The manifest this module writes (`add_manifest`); `manifest` holds the parser `pull` runs on it.
+MANIFEST = "ludwig_export.json"
+MANIFEST_FORMAT = 1
 COUNTED_CONFIG = "config.yaml"
 # Files whose GET/HEAD the Hub counts as a download: PEFT repos count on adapter_config.json, transformers repos on
 # config.json, repos of unregistered libraries on the others (hub-docs, models-download-stats).
@@ -89,6 +90,8 @@ class PlannedFile:
 
 @dataclass
 class ExportPlan:
+    """The files of one push, in upload order, and what the push should say about them."""
+
     repo_id: str
     kind: str
     base_model: str | None

@@ -1,12 +1,67 @@
 """A sweep's rate plan, made before anything is sent: the repo creations, commits, API calls and bytes it needs,
-the account's quotas it plans against (`limits.RateQuotas`), and the time those quotas impose."""
+the account's quotas it plans against (`RateQuotas`), and the time those quotas impose.
+
+The quotas live here, not in `limits`, because only a sweep plans against them: a single push never
+loads them."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
-from .limits import RATE_SOURCE, RateQuotas, human_size
+from .limits import human_size
+
+# Source: the Hub's "Rate limits" page (2026) for API calls (fixed 5-minute window; free 1,000, PRO 2,500,
+# Team 3,000, Enterprise 6,000). Commits and repo creations have separate, undocumented limits; the numbers
+# below are what users were told in 429 answers (huggingface_hub and hub-docs issue threads): "128 commits per
+# hour", creations "as low as 20 a day" with a ~21-hour Retry-After. Override them, e.g. `--quota commits=256/3600`.
+RATE_SOURCE = ("https://huggingface.co/docs/hub/rate-limits (2026, API calls); commits and repo creations: "
+               "limits reported in Hub 429 answers (huggingface_hub issues)")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """So many requests per fixed window of seconds."""
+
+    limit: int
+    window: float  # seconds (fixed window)
+
+    def __str__(self) -> str:
+        return f"{self.limit} per {_window_text(self.window)}"
+
+
+@dataclass(frozen=True)
+class RateQuotas:
+    """What a sweep plans against, per account (quotas are per account: no token rotation)."""
+
+    api: Quota = Quota(1000, 300)
+    commits: Quota = Quota(128, 3600)
+    repo_create: Quota = Quota(20, 86400)
+
+    def with_overrides(self, overrides: dict[str, str]) -> "RateQuotas":
+        """{"commits": "256/3600"} -> a copy with that quota."""
+        known = {f.name for f in fields(self)}
+        parsed = {}
+        for key, value in overrides.items():
+            if key not in known:
+                raise ValueError(f"unknown quota {key!r}; known: {', '.join(sorted(known))}")
+            limit, sep, window = str(value).partition("/")
+            try:
+                quota = Quota(int(limit), float(window) if sep else 3600.0)
+            except ValueError:
+                raise ValueError(f"quota {key}={value!r} is not LIMIT/SECONDS (e.g. 128/3600)") from None
+            if quota.limit < 1 or quota.window <= 0:
+                raise ValueError(f"quota {key}={value!r}: the limit and the window must be positive")
+            parsed[key] = quota
+        return replace(self, **parsed)
+
+
+def _window_text(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return unit if n == 1 else f"{n} {unit}s"
+    return f"{seconds:g} s"
 
 # Hub API calls of one trial's push, counted against the local Hub (benchmarks/sweep.py): whoami, repo info,
 # validate-yaml, commit, 3 paths-info (remote state, verify) and 3 preupload (the client's); Xet adds its token.
@@ -19,6 +74,8 @@ API_CALLS_PER_BRANCH = 2
 
 @dataclass
 class RatePlan:
+    """What publishing a sweep takes from the account's quotas, and how long they make it last."""
+
     trials: int
     repo_creations: int
     commits: int

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class FileResult:
+    """One file of a push: its size, sha256, and whether it was sent or already there."""
+
     path: str
     size: int
     sha256: str | None  # None only in a dry run, for a large file not hashed yet
@@ -23,6 +25,8 @@ class FileResult:
 
 @dataclass
 class ExportReport:
+    """What one push did: its files and commits, what it sent, waited for and verified."""
+
     repo_id: str
     url: str
     kind: str

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UntrustedRepoError, UsageError
-from .manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
-from .plan import DOWNLOAD_COUNTED
+from .manifest import MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
+from .plan import DOWNLOAD_COUNTED, MANIFEST
 from .retry import Deadline, OutOfTime, RetryPolicy, bound_xet_retries, run_with_retries, status_of
 from .safe_paths import STAGING, resolve_inside
 
@@ -34,6 +34,8 @@ MAX_WORKERS = 8  # as snapshot_download
 
 @dataclass
 class PullResult:
+    """What `pull` put where, from which commit, and how much it downloaded."""
+
     repo_id: str
     commit: str
     dest: Path

@@ -36,6 +36,8 @@ _RATELIMIT = re.compile(r";\s*t\s*=\s*(\d+)")
 
 @dataclass
 class RetryPolicy:
+    """How often and how long to retry a step, and the timeouts of each request."""
+
     max_attempts: int = 6  # per step, the first try included
     base_delay: float = 1.0
     max_delay: float = 60.0  # no backoff wait is longer (a wait the server requires is kept, within budget)
@@ -47,6 +49,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Wait:
+    """One pause before a retry: how long, which rule chose it, and whether the server asked for it."""
+
     seconds: float
     reason: str  # which rule chose it, for the wait line
     required: bool = False  # asked for by the server (not shortened; past the budget the export is deferred)
@@ -66,6 +70,8 @@ def bound_xet_retries(policy: RetryPolicy, client_loaded: bool = True) -> bool:
 
 @dataclass
 class Deadline:
+    """A time budget, started when it is made."""
+
     budget: float
     clock: Callable[[], float] = time.monotonic
     started: float = field(default=0.0)

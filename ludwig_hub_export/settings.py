@@ -13,6 +13,8 @@ from .retry import RetryPolicy
 
 @dataclass
 class ExportSettings:
+    """Everything one push is told: the repo, the token, the model card's fields and the limits."""
+
     repo_id: str
     token: str | None = None
     token_command: str | Callable[[], str | None] | None = None

@@ -2,7 +2,7 @@
 branches ``trial-<id>`` of the same repo, or each in its own repo grouped in a Collection).
 
 A sweep is a loop over the one-model export (`push.push`), not a second copy of it. Around the loop: choosing
-and checking the trials (all before any request), a rate plan against the account's quotas (`limits.RateQuotas`),
+and checking the trials (all before any request), a rate plan against the account's quotas (`rate_plan.RateQuotas`),
 pacing between trials, a journal (`journal`) so a rerun publishes only what is missing, and deferral (exit 5)
 when the Hub asks for a longer wait than the budget has left. Branches start from the repo's first commit, and
 ``main`` is published last, so no branch ever shows another trial's manifest and the leaderboard on ``main``
@@ -20,8 +20,7 @@ from .card import hyperopt_section
 from .errors import DeferredError, ExportError, InvalidModelError, UsageError
 from .hyperopt import Experiment, Trial, read_experiment
 from .journal import Journal, fingerprint
-from .limits import RateQuotas
-from .rate_plan import RatePlan, rate_plan
+from .rate_plan import RatePlan, RateQuotas, rate_plan
 from .settings import ExportSettings
 
 BRANCH_PREFIX = "trial-"
@@ -30,6 +29,8 @@ _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 @dataclass
 class Target:
+    """Where one trial of a sweep is published: a repo and a revision."""
+
     trial: Trial
     repo_id: str
     revision: str  # "main" or "trial-<id>"
@@ -37,6 +38,8 @@ class Target:
 
 @dataclass
 class TrialReport:
+    """What a sweep did with one trial."""
+
     trial_id: str
     score: float | None
     repo_id: str
@@ -53,6 +56,8 @@ class TrialReport:
 
 @dataclass
 class SweepReport:
+    """What a sweep published, per trial, and the rate plan it followed."""
+
     experiment: str
     repo_id: str
     mode: str  # "best", "trial", "branches" or "repos"
