@@ -63,6 +63,7 @@ def _window_text(seconds: float) -> str:
             return unit if n == 1 else f"{n} {unit}s"
     return f"{seconds:g} s"
 
+
 # Hub API calls of one trial's push, counted against the local Hub (benchmarks/sweep.py): whoami, repo info,
 # validate-yaml, commit, 3 paths-info (remote state, verify) and 3 preupload (the client's); Xet adds its token.
 # A branch adds its lookup and creation; a sweep of branches one look at the repo's first commit; a Collection
