@@ -1,6 +1,6 @@
 """File hashes for the Hub: sha256 (LFS oid) and git blob sha1 (regular files), in one read per file.
 
-Results are cached by (real path, size, mtime, inode) so a rerun after an interruption does not read the
+Results are cached by (real path, size, mtime, inode, ctime) so a rerun after an interruption does not read the
 weights again. The cache is a small JSON file; losing it only costs time.
 """
 
@@ -115,8 +115,10 @@ class HashCache:
 
     @staticmethod
     def _key(path: Path) -> str:
+        # ctime too: new bytes written with the size and mtime put back (`cp -p`, `touch -d`, an archive extracted
+        # over the model) change it, and nothing can set it back.
         st = path.stat()
-        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
 
     def digest(self, path: Path) -> Digest:
         """The file's digest: from the cache, else from the read another thread is making of it now (one read
@@ -172,7 +174,7 @@ class HashCache:
         self._stopped.set()
 
     def cached(self, path: Path) -> Digest | None:
-        """The digest if this exact file (path, size, mtime, inode) was hashed before; never reads it."""
+        """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before; never reads it."""
         hit = self._entries.get(self._key(path))
         return Digest(*hit) if hit is not None else None
 

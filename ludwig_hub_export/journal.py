@@ -26,11 +26,13 @@ def journal_path(experiment: Path, destination: str, mode: str) -> Path:
 
 
 def fingerprint(files: dict[str, Path], extra: str = "") -> str:
-    """Changes when a file of the trial (size, mtime) or what is generated for it (the card) changes."""
+    """Changes when a file of the trial (size, mtime, inode, ctime: as the hash cache tells a file changed) or what
+    is generated for it (the card) changes."""
     h = hashlib.sha256(extra.encode())
     for name, path in sorted(files.items()):
         st = path.stat()
-        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        inode, ctime = getattr(st, "st_ino", ""), getattr(st, "st_ctime_ns", "")  # an object in storage has neither
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{inode}\0{ctime}\n".encode())
     return h.hexdigest()
 
 

@@ -3,7 +3,9 @@
 check (no network on failure) -> plan (`plan`: paths, hashes, rewritten copies) -> authenticate and ensure the
 repo (`repo`) -> read what the remote already has (`remote`) -> upload what is missing (`upload`: one atomic
 commit, or per file when that keeps failing) -> verify every file's remote oid (`remote`) -> report (`report`).
-Every call goes through `HubSession.call`, i.e. the one retry policy in `retry`.
+Every call goes through `HubSession.call`, i.e. the one retry policy in `retry`. Inputs checked, planned and
+verified before (`pushed`) are only compared with the Hub's revision, and go through every phase when it lacks
+a file of theirs.
 """
 
 from __future__ import annotations
@@ -12,14 +14,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import auth, progress
-from .checks import check
+from . import auth, progress, pushed
 from .errors import AuthError, InvalidModelError, UsageError
-from .first_look import FirstLook, first_look
-from .hashing import HashCache
+from .first_look import FirstLook, endpoint_of, first_look
 from .limits import human_size
-from .plan import MANIFEST, ExportPlan, PlannedFile, add_manifest, build_plan
-from .remote import Snapshot, differing, early_snapshot, missing, verify
 from .progress import Console
 from .report import ExportReport, FileResult, new_report, repo_url
 from .settings import ExportSettings
@@ -27,15 +25,35 @@ from .settings import ExportSettings
 TYPE_CHECKING = False  # typing's, without loading typing (~3 ms of an unchanged re-push)
 if TYPE_CHECKING:
     from .head_start import HeadStart
+    from .plan import ExportPlan, PlannedFile
+    from .remote import RemoteEntry, Snapshot
     from .session import HubSession
 
 __all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
 
 
 def push(path: str | Path, settings: ExportSettings) -> ExportReport:
-    """Check, plan, upload and verify. Raises an `ExportError` subclass (with a remedy) on failure."""
+    """Check, plan, upload and verify. Raises an `ExportError` subclass (with a remedy) on failure.
+
+    Inputs that passed the check and were pushed before (`pushed`) are not checked or planned again unless the
+    Hub lacks one of their files."""
     started = time.monotonic()
     console = Console(settings.quiet)
+    endpoint = endpoint_of(settings)
+    push_key = pushed.key(path, settings, endpoint)
+    look: FirstLook | None = None
+    record = pushed.recall(settings, push_key)
+    if record is not None:  # these inputs were checked and planned before: the Hub is asked first
+        look = first_look(settings)
+        if look is not None:
+            result = _repeated(look, settings, record, console, started)
+            if result is not None:
+                return result
+    # check, plan, remote: what a push kept in `pushed` never loads
+    from .checks import check
+    from .hashing import HashCache
+    from .plan import build_plan
+
     report = check(path, base_model=settings.base_model, latest=settings.latest,
                    prefer_adapter=settings.prefer_adapter, limits=settings.limits,
                    convert_pickle=settings.convert_pickle, storage_options=settings.storage_options)
@@ -51,33 +69,55 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None,
                       defer_generated=True)  # made while the weights upload (`_send_files`)
     try:
-        look = first_look(settings)
-        if look is not None:
-            result = unchanged(look, settings, plan, console)
-            if result is not None:
-                result.duration = time.monotonic() - started
-                _say_published(console, settings, result, 0)
-                return result
-        head = None
-        if not settings.dry_run:
-            from .head_start import begin
-
-            head = begin(look, settings, plan)  # a new repo: made and sent to while the client loads
-            _hash_ahead(plan)
-        try:
-            if head is not None:
-                result, tried = _commit_head_start(head, plan, settings, console, started)
-                if result is not None:
-                    return result
-                if tried:  # a commit was posted and may have landed: the client path reads the revision again
-                    look = replace(look, snapshot=None)
-            return _upload_planned(plan, settings, console, look, started, head)
-        except BaseException:
-            if head is not None:
-                head.abort()
-            raise
+        if record is None:  # asked already when there was a record
+            look = first_look(settings)
+        result = _push_planned(plan, settings, console, started, look)
     finally:
         plan.cleanup()
+    pushed.remember(settings, push_key, path, endpoint, plan, report.kind_reason, result)
+    return result
+
+
+def _repeated(look: FirstLook, settings: ExportSettings, record: dict, console: Console,
+              started: float) -> ExportReport | None:
+    """A push of inputs kept in `pushed` whose every file the target revision holds: the report, from the
+    record and the first look alone. None otherwise."""
+    if not _all_there(look, settings, lambda seen: pushed.lacking(record, seen)):
+        return None
+    console.say(f"{record['kind']}: {record['kind_reason']}")
+    result = _verified_report(settings, record["kind"], record["notes"], look.token, look.snapshot.commit,
+                              pushed.file_results(record), 0)
+    _say_nothing_sent(console, look, settings, result, started)
+    return result
+
+
+def _push_planned(plan: ExportPlan, settings: ExportSettings, console: Console, started: float,
+                  look: FirstLook | None) -> ExportReport:
+    """Everything after the plan: nothing, when the first look shows every file there; else a new repo's head
+    start, or the Hub client."""
+    if look is not None:
+        result = unchanged(look, settings, plan)
+        if result is not None:
+            _say_nothing_sent(console, look, settings, result, started)
+            return result
+    head = None
+    if not settings.dry_run:
+        from .head_start import begin
+
+        head = begin(look, settings, plan)  # a new repo: made and sent to while the client loads
+        _hash_ahead(plan)
+    try:
+        if head is not None:
+            result, tried = _commit_head_start(head, plan, settings, console, started)
+            if result is not None:
+                return result
+            if tried:  # a commit was posted and may have landed: the client path reads the revision again
+                look = replace(look, snapshot=None)
+        return _upload_planned(plan, settings, console, look, started, head)
+    except BaseException:
+        if head is not None:
+            head.abort()
+        raise
 
 
 def _commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettings, console: Console,
@@ -89,7 +129,8 @@ def _commit_head_start(head: HeadStart, plan: ExportPlan, settings: ExportSettin
     done, tried = commit_head_start(head, plan, settings, console)
     if done is None:
         return None, tried
-    result = _verified_report(settings, plan, head.look.token, done.oid, {f.path for f in done.files})
+    result = _verified_report(settings, plan.kind, plan.notes, head.look.token, done.oid,
+                              _file_results(plan, {f.path for f in done.files}), plan.bytes_hashed)
     result.created_repo, result.commits, result.bytes_uploaded = True, [done.oid], done.bytes_sent
     result.duration = time.monotonic() - started
     _say_published(console, settings, result, len(done.files))
@@ -107,35 +148,54 @@ def _hash_ahead(plan: ExportPlan) -> None:
             plan.cache.hash_ahead(unknown)
 
 
-def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan, console: Console) -> ExportReport | None:
+def unchanged(look: FirstLook, settings: ExportSettings, plan: ExportPlan) -> ExportReport | None:
     """The report of a push with nothing to do, from the first look alone (the Hub client never loaded): the
     target revision holds every planned file, the manifest included, and the token may write there. None
     otherwise: the upload path decides (and says why a token may not write)."""
-    identity = auth.identity_from_whoami(look.whoami)
-    seen = look.snapshot
-    if seen.commit is None or differing(plan, plan.ready(), seen.files):
+    from .plan import add_manifest
+    from .remote import differing
+
+    def lacks_generated(seen: dict[str, RemoteEntry]) -> bool:  # made only once the rest is known to be there
+        return bool(differing(plan, plan.generate(), seen) or differing(plan, [add_manifest(plan)], seen))
+
+    if not _all_there(look, settings, lambda seen: bool(differing(plan, plan.ready(), seen)), lacks_generated):
         return None
+    return _verified_report(settings, plan.kind, plan.notes, look.token, look.snapshot.commit,
+                            _file_results(plan, set()), plan.bytes_hashed)
+
+
+def _all_there(look: FirstLook, settings: ExportSettings, *lacks) -> bool:
+    """Whether the revision the first look read holds every file and the token may write there. `lacks`: tests
+    of the revision's files, cheapest first, each true when a file is missing or differs; the token's role is
+    judged after the first (a token that may not write: the upload path says why)."""
+    seen: Snapshot = look.snapshot
+    if seen.commit is None or lacks[0](seen.files):
+        return False
     try:
-        auth.check_can_write(identity, look.token, settings.repo_id)
+        auth.check_can_write(auth.identity_from_whoami(look.whoami), look.token, settings.repo_id)
     except AuthError:
-        return None
-    if differing(plan, plan.generate(), seen.files) or differing(plan, [add_manifest(plan)], seen.files):
-        return None
-    console.say(f"authenticated as {identity.user} with the {look.token}")
+        return False
+    return not any(lack(seen.files) for lack in lacks[1:])
+
+
+def _say_nothing_sent(console: Console, look: FirstLook, settings: ExportSettings, result: ExportReport,
+                      started: float) -> None:
+    console.say(f"authenticated as {auth.identity_from_whoami(look.whoami).user} with the {look.token}")
     console.say("every file is already on the Hub: nothing to upload")
-    return _verified_report(settings, plan, look.token, seen.commit, set())
+    result.duration = time.monotonic() - started
+    _say_published(console, settings, result, 0)
 
 
-def _verified_report(settings: ExportSettings, plan: ExportPlan, token: auth.Token, commit_oid: str,
-                     uploaded: set[str]) -> ExportReport:
-    """The report of a push verified without the Hub client (`unchanged`, `_commit_head_start`), at `commit_oid`."""
-    result = new_report(settings, plan, token)
+def _verified_report(settings: ExportSettings, kind: str, notes: list[str], token: auth.Token, commit_oid: str,
+                     files: list[FileResult], bytes_hashed: int) -> ExportReport:
+    """The report of a push verified without the Hub client (`unchanged`, `_repeated`, `_commit_head_start`), at
+    `commit_oid`."""
+    result = new_report(settings, kind, notes, token, bytes_hashed)
     result.url = repo_url(settings)
     if result.revision != "main":
         result.url = f"{result.url}/tree/{result.revision}"
-    result.files = _file_results(plan, uploaded)
+    result.files = files
     result.verified, result.commit_oid = True, commit_oid
-    result.bytes_hashed = plan.bytes_hashed
     return result
 
 
@@ -144,6 +204,7 @@ def _upload_planned(plan: ExportPlan, settings: ExportSettings, console: Console
     """Everything after the plan, through the Hub client: `look`'s answers, and what `head` did, are used rather
     than asked or done again."""
     # retry, session, repo, upload, transfer: only a push that goes on through the client
+    from .remote import early_snapshot, missing, verify
     from .repo import authenticate, ensure_repo
     from .retry import Deadline, Deferred, RateLimitPacer
     from .session import HubSession, PutBytes, client_settings, deferred_error
@@ -193,6 +254,8 @@ def _send_files(s: HubSession, plan: ExportPlan, seen: Snapshot,
     making them can load the card code, YAML and package metadata). Returns every file the commit must add: those
     `seen` (the remote snapshot) lacks, the manifest included whenever one of them changed. What `head` sent is
     not sent again."""
+    from .plan import add_manifest
+    from .remote import missing
     from .retry import bound_xet_retries
     from .transfer import adopt_head_start, adopt_manifest_mode, preupload
 
@@ -232,6 +295,8 @@ def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:
 
 
 def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings) -> None:
+    from .plan import MANIFEST
+
     console.say(f"dry run: nothing will be changed on {settings.repo_id}")
     for f in plan.files:
         state = "upload" if f.path in todo else "already there"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .errors import HubError
-from .plan import ExportPlan, PlannedFile
 
 TYPE_CHECKING = False  # typing's, without loading typing
 if TYPE_CHECKING:
+    from .plan import ExportPlan, PlannedFile
     from .session import HubSession
 
 _PATHS_PER_REQUEST = 500

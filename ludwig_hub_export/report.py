@@ -9,7 +9,6 @@ from pathlib import Path
 TYPE_CHECKING = False  # typing's, without loading typing
 if TYPE_CHECKING:
     from .auth import Token
-    from .plan import ExportPlan
     from .settings import ExportSettings
 
 
@@ -54,10 +53,10 @@ class ExportReport:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
 
-def new_report(settings: ExportSettings, plan: ExportPlan, token: Token) -> ExportReport:
+def new_report(settings: ExportSettings, kind: str, notes: list[str], token: Token, bytes_hashed: int) -> ExportReport:
     """The report of an export that has not sent anything yet."""
-    return ExportReport(settings.repo_id, "", plan.kind, settings.revision or "main", token.origin,
-                        notes=list(plan.notes), dry_run=settings.dry_run, bytes_hashed=plan.bytes_hashed)
+    return ExportReport(settings.repo_id, "", kind, settings.revision or "main", token.origin, notes=list(notes),
+                        dry_run=settings.dry_run, bytes_hashed=bytes_hashed)
 
 
 def repo_url(settings: ExportSettings) -> str:

@@ -87,7 +87,7 @@ class HubSession:
         self.token = auth.resolve_token(settings.token)
         self.deadline = deadline or Deadline(settings.retry.budget)
         self.revision = settings.revision or "main"
-        self.report = new_report(settings, plan, self.token)
+        self.report = new_report(settings, plan.kind, plan.notes, self.token, plan.bytes_hashed)
         self._last_commit = 0.0
         self.manifest_lookup = None  # the manifest's stand-in in the upload-mode lookup (`transfer`)
         self._make_api()

@@ -64,6 +64,8 @@ report = push(sys.argv[1], ExportSettings(repo_id=sys.argv[2], quiet=True, inter
                                           base_model=sys.argv[4] or None))
 print(json.dumps({"report": report.to_dict(), "client_loaded": "huggingface_hub.hf_api" in sys.modules,
                   "httpx_loaded": "httpx2" in sys.modules,
+                  "checked": "ludwig_hub_export.checks" in sys.modules,
+                  "planned": "ludwig_hub_export.plan" in sys.modules,
                   "card_code_loaded": "yaml" in sys.modules or "huggingface_hub.repocard_data" in sys.modules}))
 """
 
