@@ -3,11 +3,11 @@ with the same settings, code and installed packages would check and plan the sam
 answered from the record and the first look (`first_look`) without checking, planning or generating again.
 
 The key covers every filesystem fact the layout, the check and the plan read, as `os.stat` tells them (size,
-mtime, ctime, inode: the hash cache's trust, plus ctime, which `touch` cannot set back), every setting that
-changes what is planned or where, this package's code and what is installed (`generated.installed`). Only the
-layouts whose inputs are a directory's own tree are kept: a model directory (with its run's files beside a
-`model/` directory) and a run directory. A results or hyperopt directory names a run by listings and times
-the key would have to copy from `layout`; those are checked and planned every time.
+mtime, inode and ctime, as the hash cache tells a file changed), every setting that changes what is planned or
+where, this package's code and what is installed (`generated.installed`). Only the layouts whose inputs are a
+directory's own tree are kept: a model directory (with its run's files beside a `model/` directory) and a run
+directory. A results or hyperopt directory names a run by listings and times the key would have to copy from
+`layout`; those are checked and planned every time.
 
 A record names files and digests, never a token; anything malformed in one is a miss.
 """
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .settings import ExportSettings
 
 MAX_RECORDS = 256  # one small file each; the oldest go first
-_MAX_ENTRIES = 5000  # a tree larger than this (a checkpoint-laden run) is planned every time: walking it costs
+_MAX_ENTRIES = 5000  # a larger tree (a run full of checkpoints) is planned every time, not walked on
 # Settings that change neither what is planned nor where it goes (or that are secrets, never kept).
 _NOT_INPUTS = frozenset({"token", "token_command", "interactive", "quiet", "retry", "min_interval", "hash_cache",
                          "commit_message", "commit_description", "public", "storage_options"})
