@@ -52,6 +52,22 @@ def file_digest(path: Path) -> Digest:
     return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
 
 
+def signature(st: os.stat_result) -> list:
+    """What tells a file changed without reading it: size, mtime, inode and ctime. The ctime because new bytes
+    written with the size and mtime put back (`cp -p`, `touch -d`, an archive extracted over the model) change it,
+    and nothing can set it back. An object in storage (`storage.tree`) has neither inode nor ctime."""
+    return [st.st_size, st.st_mtime_ns, getattr(st, "st_ino", None), getattr(st, "st_ctime_ns", None)]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`text` into `path` (its directory made), whole or not at all: a reader never sees half of it. Raises
+    OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def default_cache_path() -> Path:
     root = os.environ.get("LUDWIG_HUB_EXPORT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ludwig-hub-export")
@@ -96,10 +112,7 @@ class JsonEntries:
         with self._lock:
             data = json.dumps(dict(list(self._entries.items())[-self.MAX_ENTRIES:]))
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-                tmp.write_text(data)
-                os.replace(tmp, self.path)
+                write_atomically(self.path, data)
             except OSError:
                 pass  # a cache that cannot be written only costs a re-read next time
 
@@ -115,10 +128,7 @@ class HashCache:
 
     @staticmethod
     def _key(path: Path) -> str:
-        # ctime too: new bytes written with the size and mtime put back (`cp -p`, `touch -d`, an archive extracted
-        # over the model) change it, and nothing can set it back.
-        st = path.stat()
-        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_ctime_ns}"
+        return "|".join(map(str, [path.resolve(), *signature(path.stat())]))
 
     def digest(self, path: Path) -> Digest:
         """The file's digest: from the cache, else from the read another thread is making of it now (one read

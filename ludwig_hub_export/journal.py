@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hashing import default_cache_path
+from .hashing import default_cache_path, signature, write_atomically
 
 FORMAT = 1
 
@@ -26,13 +25,10 @@ def journal_path(experiment: Path, destination: str, mode: str) -> Path:
 
 
 def fingerprint(files: dict[str, Path], extra: str = "") -> str:
-    """Changes when a file of the trial (size, mtime, inode, ctime: as the hash cache tells a file changed) or what
-    is generated for it (the card) changes."""
+    """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes."""
     h = hashlib.sha256(extra.encode())
     for name, path in sorted(files.items()):
-        st = path.stat()
-        inode, ctime = getattr(st, "st_ino", ""), getattr(st, "st_ctime_ns", "")  # an object in storage has neither
-        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{inode}\0{ctime}\n".encode())
+        h.update("\0".join(map(str, [name, *signature(path.stat())])).encode() + b"\n")
     return h.hexdigest()
 
 
@@ -93,10 +89,7 @@ class Journal:
         return sorted(t for t in self.creations if now - t < window)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {"format": FORMAT, "experiment": self.experiment, "destination": self.destination,
                 "mode": self.mode, "trials": self.trials, "creations": self.creations,
                 "collection": self.collection}
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(body, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(body, indent=2) + "\n")

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 
-from .hashing import Digest, default_cache_path
+from .hashing import Digest, default_cache_path, signature, write_atomically
 
 TYPE_CHECKING = False  # typing's, without loading typing
 if TYPE_CHECKING:
@@ -124,10 +124,7 @@ def _record_path(settings: ExportSettings, push_key: str):
 def _write(settings: ExportSettings, push_key: str, record: dict) -> None:
     directory = _records_dir(settings)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{push_key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, directory / f"{push_key}.json")
+        write_atomically(directory / f"{push_key}.json", json.dumps(record))
         with _lock:
             _prune(directory)
     except OSError:
@@ -148,7 +145,7 @@ def _prune(directory) -> None:
 
 def _stat(path: str) -> list:
     st = os.stat(path)
-    return [st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+    return [st.st_mode, st.st_dev, *signature(st)]  # the mode: a file and a directory are not the same input
 
 
 def _tree_facts(path) -> list | None:
