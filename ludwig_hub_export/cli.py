@@ -23,7 +23,8 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     limits = Limits(max_file_size=args.max_file_size) if args.max_file_size else None
     hub = LocalHub(data_dir=args.data, host=args.host, port=args.port, user=args.user, token=args.token,
-                   tree_page_size=args.tree_page_size, limits=limits, xet=args.xet)
+                   tree_page_size=args.tree_page_size, limits=limits, xet=args.xet, rtt=args.rtt,
+                   bandwidth=args.bandwidth)
     if args.faults:
         hub.faults.load(args.faults)
     for spec in args.rate_limit:
@@ -37,8 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"HF_TOKEN_PATH={token_file}", flush=True)
     protocol = ("Xet and LFS, as the Hub does" if args.xet
                 else "LFS only: also set HF_HUB_DISABLE_XET=1 in the client's environment")
-    print(f"# local Hub serving user '{args.user}' from {hub.data_dir} ({protocol}); set both variables in the "
-          "client's environment. Ctrl-C stops it.", flush=True)
+    print(f"# local Hub serving user '{args.user}' from {hub.data_dir} ({protocol}; {hub.shape}); set both "
+          "variables in the client's environment. Ctrl-C stops it.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         hub.serve_forever()
@@ -47,6 +48,16 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         hub.stop()
     return EXIT_OK
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
+    return value
 
 
 FORMATS = ("human", "json", "quiet")
@@ -153,13 +164,17 @@ def _normalize(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, repo_id: str):
+    from .hub_inputs import repo_target
     from .publish import ExportSettings
     from .retry import RetryPolicy
 
+    # The repo id's error names the flag as the user typed it (-r, --repo_id, --repo-id).
+    repo_id, revision = repo_target(repo_id, args.revision, endpoint=args.endpoint,
+                                    flag=getattr(args, "repo_id_flag", None) or "--repo-id")
     policy = RetryPolicy(max_attempts=args.max_retries + 1, budget=args.budget, read_timeout=args.timeout)
     return ExportSettings(
         repo_id=repo_id, token=args.token, token_command=args.token_command, endpoint=args.endpoint,
-        public=args.public, revision=args.revision, create_pr=args.create_pr, base_model=args.base_model,
+        public=args.public, revision=revision, create_pr=args.create_pr, base_model=args.base_model,
         latest=args.latest, prefer_adapter=args.adapter, convert_pickle=args.convert_pickle, license=args.license,
         license_name=args.license_name, license_link=args.license_link, dataset=args.dataset,
         commit_message=args.commit_message, commit_description=args.commit_description, dry_run=args.dry_run,
@@ -192,7 +207,7 @@ def _push_sweep(args: argparse.Namespace) -> int:
     options = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "repo_id"}
     trials = args.trials or (None if args.trial else "best")
     try:
-        report = export_sweep(args.path, args.repo_id, trials=trials, trial=args.trial,
+        report = export_sweep(args.path, settings.repo_id, trials=trials, trial=args.trial,
                               as_repos=args.trials_as == "repos", quotas=_quotas(args), **options)
     except DeferredError as e:
         report = getattr(e, "report", None)
@@ -240,10 +255,15 @@ def _print_push(report, fmt: str) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
+    from .hub_inputs import check_token, hub_endpoint, repo_target, require_online
     from .retrieve import pull
 
     fmt = _format(args)
-    result = pull(args.repo_id, args.dest, revision=args.revision, token=args.token, endpoint=args.endpoint,
+    repo_id, revision = repo_target(args.repo_id, args.revision, endpoint=args.endpoint, flag="REPO_ID")
+    hub_endpoint(args.endpoint)
+    check_token(args.token)
+    require_online("pull")
+    result = pull(repo_id, args.dest, revision=revision, token=args.token, endpoint=args.endpoint,
                   allow_pickle=args.allow_pickle, progress=None if fmt == "human" else False)
     if fmt == "json":
         print(json.dumps({"repo_id": result.repo_id, "revision": result.revision, "commit": result.commit,
@@ -464,6 +484,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-file-size", type=int, help="refuse files larger than this many bytes")
     serve.add_argument("--no-xet", dest="xet", action="store_false",
                        help="speak only LFS, no Xet CAS (clients then need HF_HUB_DISABLE_XET=1)")
+    serve.add_argument("--rtt", type=_non_negative, default=0.0, metavar="MS",
+                       help="emulated round trip: every request waits this long, a new connection 3 times (default: 0)")
+    serve.add_argument("--bandwidth", type=_non_negative, default=0.0, metavar="MBIT",
+                       help="emulated link, Mbit/s each way, shared by all connections (default: unlimited)")
     serve.set_defaults(func=_serve)
     return parser
 

@@ -14,6 +14,8 @@ The Hub speaks Xet and LFS. Which one the client uses is the client's choice, ma
 - tests that do not ask use the session default: ``--hub-transfer=lfs|xet`` (or ``LOCAL_HUB_TRANSFER``),
   ``lfs`` unless told.
 
+``--hub-rtt MS`` and ``--hub-bandwidth MBIT`` put the session's hub at a distance (`shape`); unshaped unless told.
+
 Every test gets its own Xet cache (``HF_XET_CACHE``): hf_xet remembers there which chunks the server holds,
 which would be wrong after the Hub is reset.
 """
@@ -40,12 +42,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      default=os.environ.get("LOCAL_HUB_TRANSFER", "lfs"),
                      help="protocol of the huggingface_hub client in tests that do not choose one (default: lfs, "
                           "or $LOCAL_HUB_TRANSFER)")
+    parser.addoption("--hub-rtt", type=float, default=0.0, metavar="MS",
+                     help="the session hub's emulated round trip in ms (default: 0, loopback)")
+    parser.addoption("--hub-bandwidth", type=float, default=0.0, metavar="MBIT",
+                     help="the session hub's emulated bandwidth in Mbit/s each way (default: unlimited)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config, "_local_hub", None) is not None:
         return
-    hub = LocalHub().start()
+    try:
+        shape = {"rtt": config.getoption("--hub-rtt"), "bandwidth": config.getoption("--hub-bandwidth")}
+    except ValueError:  # the plugin was registered too late for its options
+        shape = {}
+    hub = LocalHub(**shape).start()
     try:
         hub.default_transfer = config.getoption("--hub-transfer")
     except ValueError:  # the plugin was registered too late for its option

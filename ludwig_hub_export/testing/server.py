@@ -28,6 +28,7 @@ from .accounts import INVALID_CREDENTIALS, Accounts, Token
 from .api import Call, HubApi, Limits
 from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_API_QUOTA, RateLimiter
+from .shape import Link, NetworkShape
 from .storage import BlobStore, Commit, FileEntry, RepoStore
 from .wire import BodyReader, HubError, Response, reset_connection
 from .xet_cas import XetCas, shard_progress
@@ -101,6 +102,7 @@ class Stats:
     bytes_received: int = 0
     bytes_sent: int = 0
     faults_fired: int = 0
+    connections: int = 0  # new connections that made a request (each paid the handshakes when shaped)
 
     def to_dict(self) -> dict:
         return {
@@ -109,6 +111,7 @@ class Stats:
             "bytes_received": self.bytes_received,
             "bytes_sent": self.bytes_sent,
             "faults_fired": self.faults_fired,
+            "connections": self.connections,
         }
 
 
@@ -125,14 +128,15 @@ class LocalHub:
     `xet` (on by default, as on the real Hub) serves the Xet token endpoints and a CAS under ``/cas``; with
     `xet=False` the Hub speaks only LFS and `env()` tells clients so. `xet_api=1` makes the CAS an older one,
     with only the v1 forms of shard uploads and reconstructions, and `xet_grants=False` takes xorbs only at
-    ``/v1/xorbs`` (`xet_cas`).
+    ``/v1/xorbs`` (`xet_cas`). `rtt` (milliseconds) and `bandwidth` (Mbit/s each way) put the hub at a distance
+    (`shape`): every request pays a round trip, every new connection two more, bytes share the bandwidth.
     """
 
     def __init__(self, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  user: str = "tester", token: str | None = None, tree_page_size: int = 1000,
                  limits: Limits | None = None, seed: int | None = None, xet: bool = True,
                  api_quota: tuple[int, float] | None = DEFAULT_API_QUOTA, xet_api: int = 2,
-                 xet_grants: bool = True) -> None:
+                 xet_grants: bool = True, rtt: float = 0.0, bandwidth: float = 0.0) -> None:
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="local-hub-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +165,8 @@ class LocalHub:
         self.stats = Stats()
         self._stats_lock = threading.Lock()
         self._generation = 0  # bumped by reset(): requests still running from before are not recorded
+        self.shape = NetworkShape(rtt, bandwidth)
+        self.link = Link(self.shape)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -305,11 +311,12 @@ class LocalHub:
         with self._stats_lock:
             return [r for r in self.log if kind is None or r.kind == kind]
 
-    def _arrived(self, kind: str, generation: int) -> None:
+    def _arrived(self, kind: str, generation: int, new_connection: bool = False) -> None:
         # Counted on arrival, not after the answer: a client that got its answer may read the counts at once.
         with self._stats_lock:
             if generation == self._generation:
                 self.stats.requests[kind] += 1
+                self.stats.connections += new_connection
 
     def _log_answer(self, record: RequestRecord, generation: int) -> None:
         # Logged and its status counted before the answer is sent: a client that got its answer may read the log
@@ -349,6 +356,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # the request log replaces stderr noise
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self._new_connection = True  # until its first request: that one pays the handshakes
+        self.rfile, self.wfile = self.server.hub.link.wrap(self.rfile, self.wfile)  # type: ignore[attr-defined]
+
     def do_GET(self): self._handle()  # noqa: E704
     def do_HEAD(self): self._handle()  # noqa: E704
     def do_POST(self): self._handle()  # noqa: E704
@@ -362,11 +374,17 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         body = BodyReader(self.rfile, self.headers)
         kind, params = self._route(split.path)
-        hub._arrived(kind, self._generation)
+        new_connection = self._new_connection and kind != "admin"  # the admin API is not at a distance
+        if kind != "admin":
+            self._new_connection = False
+            hub.link.request_arrives(new_connection)
+        hub._arrived(kind, self._generation, new_connection)
         record = RequestRecord(kind, self.command, split.path, None, None, 0, 0, 0.0,
                                agent=self.headers.get("User-Agent") or "")
         try:
             response = self._process(hub, kind, params, split, body, record)
+            if kind != "admin":
+                hub.link.answer_departs()
             record.status = response.status
             record.bytes_in = body.received
             hub._log_answer(record, self._generation)
