@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 class HubProcess:
     """`ludwig-hub-export hub serve --data DATA`, started at once. It prints ``HF_ENDPOINT=...`` first and
-    ``HF_TOKEN_PATH=...`` second (a 0600 file: the token is never on its output)."""
+    ``HF_TOKEN_PATH=...`` second (a 0600 file: the token is never on its output). `extra`: more options of
+    `hub serve` (``--rtt 80 --bandwidth 100``). The hub is this tree's, whichever tree a benchmark measures."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, extra: list[str] | tuple[str, ...] = ()) -> None:
         self.data = data
         self.process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "hub", "serve", "--data",
-                                         str(data)], stdout=subprocess.PIPE, text=True)
+                                         str(data), *extra], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.endpoint = self._value("HF_ENDPOINT")
         self.token_path = self._value("HF_TOKEN_PATH")
         self.token = Path(self.token_path).read_text()
