@@ -1,7 +1,9 @@
 """File hashes for the Hub: sha256 (LFS oid) and git blob sha1 (regular files), in one read per file.
 
 Results are cached by (real path, size, mtime, inode, ctime) so a rerun after an interruption does not read the
-weights again. The cache is a small JSON file; losing it only costs time.
+weights again. The cache is a small JSON file; losing it only costs time. An entry is only as good as the stat it
+is keyed by: a digest is stored under the stat taken *before* its read, only when the stat after is the same, and
+an entry whose file times are not clearly older than that read is "racy" (git's rule) and never trusted.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +55,46 @@ def file_digest(path: Path) -> Digest:
     return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
 
 
-def signature(st: os.stat_result) -> list:
+def signature(st: os.stat_result, resolution_ns: int = 1) -> list:
     """What tells a file changed without reading it: size, mtime, inode and ctime. The ctime because new bytes
     written with the size and mtime put back (`cp -p`, `touch -d`, an archive extracted over the model) change it,
-    and nothing can set it back. An object in storage (`storage.tree`) has neither inode nor ctime."""
-    return [st.st_size, st.st_mtime_ns, getattr(st, "st_ino", None), getattr(st, "st_ctime_ns", None)]
+    and nothing can set it back. An object in storage (`storage.tree`) has neither inode nor ctime. Times are
+    truncated to `resolution_ns`: 1 keeps what the OS reports; 10**9 is what a 1-second filesystem would keep."""
+    ctime = getattr(st, "st_ctime_ns", None)
+    return [st.st_size, st.st_mtime_ns // resolution_ns * resolution_ns, getattr(st, "st_ino", None),
+            None if ctime is None else ctime // resolution_ns * resolution_ns]
+
+
+# How far a file's times must be behind the moment its content was read for the stat to vouch for that content.
+# Measured per entry rather than assumed for all: times that are all whole seconds come from a filesystem that
+# keeps seconds (ext3, ext4 with 128-byte inodes, HFS+, many NFS/SMB/FUSE mounts) or FAT's 2 s: allow 2 s. A
+# sub-second part means finer times, still stamped from a kernel clock that ticks every 1-10 ms (exFAT keeps
+# 10 ms): allow 0.1 s. Either margin also absorbs a little skew between this clock and a network filesystem's.
+COARSE_MARGIN_NS = 2_000_000_000
+FINE_MARGIN_NS = 100_000_000
+
+
+def racy(times_ns, at_ns: int) -> bool:
+    """git's "racily clean" rule: True when a file whose (mtime, ctime) are `times_ns` may have been changed at or
+    after `at_ns` (the moment just before its content was read) within the same timestamp tick, so that a stat
+    taken later looks the same though the content is not. Such a file's digest must be read again."""
+    times = [t for t in times_ns if t is not None]
+    if not times:
+        return True  # nothing tells a change: never trust the stat alone
+    margin = COARSE_MARGIN_NS if all(t % 1_000_000_000 == 0 for t in times) else FINE_MARGIN_NS
+    return max(times) >= at_ns - margin
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file's stat as `HashCache.stat` took it: `key` names the file and its state, `at_ns` is the moment just
+    before the stat (time.time_ns(), the clock file times are stamped from)."""
+
+    key: str
+    size: int
+    times_ns: tuple  # (mtime, ctime), at the cache's resolution
+    at_ns: int
+    stat: os.stat_result  # as the OS gave it
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -118,39 +156,66 @@ class JsonEntries:
 
 
 class HashCache:
-    def __init__(self, path: Path | None = None) -> None:
+    """Digests of local files by their stat. To cache a digest read by someone else (hf_xet while it uploads):
+    ``before = cache.stat(path)`` before that read starts, then ``cache.put(path, digest, before=before)``."""
+
+    MAX_TRIES = 3  # reads of a file that changes while it is hashed, before giving up on it
+
+    def __init__(self, path: Path | None = None, resolution_ns: int = 1) -> None:
         self.path = path if path is not None else default_cache_path()
+        self.resolution_ns = resolution_ns  # 1: file times as the OS reports them (a test may coarsen them)
+        self._opened_ns = time.time_ns()  # no read this cache is told of started earlier (`put` without `before`)
         self._lock = threading.Lock()
         self.bytes_read = 0
         self._entries = JsonEntries(self.path)
         self._reading: dict[str, object] = {}  # key -> Future of a file being hashed now
         self._stopped = threading.Event()
 
-    @staticmethod
-    def _key(path: Path) -> str:
-        return "|".join(map(str, [path.resolve(), *signature(path.stat())]))
+    def stat(self, path: Path) -> FileState:
+        """The file's state now: take it before a read whose digest is to be cached (see `put`)."""
+        at = time.time_ns()  # before the stat: a change after this moment may still get times of this tick
+        return self._state(path, os.stat(path), at)
+
+    def _state(self, path: Path, st: os.stat_result, at_ns: int) -> FileState:
+        sig = signature(st, self.resolution_ns)
+        return FileState("|".join(map(str, [Path(path).resolve(), *sig])), st.st_size, (sig[1], sig[3]), at_ns, st)
+
+    def _hit(self, state: FileState) -> Digest | None:
+        hit = self._entries.get(state.key)
+        if not isinstance(hit, list) or len(hit) != 4:
+            return None  # none, or written before entries said when (and may be keyed by the wrong stat)
+        size, sha256, git_sha1, at = hit
+        if not isinstance(at, int) or racy(state.times_ns, at):
+            return None
+        return Digest(size, sha256, git_sha1)
+
+    def _store(self, state: FileState, digest: Digest, at_ns: int) -> bool:
+        """Keep `digest` under `state` unless the entry would be racy (it would never be trusted)."""
+        if digest.size != state.size or racy(state.times_ns, at_ns):
+            return False
+        self._entries.put(state.key, [digest.size, digest.sha256, digest.git_sha1, at_ns])
+        return True
 
     def digest(self, path: Path) -> Digest:
         """The file's digest: from the cache, else from the read another thread is making of it now (one read
         per file, whoever asks), else read here."""
-        key = self._key(path)
-        hit = self._entries.get(key)
+        state = self.stat(path)
+        hit = self._hit(state)
         if hit is not None:
-            return Digest(*hit)
+            return hit
         from concurrent.futures import Future
 
         with self._lock:
-            reading = self._reading.get(key)
+            reading = self._reading.get(state.key)
             if reading is None:
-                reading = self._reading[key] = Future()
+                reading = self._reading[state.key] = Future()
                 mine = True
             else:
                 mine = False
         if not mine:
             return reading.result()
         try:
-            result = self._read(path)
-            self._entries.put(key, [result.size, result.sha256, result.git_sha1])
+            result = self._read_unchanged(path, state)
             reading.set_result(result)
             return result
         except BaseException as e:
@@ -158,13 +223,29 @@ class HashCache:
             raise
         finally:
             with self._lock:
-                self._reading.pop(key, None)
+                self._reading.pop(state.key, None)
+
+    def _read_unchanged(self, path: Path, before: FileState) -> Digest:
+        """Stat, read, stat again: the digest of a read whose stat before and after agree (the file did not change
+        meanwhile, as far as its times can tell; `racy` covers the rest); read again if they do not."""
+        for _ in range(self.MAX_TRIES):
+            result = self._read(path)
+            after = self.stat(path)
+            if after.key == before.key and result.size == after.size:
+                self._store(after, result, before.at_ns)
+                return result
+            before = after
+        from .errors import ExportError
+
+        raise ExportError(f"{path}: the file changed while it was read, {self.MAX_TRIES} times in a row",
+                          "wait until whatever writes it (training, a copy, a sync tool) has finished, then run "
+                          "the same command again")
 
     def hash_ahead(self, paths: list[Path]) -> None:
         """Start hashing `paths` the cache does not know, one after another in a thread of their own (hashlib
         runs without the GIL, so on another core), while this thread goes on. Whoever asks for one of them later
         gets it from the cache or waits for that read. `stop()` ends it after the file at hand."""
-        todo = [p for p in paths if self._key(p) not in self._entries]
+        todo = [p for p in paths if self.cached(p) is None]
         if not todo:
             return
 
@@ -184,13 +265,22 @@ class HashCache:
         self._stopped.set()
 
     def cached(self, path: Path) -> Digest | None:
-        """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before; never reads it."""
-        hit = self._entries.get(self._key(path))
-        return Digest(*hit) if hit is not None else None
+        """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before, and its times are
+        clearly older than that read (not racy); never reads it."""
+        return self._hit(self.stat(path))
 
-    def put(self, path: Path, digest: Digest) -> None:
-        """Remember a digest computed elsewhere (by the upload client while it sent the file)."""
-        self._entries.put(self._key(path), [digest.size, digest.sha256, digest.git_sha1])
+    def put(self, path: Path, digest: Digest, before: FileState | os.stat_result | None = None) -> bool:
+        """Remember a digest computed elsewhere (by the upload client while it sent the file). `before` is
+        `stat(path)` taken before that read started: the digest is kept only if the file is still in that state
+        (and not racy). A bare `os.stat_result` says no moment: it is taken as of this cache's making, as is a
+        read without `before` (its digest kept only if the file has not changed since shortly before the cache was
+        made). True when kept."""
+        now = self.stat(path)
+        if isinstance(before, os.stat_result):
+            before = self._state(path, before, self._opened_ns)
+        if before is not None and before.key != now.key:
+            return False  # changed since the read started: the digest may be of other bytes
+        return self._store(now, digest, before.at_ns if before is not None else self._opened_ns)
 
     def _read(self, path: Path) -> Digest:
         result = file_digest(path)
@@ -200,7 +290,7 @@ class HashCache:
 
     def digest_many(self, paths: list[Path]) -> None:
         """Hash several files at once (hashlib releases the GIL on large reads: one file per core)."""
-        todo = [p for p in paths if self._key(p) not in self._entries]
+        todo = [p for p in paths if self.cached(p) is None]
         if len(todo) > 1:
             from concurrent.futures import ThreadPoolExecutor  # with logging, ~5 ms: not for a warm cache
 

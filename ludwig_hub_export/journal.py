@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hashing import default_cache_path, signature, write_atomically
+from .hashing import default_cache_path, racy, signature, write_atomically
 
 FORMAT = 1
 
@@ -25,10 +26,16 @@ def journal_path(experiment: Path, destination: str, mode: str) -> Path:
 
 
 def fingerprint(files: dict[str, Path], extra: str = "") -> str:
-    """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes."""
+    """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes. A
+    file written so recently that a change within the same timestamp tick would leave its stat as it is
+    (`hashing.racy`) makes a fingerprint that matches no other: that trial is pushed again next time."""
+    at = time.time_ns()
     h = hashlib.sha256(extra.encode())
     for name, path in sorted(files.items()):
-        h.update("\0".join(map(str, [name, *signature(path.stat())])).encode() + b"\n")
+        sig = signature(path.stat())
+        if racy((sig[1], sig[3]), at):
+            h.update(os.urandom(16))
+        h.update("\0".join(map(str, [name, *sig])).encode() + b"\n")
     return h.hexdigest()
 
 

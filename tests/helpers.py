@@ -76,3 +76,14 @@ def push_in_fresh_process(source, repo_id: str, env: dict, client: bool = False,
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wait_until_not_racy(*paths: Path) -> None:
+    """Until the files' times are clearly older than now (`hashing.racy`): a digest read from here on may be cached
+    (a file written the moment before it is read is hashed again every time, git's racy rule)."""
+    import time
+
+    from ludwig_hub_export.hashing import racy
+
+    while any(racy((p.stat().st_mtime_ns, p.stat().st_ctime_ns), time.time_ns()) for p in paths):
+        time.sleep(0.02)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import FIXTURES, copy_fixture, tree_digest
+from helpers import FIXTURES, copy_fixture, tree_digest, wait_until_not_racy
 from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import AuthError, HubError, InvalidModelError
@@ -595,6 +595,7 @@ def test_the_hash_cache_keeps_the_most_recently_used_entries_only(tmp_path, monk
     for n in range(5):
         files.append(tmp_path / f"w{n}.bin")
         files[-1].write_bytes(os.urandom(1000 + n))
+    wait_until_not_racy(*files)  # else never cached: just written, they may change unseen within a tick
     cache = HashCache(tmp_path / "hashes.json")
     digests = [cache.digest(f) for f in files]
     assert cache.cached(files[1]) == digests[1]  # used again: now among the newest
