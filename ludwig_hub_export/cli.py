@@ -180,7 +180,7 @@ def _settings(args: argparse.Namespace, repo_id: str):
         commit_message=args.commit_message, commit_description=args.commit_description, dry_run=args.dry_run,
         min_interval=args.min_interval, strict=args.strict, retry=policy, limits=_limits(args),
         quiet=_format(args) != "human", interactive=False if _format(args) != "human" else None,
-        storage_options=_storage_options(args),
+        storage_options=_storage_options(args), replace_card=getattr(args, "replace_card", False),
     )
 
 
@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--dataset", metavar="ORG/NAME",
                           help="Hub id of the training dataset: the card lists it and shows the test-split metrics "
                                "as evaluation results (model-index)")
+    push_cmd.add_argument("--replace-card", action="store_true",
+                          help="replace the repo's README.md even if ludwig-hub-export did not write it (by default "
+                               "someone's own card is kept and only the metadata this tool writes is updated)")
     push_cmd.add_argument("--commit-message", help="commit message")
     push_cmd.add_argument("--commit-description", help="commit description")
     push_cmd.add_argument("--min-interval", type=float, default=0.0, metavar="SECONDS",

@@ -62,4 +62,7 @@ def new_report(settings: ExportSettings, kind: str, notes: list[str], token: Tok
 def repo_url(settings: ExportSettings) -> str:
     from huggingface_hub import constants
 
-    return f"{settings.endpoint or constants.ENDPOINT}/{settings.repo_id}"
+    from .hub_inputs import redact_url
+
+    # Shown and written into --report: credentials in HF_ENDPOINT (https://user:pw@host) are masked.
+    return redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/{settings.repo_id}")

@@ -43,6 +43,7 @@ class ExportSettings:
     card_sections: str | None = None  # extra Markdown for the card (a hyperopt trial's score and leaderboard)
     branch_from: str | None = None  # the revision a missing --revision branch starts from (default: main)
     storage_options: dict | None = None  # for a source URL (s3://, gs://, ...): passed to its fsspec filesystem
+    replace_card: bool = False  # replace a README.md this tool did not write (else: keep it, update our metadata)
 
     def commit_summary(self, kind: str) -> str:
         """The commit message: `commit_message`, or one that says what was exported."""
@@ -50,10 +51,10 @@ class ExportSettings:
 
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id
+        from .hub_inputs import check_token, hub_endpoint, repo_target, require_online
 
-        if not is_repo_id(self.repo_id) or "/" not in self.repo_id:
-            raise UsageError(f"repo id {self.repo_id!r} is not of the form NAMESPACE/NAME",
-                             "for example: --repo-id my-user/my-ludwig-model")
+        # A Hub URL copied from the browser becomes the repo id (and its /tree/REV the revision).
+        self.repo_id, self.revision = repo_target(self.repo_id, self.revision, endpoint=self.endpoint)
         from .licenses import license_problem
 
         if (problem := license_problem(self.license, self.license_name, self.license_link)) is not None:
@@ -67,3 +68,7 @@ class ExportSettings:
         if self.create_pr and self.revision not in (None, "main"):
             raise UsageError("--create-pr opens a PR against main; it cannot be combined with --revision",
                              "drop --revision, or push to the branch without --create-pr")
+        # Settings no request could carry: refused here, before any, rather than retried as network trouble.
+        hub_endpoint(self.endpoint)
+        check_token(self.token)
+        require_online("push")

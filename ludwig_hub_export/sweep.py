@@ -157,6 +157,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     Returns a report per trial. Raises `DeferredError` (exit 5, with `.report`) when the Hub asks for a wait
     past the budget: what is published is complete and verified, the rest is left for a rerun."""
     settings = ExportSettings(repo_id=repo_id, **options)
+    repo_id = settings.repo_id  # a Hub URL given becomes the id
     if settings.revision not in (None, "main") or settings.create_pr:
         raise UsageError("a hyperopt export chooses its own revisions: main for the best trial, trial-<id> "
                          "branches for the others", "drop --revision / --create-pr")
@@ -169,7 +170,11 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     quotas = quotas or RateQuotas()
     from huggingface_hub import constants
 
-    journal = Journal.open(experiment.directory, f"{settings.endpoint or constants.ENDPOINT}|{repo_id}", mode)
+    from .hub_inputs import redact_url
+
+    # The journal file keeps the destination: never credentials in HF_ENDPOINT
+    journal = Journal.open(experiment.directory, f"{redact_url(settings.endpoint or constants.ENDPOINT)}|{repo_id}",
+                           mode)
     where = {t.trial.trial_id: _hub_path(t) for t in targets}
     sections = {t.trial.trial_id: hyperopt_section(experiment, t.trial, where) for t in targets}
     prints = {t.trial.trial_id: _fingerprint(t, sections[t.trial.trial_id], settings) for t in targets}
@@ -394,7 +399,12 @@ def _collection(report: SweepReport, journal: Journal, settings: ExportSettings,
             _call(settings, "add to collection", lambda r=row: api.add_collection_item(
                 journal.collection, r.repo_id, "model", note=f"trial {r.trial_id}: {experiment.metric} {r.score:.6g}",
                 exists_ok=True))
-    report.collection = f"{(settings.endpoint or 'https://huggingface.co').rstrip('/')}/collections/{journal.collection}"
+    from huggingface_hub import constants
+
+    from .hub_inputs import redact_url
+
+    report.collection = redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/collections/"
+                                   f"{journal.collection}")
 
 
 def _left(report: SweepReport) -> str:

@@ -1,0 +1,140 @@
+"""Issue 28: every command fails clean on hostile or mistaken settings and inputs: a usage error (exit 2) before
+any request rather than retries, never a secret printed, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import copy_fixture
+from test_push import _cli_env, settings
+
+from ludwig_hub_export import cli
+from ludwig_hub_export.errors import UsageError
+from ludwig_hub_export.hub_inputs import repo_target
+from ludwig_hub_export.publish import ExportSettings, push
+from ludwig_hub_export.report import repo_url
+from ludwig_hub_export.retrieve import pull
+
+
+def _cli(args: list[str], env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ludwig_hub_export", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# --- tokens, endpoints, offline (items 1, 2, 4) -----------------------------------------------------------------
+
+BAD_TOKENS = ["hf_Qx7a\nZk9b", "hf_Qx7a\rZk9b", "hf_Qx7aéZk9b", "hf_Qx7a\x07Zk9b", "hf_Qx7a Zk9b", "hf_Qx7a\tZk9b"]
+
+
+@pytest.mark.parametrize("value", BAD_TOKENS)
+def test_a_token_no_request_can_carry_is_refused_before_any_request_and_never_shown(value, tmp_path, local_hub,
+                                                                                   monkeypatch, capsys):
+    source = copy_fixture("ecd_saved", tmp_path)
+    codes = [cli.main(["push", str(source), "--repo-id", "tester/m", "--token", value]),
+             cli.main(["pull", "tester/m", str(tmp_path / "d"), "--token", value])]
+    with pytest.raises(UsageError) as err:
+        ExportSettings(repo_id="tester/m", token=value)
+    monkeypatch.setenv("HF_TOKEN", value)
+    codes.append(cli.main(["push", str(source), "--repo-id", "tester/m", "--json"]))
+    out, errors = capsys.readouterr()
+    assert codes == [2, 2, 2]
+    assert "HF_TOKEN" in errors and "--token" in errors and "Traceback" not in errors
+    for text in (out, errors, str(err.value)):
+        assert "Qx7a" not in text and "Zk9b" not in text
+    assert local_hub.requests() == []
+
+
+@pytest.mark.parametrize("setting", [
+    {"HF_HUB_OFFLINE": "1"}, {"HF_ENDPOINT": "127.0.0.1:9"}, {"HF_ENDPOINT": "huggingface.co"},
+    {"HF_ENDPOINT": "ftp://hub.example"},
+])
+def test_offline_mode_or_an_endpoint_without_scheme_exits_at_once_naming_the_setting(setting, tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    env = {**_cli_env(local_hub, tmp_path, local_hub.token), **setting}
+    name = next(iter(setting))
+    started = time.monotonic()
+    for command in (["push", str(source), "--repo-id", "tester/m"], ["pull", "tester/m", str(tmp_path / "d")]):
+        result = _cli(command, env)
+        assert result.returncode == 2, result.stderr
+        assert name in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 20  # no retries: two fresh processes
+    assert not (tmp_path / "d").exists()
+    refused = _cli(["push", str(source), "--repo-id", "tester/m", "--endpoint", "localhost:8080"], env)
+    assert refused.returncode == 2 and "--endpoint" in refused.stderr
+
+
+def test_credentials_in_the_endpoint_are_never_shown_nor_written(tmp_path, local_hub):
+    source = copy_fixture("ecd_saved", tmp_path)
+    endpoint = local_hub.url.replace("://", "://someone:s3cr3t-pw@")
+    env = {**_cli_env(local_hub, tmp_path, local_hub.token), "HF_ENDPOINT": endpoint}
+    report = tmp_path / "report.json"
+    runs = [_cli(["push", str(source), "--repo-id", "tester/m", "--report", str(report), "--max-retries", "0"],
+                 env, timeout=120),
+            _cli(["push", str(source), "--repo-id", "tester/m", "--dry-run", "--max-retries", "0"], env),
+            _cli(["pull", "tester/m", str(tmp_path / "d")], env)]
+    for run in runs:
+        assert run.returncode in (0, 3), run.stderr  # the Hub may refuse the Basic credentials httpx sends
+        assert "s3cr3t-pw" not in run.stdout + run.stderr and "Traceback" not in run.stderr
+    if report.exists():
+        assert "s3cr3t-pw" not in report.read_text()
+    # where the URL is shown: the report's url (and the PR's), the command's last line
+    shown = repo_url(ExportSettings(repo_id="tester/m", endpoint="https://someone:s3cr3t-pw@hub.example/"))
+    assert shown == "https://***@hub.example/tester/m"
+
+
+# --- repo ids: one rule on every command (item 6) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text,revision,expected", [
+    ("user/name", None, ("user/name", None)),
+    ("https://huggingface.co/user/name", None, ("user/name", None)),
+    ("https://huggingface.co/user/name/", "dev", ("user/name", "dev")),
+    ("https://huggingface.co/user/name/tree/dev", None, ("user/name", "dev")),
+    ("https://huggingface.co/user/name/tree/dev", "dev", ("user/name", "dev")),
+    ("https://hf.co/user/name/tree/refs%2Fpr%2F3", None, ("user/name", "refs/pr/3")),
+    ("huggingface.co/user/name", None, ("user/name", None)),
+])
+def test_a_repo_id_or_a_hub_url_copied_from_the_browser_is_taken(text, revision, expected):
+    assert repo_target(text, revision) == expected
+
+
+@pytest.mark.parametrize("text,revision,says", [
+    ("name", None, "has no namespace"),
+    ("datasets/user/name", None, "dataset repo"),
+    ("https://huggingface.co/datasets/user/name", None, "dataset repo"),
+    ("https://huggingface.co/spaces/user/name", None, "space repo"),
+    ("https://github.com/user/name", None, "not the URL of a model repo"),
+    ("https://huggingface.co/user", None, "not the URL of a model repo"),
+    ("https://huggingface.co/user/name/blob/main/README.md", None, "inside user/name"),
+    ("https://huggingface.co/user/name/tree/dev", "main", "--revision says 'main'"),
+    ("a/b/c", None, "NAMESPACE/NAME"),
+    ("https://user:pw-secret@huggingface.co/x", None, "***@huggingface.co"),
+])
+def test_anything_else_is_a_usage_error_naming_the_fix(text, revision, says):
+    with pytest.raises(UsageError) as err:
+        repo_target(text, revision, flag="--repo-id")
+    assert says in str(err.value) and "pw-secret" not in str(err.value) and "--repo-id" in str(err.value)
+
+
+def test_every_command_takes_the_same_repo_ids(tmp_path, local_hub, env_token, capsys):
+    source = copy_fixture("ecd_saved", tmp_path)
+    codes = [cli.main(["pull", "model", str(tmp_path / "d")]),
+             cli.main(["pull", "https://example.com/tester/m", str(tmp_path / "d")]),
+             cli.main(["push", str(source), "--repo-id", "model"]),
+             cli.main(["upload", "hf_hub", "-r", "datasets/tester/m", "-m", str(source)])]
+    errors = capsys.readouterr().err
+    assert codes == [2, 2, 2, 2] and "Traceback" not in errors
+    assert local_hub.requests() == []  # refused before any request, where pull used to retry for 30 s
+    with pytest.raises(UsageError, match="has no namespace"):
+        push(source, settings("model", base_model=None))
+    # a browser URL, with its branch, on the API and on pull
+    report = push(source, settings(f"{local_hub.url}/tester/m/tree/dev", base_model=None, branch_from="main"))
+    assert (report.repo_id, report.revision) == ("tester/m", "dev")
+    assert cli.main(["pull", "https://huggingface.co/tester/m/tree/dev", str(tmp_path / "d"), "--json"]) == 0
+    pulled = json.loads(capsys.readouterr().out)
+    assert (pulled["repo_id"], pulled["revision"], pulled["commit"]) == ("tester/m", "dev", report.commit_oid)
+    assert pull("tester/m", tmp_path / "d2", revision="dev").commit == report.commit_oid
