@@ -179,10 +179,12 @@ def run_token_command(command: str | TokenProvider) -> str | None:
 
 
 def fresher_token(stale: Token, token_command: str | TokenProvider | None = None,
-                  interactive: bool | None = None) -> Token | None:
-    """A token different from `stale`: from the sources again, the token command, or a prompt on a terminal."""
+                  interactive: bool | None = None, explicit: bool = False) -> Token | None:
+    """A token different from `stale`: from the sources again, the token command, or a prompt on a terminal.
+    `explicit`: the user named the token (`--token`, `token=`), so the sources they did not name are not tried:
+    another source may be another account, and the push would publish under an identity nobody chose."""
     try:
-        candidates = find_tokens()
+        candidates = [] if explicit else find_tokens()
     except AuthError:  # e.g. an OIDC exchange that fails now: the other ways may still give a token
         candidates = []
     for candidate in candidates:

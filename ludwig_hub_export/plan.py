@@ -24,18 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, card, generated
+from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
-from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
+from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA, MODEL_DIR_SKIP, RUN_FILES, ModelLayout
+from .local_paths import model_paths, rewrite_json_bytes, rewrite_local_paths
 from .ludwig_compat import drop_null_adapters
+from .user_files import parse_json, read_json_file
 
 TYPE_CHECKING = False  # typing's, without loading typing (~3 ms of an unchanged re-push)
 if TYPE_CHECKING:
     import tempfile  # with shutil, random, bz2 and lzma, ~5 ms: only a staged or converted file needs it
-
-    from huggingface_hub import CommitOperationAdd
 
     from .storage.remote_file import DigestCache, RemoteFile, StagingBudget
 
@@ -48,6 +48,9 @@ COUNTED_CONFIG = "config.yaml"
 # config.json, repos of unregistered libraries on the others (hub-docs, models-download-stats).
 DOWNLOAD_COUNTED = ("adapter_config.json", "config.json", "config.yaml", "hyperparams.yaml", "params.json",
                     "meta.yaml")
+PROGRESS = "training_progress.json"
+TRAIN_PROMPTS = ("hyperopt",)  # config keys on which `ludwig train` stops to ask (see `train_config`)
+TOKENIZER_JSON = "tokenizer.json"  # a vocabulary, and large: no model paths in it
 ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 
@@ -73,7 +76,6 @@ class PlannedFile:
     ludwig_path: str | None = None  # where `pull` puts it, relative to the pull destination
     fetch: Callable[[], Path] | None = field(default=None, repr=False)
     release: Callable[[], None] | None = field(default=None, repr=False)
-    operation: CommitOperationAdd | None = field(default=None, repr=False)  # the client's, once uploaded
     remote: RemoteFile | None = field(default=None, repr=False)  # in object storage: `fetch` stages it
     generated: bool = False
     make: Callable[[], bytes] | None = field(default=None, repr=False)  # a generated file's bytes, not made yet
@@ -166,27 +168,23 @@ def _read_versions() -> dict[str, str]:
 
 @functools.cache
 def _versions() -> tuple[tuple[str, str], ...]:
-    return tuple(generated.kept_versions(_read_versions).items())
+    return tuple(_read_versions().items())
 
 
 def versions() -> dict[str, str]:
-    """Installed versions, from package metadata (no import of the heavy packages). Read once a process, and kept
-    until a package is installed or removed (`generated`): each lookup scans every installed distribution."""
+    """Installed versions, from package metadata (no import of the heavy packages), read once a process."""
     return dict(_versions())
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
                license: str | None = None, hash_cache: HashCache | None = None, dataset: str | None = None,
                license_name: str | None = None, license_link: str | None = None,
-               card_sections: str | None = None, digest_cache: DigestCache | None = None,
-               defer_generated: bool = False) -> ExportPlan:
-    """The plan of `report`'s model for `repo_id`. `defer_generated`: the card and ``config.yaml`` are made by
-    `ExportPlan.generate`, when first needed, rather than now."""
+               card_sections: str | None = None, digest_cache: DigestCache | None = None) -> ExportPlan:
+    """The plan of `report`'s model for `repo_id`."""
     layout = report.layout
     assert layout is not None, "build_plan needs a report whose layout was found"
     cache = hash_cache or HashCache()
     config = layout.config
-    local_base = config.get("base_model") if base_model_kind(config.get("base_model")) == "local" else None
     hub_base = base_model or (config.get("base_model") if base_model_kind(config.get("base_model")) == "hub"
                               else None)
     plan = ExportPlan(repo_id, layout.kind, hub_base, layout.adapter_name, [], cache=cache)
@@ -194,9 +192,18 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     # sha1 is needed to compare them with the remote. Large ones only when the cache already knows them.
     cache.digest_many(sorted({p for p in layout.files.values()
                               if isinstance(p, Path) and p.stat().st_size <= GIT_SHA1_MAX}))
-    adapter_locals: set[str] = set()
     adapter_config: dict | None = None
     remote_digests = [digest_cache]
+    # The local paths that name the base model: every uploaded JSON gets the Hub id in their place.
+    adapter_key = f"{layout.adapter_prefix}{ADAPTER_CONFIG}"
+    bases = model_paths(config, _json_or_none(layout.files.get(adapter_key)) if layout.kind == "adapter" else None)
+
+    def rewrite(path: str, raw: bytes, **style) -> bytes:
+        raw, found = rewrite_json_bytes(raw, hub_base, bases, **style)
+        if hub_base:  # without a Hub id, `check` reports them all
+            plan.notes += [f"{path}: {f.where} keeps the local path {f.value} (it is not the base model's)"
+                           for f in found if not f.replaced_by]
+        return raw
 
     def add_file(path: str, role: str, source: Path, ludwig_path: str | None) -> None:
         if not isinstance(source, Path):  # in object storage (a `StoragePath`)
@@ -229,17 +236,20 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
                 plan.notes.append(f"{normalized} not uploaded: the generated model card replaces it")
                 continue
             if name == ADAPTER_CONFIG and layout.kind == "adapter":
-                raw = source.read_bytes()
-                adapter_config = json.loads(raw)
+                raw = rewrite(name, source.read_bytes(), indent=2)  # PEFT's style
+                adapter_config = parse_json(raw)
                 adapter_config = adapter_config if isinstance(adapter_config, dict) else {}
-                old = adapter_config.get("base_model_name_or_path")
-                if base_model_kind(old) == "local":
-                    adapter_locals.add(old)
-                if hub_base and old != hub_base:
+                if hub_base and adapter_config.get("base_model_name_or_path") != hub_base:  # --base-model wins
                     adapter_config["base_model_name_or_path"] = hub_base
                     raw = (json.dumps(adapter_config, indent=2, sort_keys=True) + "\n").encode()
                 add_bytes(name, "model", raw, normalized)
                 continue
+            if hub_base and bases and name.endswith(".json") and not name.endswith(TOKENIZER_JSON):
+                raw = source.read_bytes()  # transformers' configs: `_name_or_path`, `name_or_path`
+                new = rewrite(name, raw, indent=2)
+                if new != raw:
+                    add_bytes(name, "model", new, normalized)
+                    continue
             if convert_pickle and normalized in layout.legacy:
                 name, source = _converted(plan, name, source)
                 normalized = "model/model_weights/" + (f"{layout.adapter_name}/" if in_adapter and layout.adapter_name
@@ -251,30 +261,30 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
                 name, source = _converted(plan, name, source)
             add_file(name, "weights", source, f"model/{name}")
 
-    old_paths = sorted({p for p in (local_base, *adapter_locals) if p}, key=len, reverse=True)
     ludwig_config = copy.deepcopy(config)
     # Ludwig 0.17 writes null adapter keys its own schema rejects: the uploaded copy drops them, so plain
     # LudwigModel.load works after pull (the user's file is not changed).
     drop_null_adapters(ludwig_config)
+    ludwig_config, _ = rewrite_local_paths(ludwig_config, hub_base, bases)  # base_model, and every feature's
+    if hub_base:
+        rewrite("ludwig_config.json", json.dumps(ludwig_config).encode())  # a note for each path left
     if hub_base and config.get("model_type") == "llm" and config.get("base_model") != hub_base:
         ludwig_config["base_model"] = hub_base
     add_bytes("ludwig_config.json", "ludwig", (json.dumps(ludwig_config, indent=4, sort_keys=True) + "\n").encode(),
               f"model/{HYPERPARAMETERS}")
     if f"model/{METADATA}" in layout.files:
-        raw = layout.files[f"model/{METADATA}"].read_bytes()
-        if hub_base:
-            text = raw.decode("utf-8")
-            for old in old_paths:  # the tokenizer path Ludwig uses at predict time
-                text = text.replace(json.dumps(old)[1:-1], hub_base)
-            raw = text.encode("utf-8")
+        # The tokenizer path Ludwig uses at predict time; Ludwig's own style (indent 4, sorted keys).
+        raw = rewrite(METADATA, layout.files[f"model/{METADATA}"].read_bytes())
         add_bytes(METADATA, "ludwig", raw, f"model/{METADATA}")
 
     counted = None
     if not any(f.path in DOWNLOAD_COUNTED for f in plan.files):
         counted = COUNTED_CONFIG  # Ludwig's native config format; the Hub counts downloads on it
-        add_generated(COUNTED_CONFIG, "ludwig", lambda: _yaml(ludwig_config))
+        add_generated(COUNTED_CONFIG, "ludwig", lambda: _yaml(train_config(ludwig_config)))
     stats_file = layout.files.get("training_statistics.json")
     statistics = card.load_statistics(stats_file.read_bytes() if stats_file else None)
+    # Which evaluation's weights Ludwig saved (the card shows their metrics): a run's training_progress.json.
+    progress = _json_or_none(layout.model_dir / PROGRESS) if stats_file else None
     if adapter_config is None and layout.kind == "merged":
         # The adapter it was trained with (left out of the upload) still tells r, alpha and the target modules.
         adapter_config = _json_or_none(layout.model_dir / "model_weights" / ADAPTER_CONFIG)
@@ -283,29 +293,70 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
         inputs = dict(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base, statistics=statistics,
                       adapter_name=layout.adapter_name, versions=versions(), license=license,
                       license_name=license_name, license_link=license_link, dataset=dataset,
-                      adapter_config=adapter_config, counted_file=counted, sections=card_sections)
-        return generated.kept("card", inputs, lambda: card.render(**inputs), card.__file__).encode()
+                      adapter_config=adapter_config, counted_file=counted, sections=card_sections,
+                      progress=progress)
+        return card.render(**inputs).encode()
 
     add_generated(CARD, "card", make_card)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
     cache.save()
-    if not defer_generated:
-        plan.generate()
+    plan.generate()
     return plan
 
 
+def left_out_files(layout: ModelLayout) -> dict[str, str]:
+    """Every file of the model (and of its run) directory that a push does not upload, and why: for the plan and
+    the dry run to say, rather than leave it out silently. Keys are relative to the run directory (or the model
+    directory when there is none); a directory left out whole is one key ending in "/"."""
+    root = layout.run_dir or layout.model_dir
+    uploaded = {str(p) for p in layout.files.values()}
+    out: dict[str, str] = {}
+
+    def rel(path) -> str:
+        return path.relative_to(root).as_posix()
+
+    for rel_path, why in layout.left_out.items():  # paths relative to the model directory
+        out[rel(layout.model_dir / rel_path)] = why
+    for name, source in layout.files.items():
+        if name in RUN_FILES and name != "training_statistics.json":
+            out[rel(source)] = "a record of the training run, with local paths of the training machine"
+        elif name.rsplit("/", 1)[-1] == CARD and name.startswith("model/model_weights/"):
+            out[rel(source)] = "PEFT's card: the card generated for the Hub replaces it"
+    tops = [layout.model_dir] + ([layout.run_dir] if layout.run_dir is not None else [])
+    for top in tops:
+        for path in sorted(top.iterdir()):
+            if str(path) in uploaded or rel(path) in out or path == layout.model_dir:
+                continue
+            if path.name in MODEL_DIR_SKIP:
+                out[rel(path) + ("/" if path.is_dir() else "")] = "Ludwig's training state (checkpoints, logs, " \
+                    "progress): not needed to load the model"
+            elif path.is_dir():
+                if path != layout.model_dir / "model_weights":
+                    out[rel(path) + "/"] = "not part of a saved Ludwig model"
+            elif path.name == CARD:
+                out[rel(path)] = "the card is generated; a README.md of your own on the Hub is kept (--replace-card " \
+                    "replaces it)"
+            else:
+                out[rel(path)] = "not part of a saved Ludwig model (its config, training_set_metadata.json and " \
+                    "weights are)"
+    return dict(sorted(out.items()))
+
+
+def train_config(config: dict) -> dict:
+    """The config that `ludwig train --config` runs as it is, without a terminal: a `hyperopt` key (even null)
+    makes it ask "Do you want to continue?" on stdin (ludwig/train.py), which fails unattended."""
+    return {k: v for k, v in config.items() if k not in TRAIN_PROMPTS}
+
+
 def _yaml(config: dict) -> bytes:
-    def dump() -> str:
-        import yaml
+    import yaml
 
-        return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-
-    return generated.kept("config.yaml", config, dump, __file__).encode()
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
 
 
 def _json_or_none(path: Path | None) -> dict | None:
     try:
-        value = json.loads(path.read_bytes()) if path else None
+        value = read_json_file(path) if path else None
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
@@ -376,20 +427,14 @@ def add_manifest(plan: ExportPlan) -> PlannedFile:
     return manifest
 
 
-def manifest_stand_in(plan: ExportPlan) -> bytes:
-    """Bytes of exactly the manifest's size before the files are hashed (every sha256 is 64 hex digits), so that
-    its upload mode can be asked with the other files' (the Hub decides from path, size and first bytes)."""
-    return _manifest_bytes(plan, unknown_sha256="0" * 64)
-
-
-def _manifest_bytes(plan: ExportPlan, unknown_sha256: str | None = None) -> bytes:
+def _manifest_bytes(plan: ExportPlan) -> bytes:
     body = {
         "format": MANIFEST_FORMAT,
         "kind": plan.kind,
         "adapter_name": plan.adapter_name,
         "base_model": plan.base_model,
         "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256 or unknown_sha256, "ludwig_path": f.ludwig_path}
+        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
                   for f in plan.files if f.path != MANIFEST],
     }
     return (json.dumps(body, indent=2) + "\n").encode()

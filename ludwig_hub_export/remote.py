@@ -82,24 +82,27 @@ def snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
     return s.call("repo info", lambda: _fetch_snapshot(s, revision))
 
 
-def early_snapshot(s: HubSession):
-    """Start the first snapshot beside the token check, so the two requests cost one round trip. Returns a
-    callable giving the snapshot, or None when this single try failed (the caller then takes it under the
-    retry policy, with the token the check may have refreshed)."""
+class Look(namedtuple("Look", "whoami snapshot")):
+    """The first two answers of a push: who the token belongs to (`HfApi.whoami`) and the target revision."""
+
+    __slots__ = ()
+
+
+def look(s: HubSession) -> Look:
+    """`whoami` and the revision's `snapshot`, asked at once: independent requests, so together they cost one
+    round trip. The snapshot's first try runs beside `whoami`; if it fails it is asked again under the retry
+    policy once `whoami` has settled the token (so a 401 refreshes it once, not in two threads)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(_fetch_snapshot, s)
-    pool.shutdown(wait=False)
-
-    def result() -> Snapshot | None:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
+        first = pool.submit(_fetch_snapshot, s)
+        whoami = s.call("whoami", lambda: s.api.whoami(cache=False))
         try:
-            return future.result()
-        except Exception:  # noqa: BLE001 - any failure: taken again, properly, by the caller
-            s.report.retries += 1  # the re-take is a retry of a failed request
-            return None
-
-    return result
+            seen = first.result()
+        except Exception:  # noqa: BLE001 - any failure: taken again, properly, under the retry policy
+            s.report.retries += 1
+            seen = snapshot(s)
+    return Look(whoami, seen)
 
 
 def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None,
@@ -136,10 +139,12 @@ def pr_refs(s: HubSession) -> set[str]:
     return {r.ref for r in (refs.pull_requests or [])}
 
 
-def verify(s: HubSession, seen: Snapshot | None = None) -> None:
+def verify(s: HubSession, seen: Snapshot | None = None) -> dict[str, RemoteEntry]:
     """Every planned file's remote oid equals the local hash, or a `HubError` naming the ones that differ.
-    `seen`: a snapshot taken after the last change (nothing was uploaded since), which is the verification."""
-    wrong = missing(s, s.plan.files, s.revision, seen.files if seen else None)
+    `seen`: a snapshot taken after the last change (nothing was uploaded since), which is the verification.
+    Returns what the revision holds at the planned paths."""
+    state = seen.files if seen else remote_state(s, [f.path for f in s.plan.files], s.revision)
+    wrong = differing(s.plan, s.plan.files, state)
     if wrong:
         names = ", ".join(f.path for f in wrong[:5])
         raise HubError(f"verification failed: {len(wrong)} file(s) on {s.settings.repo_id}@{s.revision} "
@@ -151,3 +156,4 @@ def verify(s: HubSession, seen: Snapshot | None = None) -> None:
     if not s.report.commit_oid:
         info = s.call("repo info", lambda: s.api.repo_info(s.settings.repo_id, revision=s.revision))
         s.report.commit_oid = info.sha
+    return state

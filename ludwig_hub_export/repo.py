@@ -9,7 +9,7 @@ from .session import HubSession
 
 
 def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
-    """`whoami`: the answer already at hand (`first_look`), else asked now."""
+    """`whoami`: the answer already at hand (`remote.look`), else asked now."""
     info = whoami if whoami is not None else s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
     auth.check_can_write(identity, s.token, s.settings.repo_id)

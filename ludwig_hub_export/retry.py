@@ -56,16 +56,12 @@ class Wait:
     required: bool = False  # asked for by the server (not shortened; past the budget the export is deferred)
 
 
-def bound_xet_retries(policy: RetryPolicy, client_loaded: bool = True) -> bool:
-    """Keep hf_xet's own retries inside one call to seconds, so this policy decides and the budget holds.
-
-    Call it before the process's first Xet transfer (push, pull): hf_xet reads its settings once. Returns
-    False when hf_xet had already started here; then only the budget checks between tries bound the time.
-    `client_loaded=False`: the settings only, without loading the client to ask whether it started hf_xet.
-    """
+def bound_xet_retries(policy: RetryPolicy) -> None:
+    """Keep hf_xet's own retries inside one call to seconds, so this policy decides and the budget holds. Call it
+    before the process's first Xet transfer (push, pull): hf_xet reads its settings once."""
     from .xet_errors import apply_retry_bounds, bounded_retry_env
 
-    return apply_retry_bounds(bounded_retry_env(policy.connect_timeout, policy.read_timeout), ask=client_loaded)
+    apply_retry_bounds(bounded_retry_env(policy.connect_timeout, policy.read_timeout))
 
 
 @dataclass

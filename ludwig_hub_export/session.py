@@ -38,43 +38,30 @@ class PutBytes:
 @contextlib.contextmanager
 def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None,
                     put_bytes: PutBytes | None = None):
-    """Explicit timeouts (the client has none by default), the rate-limit pacer on every request, the count of
-    bytes PUT (`PutBytes`), and our one overall progress bar instead of the client's per-file ones (none
-    at all when quiet), for this export only."""
+    """For this export only, on the client's shared HTTP client (`get_session`, public): explicit timeouts (it
+    has none by default), the rate-limit pacer on every request, and the count of bytes PUT (`PutBytes`); the
+    client's progress bars off when quiet. The shared client is configured in place rather than replaced
+    (`set_client_factory` closes it): its warm connections are kept, which at a distance saves a TCP and a TLS
+    handshake per connection."""
     import httpx2
-    from huggingface_hub import set_client_factory
-    from huggingface_hub.utils import _http
-
-    previous = getattr(_http, "_GLOBAL_CLIENT_FACTORY", _http.default_client_factory)
-
-    def factory():
-        client = previous()
-        client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
-        if pacer is not None:
-            client.event_hooks["request"].append(pacer.request_hook)
-            client.event_hooks["response"].append(pacer.response_hook)
-        if put_bytes is not None:
-            client.event_hooks["request"].append(put_bytes.request_hook)
-        return client
-
-    set_client_factory(factory)
-    # The client's TLS context loads the CA bundle (~30 ms, nearly all of it without the GIL), even for an http://
-    # endpoint: made in a thread, it overlaps with loading the API module instead of delaying the first request.
-    warm = threading.Thread(target=_make_session, name="hub-client", daemon=True)
-    warm.start()
-    try:
-        with progress.client_bars_off(ours=not quiet):
-            yield
-    finally:
-        warm.join()  # nothing of this export still runs once its factory is gone
-        set_client_factory(previous)
-
-
-def _make_session() -> None:
     from huggingface_hub.utils import get_session
 
-    with contextlib.suppress(Exception):  # the first request makes it again, and reports what fails
-        get_session()
+    client = get_session()
+    timeout = client.timeout
+    hooks = [("request", pacer.request_hook), ("response", pacer.response_hook)] if pacer is not None else []
+    if put_bytes is not None:
+        hooks.append(("request", put_bytes.request_hook))
+    client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+    for event, hook in hooks:
+        client.event_hooks[event].append(hook)
+    try:
+        with progress.client_bars(quiet):
+            yield
+    finally:
+        client.timeout = timeout
+        for event, hook in hooks:
+            with contextlib.suppress(ValueError):
+                client.event_hooks[event].remove(hook)
 
 
 class HubSession:
@@ -107,7 +94,8 @@ class HubSession:
         self.console.say(line)
 
     def _refresh(self, error: BaseException) -> bool:
-        fresh = auth.fresher_token(self.token, self.settings.token_command, self.settings.interactive)
+        fresh = auth.fresher_token(self.token, self.settings.token_command, self.settings.interactive,
+                                   explicit=self.token.origin == "argument" or self.settings.token is not None)
         if fresh is None:
             return False
         self.console.say(f"the Hub refused the {self.token} (401); retrying with the {fresh}")
@@ -134,6 +122,11 @@ class HubSession:
         status = status_of(error)
         where = f"{step} ({self.settings.repo_id})"
         if status == 401:
+            if self.settings.token is not None:  # named by the user: never replaced by another source
+                return AuthError(f"{where}: the Hub refused the {self.token} (401 Invalid credentials)",
+                                 "pass a valid write token (--token, token=), or --token-command to fetch a fresh "
+                                 "one; another source (HF_TOKEN, the token file) is not tried in place of a token "
+                                 "you named")
             return AuthError(f"{where}: the Hub refused the {self.token} (401 Invalid credentials) and no fresher "
                              "token was found", "log in again (`hf auth login`), set HF_TOKEN to a valid write "
                              "token, or pass --token-command to fetch one")

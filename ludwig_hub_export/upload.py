@@ -4,14 +4,13 @@ compared with the local files first, so a commit that landed is not made twice."
 
 from __future__ import annotations
 
-from . import progress
 from .errors import HubError
 from .limits import human_size
 from .plan import CARD, MANIFEST, PlannedFile
 from .remote import missing, pr_refs, remote_state
 from .retry import OutOfTime, classify, describe
 from .session import HubSession
-from .transfer import operation
+from .transfer import Outgoing
 
 
 def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
@@ -29,13 +28,14 @@ def _take_pr(s: HubSession, pr_url: str) -> None:
     s.revision = s.report.revision = f"refs/pr/{pr_url.rstrip('/').rsplit('/', 1)[-1]}"
 
 
-def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str, create_pr: bool) -> str:
+def commit(s: HubSession, out: Outgoing, files: list[PlannedFile], message: str, revision: str,
+           create_pr: bool) -> str:
     """One commit of `files`, made at most once even when its answer is lost."""
     s.pace()
     prs_before = pr_refs(s) if create_pr else set()
 
     def attempt():
-        info = s.api.create_commit(s.settings.repo_id, [operation(f) for f in files], commit_message=message,
+        info = s.api.create_commit(s.settings.repo_id, [out.ops[f.path] for f in files], commit_message=message,
                                    commit_description=s.settings.commit_description, revision=revision,
                                    create_pr=create_pr)
         return info.oid, info.pr_url
@@ -61,22 +61,19 @@ def commit(s: HubSession, files: list[PlannedFile], message: str, revision: str,
     s.report.commit_oid = oid
     if pr_url:
         _take_pr(s, pr_url)
-    # LFS/Xet objects were counted (and shown) when they were sent (transfer.preupload); regular files travel in
-    # the commit.
-    regular = sum(f.size for f in files if getattr(f.operation, "_upload_mode", None) != "lfs")
-    s.report.bytes_uploaded += regular
-    progress.advance(regular)
     return oid
 
 
-def upload(s: HubSession, todo: list[PlannedFile]) -> None:
+def upload(s: HubSession, out: Outgoing) -> None:
+    """Commit `out`: in one commit (or batches of `files_per_commit`), else, when that keeps failing for a
+    transient reason, one commit per file with the manifest last."""
     message = s.settings.commit_summary(s.plan.kind)
-    parts = batches(todo, s.settings.limits.files_per_commit)
+    parts = batches(out.files, s.settings.limits.files_per_commit)
     try:
         for n, batch in enumerate(parts, start=1):
             suffix = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
             s.console.say(f"committing {len(batch)} file(s), {human_size(sum(f.size for f in batch))}{suffix}")
-            commit(s, batch, message + suffix, s.revision, s.settings.create_pr and n == 1)
+            commit(s, out, batch, message + suffix, s.revision, s.settings.create_pr and n == 1)
         return
     except HubError as e:
         # Only a step that kept failing for transient reasons falls back; a refusal (4xx) or an exhausted
@@ -86,22 +83,23 @@ def upload(s: HubSession, todo: list[PlannedFile]) -> None:
         s.report.fallback = e.message
         s.console.say(f"the folder commit keeps failing ({e.message.splitlines()[0]}); "
                       "falling back to one commit per file")
-    upload_per_file(s, message)
+    upload_per_file(s, out, message)
 
 
-def upload_per_file(s: HubSession, message: str) -> None:
-    remaining = missing(s, s.plan.files)
+def upload_per_file(s: HubSession, out: Outgoing, message: str) -> None:
+    remaining = missing(s, out.files)
     manifest = next(f for f in s.plan.files if f.path == MANIFEST)
     stale = remote_state(s, [MANIFEST]).get(MANIFEST)
     if stale is not None and not manifest.matches_remote(stale):
         # An older manifest says "complete" while the files change under it: remove it first.
-        _delete_manifest(s)
+        delete_manifest(s)
     for f in remaining:  # the plan's order: weights first, card and manifest last
         s.console.say(f"uploading {f.path} ({human_size(f.size)})")
-        commit(s, [f], f"{message}: {f.path}", s.revision, s.settings.create_pr and not s.report.pr_url)
+        commit(s, out, [f], f"{message}: {f.path}", s.revision, s.settings.create_pr and not s.report.pr_url)
 
 
-def _delete_manifest(s: HubSession) -> None:
+def delete_manifest(s: HubSession) -> None:
+    """Take the manifest off the revision: it says \"complete\" while the files are not what it describes."""
     from huggingface_hub import CommitOperationDelete
 
     s.pace()
@@ -122,3 +120,14 @@ def _delete_manifest(s: HubSession) -> None:
     s.report.commits.append(info.oid)
     if info.pr_url:
         _take_pr(s, info.pr_url)
+
+
+def withdraw_manifest(s: HubSession) -> None:
+    """After a push that failed its verification: the manifest off the revision if it is there, so that nothing
+    claims the repo complete. A failure here is said, not raised: the verification's error is the one to report."""
+    try:
+        if MANIFEST in remote_state(s, [MANIFEST]):
+            delete_manifest(s)
+    except HubError as e:
+        s.console.say(f"could not remove {MANIFEST} after the failed verification ({e.message.splitlines()[0]}); "
+                      "the next push replaces it")

@@ -124,20 +124,8 @@ def bounded_retry_env(connect_timeout: float, read_timeout: float, retries: int 
     }
 
 
-def apply_retry_bounds(settings: dict[str, str], environ=os.environ, ask: bool = True) -> bool:
-    """Put `settings` in the environment, keeping any the user set; False when hf_xet already started here
-    (through the client's session; not asked when not `ask`).
-
-    hf_xet reads its configuration when the process's first Xet session is created; after that, changes
-    have no effect and only the budget checks between tries bound the time.
-    """
+def apply_retry_bounds(settings: dict[str, str], environ=os.environ) -> None:
+    """Put `settings` in the environment, keeping any the user set. hf_xet reads them when the process's first
+    Xet session is created; after that only the budget checks between tries bound the time."""
     for name, value in settings.items():
         environ.setdefault(name, value)
-    if not ask:
-        return True
-    try:
-        from huggingface_hub.utils import _xet
-    except ImportError:
-        return True
-    holder = getattr(_xet, "_GLOBAL_XET_HOLDER", None)
-    return getattr(holder, "_session", None) is None

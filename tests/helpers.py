@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,31 +50,6 @@ def tree_digest(root: Path) -> dict[str, str]:
         else:
             out[rel] = "dir"
     return out
-
-
-# A push in a fresh process, like the command line's; "client" loads huggingface_hub's API first (as in a sweep
-# or a training callback), which turns the first look (and a new repo's head start) off.
-_FRESH_PUSH = """
-import json, sys
-if sys.argv[3] == "client":
-    import huggingface_hub.hf_api
-from ludwig_hub_export.publish import ExportSettings, push
-report = push(sys.argv[1], ExportSettings(repo_id=sys.argv[2], quiet=True, interactive=False,
-                                          base_model=sys.argv[4] or None))
-print(json.dumps({"report": report.to_dict(), "client_loaded": "huggingface_hub.hf_api" in sys.modules,
-                  "httpx_loaded": "httpx2" in sys.modules,
-                  "checked": "ludwig_hub_export.checks" in sys.modules,
-                  "planned": "ludwig_hub_export.plan" in sys.modules,
-                  "card_code_loaded": "yaml" in sys.modules or "huggingface_hub.repocard_data" in sys.modules}))
-"""
-
-
-def push_in_fresh_process(source, repo_id: str, env: dict, client: bool = False, base_model: str = "") -> dict:
-    out = subprocess.run([sys.executable, "-c", _FRESH_PUSH, str(source), repo_id, "client" if client else "-",
-                          base_model],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def wait_until_not_racy(*paths: Path) -> None:

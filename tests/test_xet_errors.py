@@ -154,7 +154,7 @@ def test_bounded_hf_xet_gives_up_on_a_persistent_503_within_seconds(local_hub: L
     client = (
         "import sys, time\n"
         "from ludwig_hub_export import retry, xet_errors\n"
-        "assert retry.bound_xet_retries(retry.RetryPolicy())\n"
+        "retry.bound_xet_retries(retry.RetryPolicy())\n"
         "from huggingface_hub import HfApi\n"
         "started = time.monotonic()\n"
         "try:\n"
