@@ -235,7 +235,7 @@ def load_statistics(raw: bytes | None) -> dict | None:
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
+        value = parse_json(raw)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -267,3 +267,5 @@ def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:
 def _cell(value) -> str:
     text = value if isinstance(value, str) else str(value)
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]
+    from .user_files import parse_json
+

@@ -6,7 +6,6 @@ PASSED with warnings, or FAILED. Weight files are read only up to the end of the
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -19,6 +18,7 @@ from .errors import InvalidModelError, UsageError
 from .layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, HYPERPARAMETERS, METADATA, ModelLayout, find_layout
 from .limits import HubLimits, human_size
 from .safetensors_header import SafetensorsError, SafetensorsHeader, read_header
+from .user_files import not_regular, parse_json, read_regular
 
 _HF_TOKEN = re.compile(rb"\bhf_[A-Za-z0-9]{30,}\b")
 _SECRET_NAMES = (".env", ".netrc", ".git-credentials", "credentials.json", "id_rsa", "id_ed25519", ".pypirc")
@@ -118,20 +118,28 @@ class _Checker:
 
     def add(self, severity: str, path: Path | str, message: str, fix: str, code: str) -> None:
         shown = self.show(path) if isinstance(path, Path) else path
-        self.report.problems.append(Problem(severity, shown, message, fix, code))
+        problem = Problem(severity, shown, message, fix, code)
+        if problem not in self.report.problems:  # a file two checks read (a bad JSON) is reported once
+            self.report.problems.append(problem)
 
     def read_small(self, path: Path) -> bytes:
         """Whole small files (JSON, text), read once even when two checks need them."""
         raw = self._small_files.get(path)
         if raw is None:
-            raw = self._small_files[path] = path.read_bytes()
+            try:  # a file swapped for a FIFO or a directory since the listing: refused, never waited on
+                raw = read_regular(path)
+            except OSError as e:
+                self.add("error", path, f"cannot be read ({e.strerror or e})", "replace it with a regular file, or "
+                         "remove it from the model directory", "unreadable-file")
+                raw = b""
+            self._small_files[path] = raw
             self.report.bytes_read += len(raw)
         return raw
 
     def read_json(self, path: Path) -> object:
         raw = self.read_small(path)
         try:
-            return json.loads(raw)
+            return parse_json(raw)
         except (UnicodeDecodeError, ValueError) as e:
             self.add("error", path, f"not valid JSON ({e})", "restore the file from the training run or save the "
                      "model again", "invalid-json")
@@ -167,10 +175,13 @@ class _Checker:
         roots = [r.resolve() for r in (self.layout.model_dir, self.layout.run_dir) if r is not None]
         for normalized, path in list(self.layout.files.items()):
             if path.is_symlink():
-                target = path.resolve()
-                if not target.exists():
-                    self.add("error", path, f"broken symlink to {os.readlink(path)}", "replace it with the real "
-                             "file", "broken-symlink")
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+                    target = None
+                if target is None or not target.exists():
+                    why = "symlink loop" if target is None else f"broken symlink to {os.readlink(path)}"
+                    self.add("error", path, why, "replace it with the real file", "broken-symlink")
                     del self.layout.files[normalized]
                     continue
                 if not any(target.is_relative_to(root) for root in roots):
@@ -180,6 +191,11 @@ class _Checker:
                     del self.layout.files[normalized]
                     continue
             self.report.files[normalized] = path.stat().st_size
+            if isinstance(path, Path) and (kind := not_regular(path)) is not None:  # never opened: it may block
+                self.add("error", path, f"is {kind}, not a regular file" if kind.startswith("a ") else kind,
+                         "replace it with the real file, or remove it from the model directory", "not-a-file")
+                del self.layout.files[normalized]
+                continue
 
     def check_json_and_config(self) -> None:
         for normalized, path in self.layout.files.items():

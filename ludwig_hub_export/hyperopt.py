@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .errors import ExportError, InvalidModelError, UsageError
 from .limits import human_size
+from .user_files import parse_json, read_json_file
 
 STATISTICS = "hyperopt_statistics.json"
 GOALS = ("minimize", "maximize")
@@ -205,7 +206,7 @@ def _read_json(path: Path, limit: int = MAX_JSON):
         if path.stat().st_size > limit:
             raise InvalidModelError(f"{path}: larger than {human_size(limit)}; not a Ludwig/Ray file",
                                     "check the directory: it is not what `ludwig hyperopt` wrote")
-        return json.loads(path.read_bytes())
+        return read_json_file(path)  # a regular file only, of bounded depth
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InvalidModelError(f"{path}: not valid JSON ({e})",
                                 "restore it from the hyperopt run, or rerun the hyperopt") from None
@@ -248,7 +249,7 @@ def _last_result(path: Path) -> dict:
     for line in reversed(tail.splitlines()):
         if line.strip():
             try:
-                value = json.loads(line)
+                value = parse_json(line)
             except (UnicodeDecodeError, ValueError):
                 return {}
             return value if isinstance(value, dict) else {}

@@ -8,7 +8,6 @@ already normalized ``<x>/model/model_weights`` tree, or a ``ludwig hyperopt`` ou
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,10 +138,12 @@ def _hyperopt_run(source: Path) -> Path | None:
 
 
 def _read_config(model_dir: Path) -> dict:
+    from .user_files import read_json_file
+
     path = model_dir / HYPERPARAMETERS
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        config = read_json_file(path)  # a regular file only; too deep a document is invalid JSON
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InvalidModelError(f"{path}: not valid JSON ({e})",
                                 "restore the file from the training run, or save the model again") from None
     if not isinstance(config, dict):

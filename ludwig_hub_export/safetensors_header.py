@@ -8,11 +8,12 @@ truncation, appended garbage and corrupt headers all show here.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .user_files import parse_json
 
 # Same cap as the safetensors library (MAX_HEADER_SIZE = 100_000_000).
 MAX_HEADER_SIZE = 100_000_000
@@ -76,7 +77,7 @@ def read_header_from(f, size: int) -> SafetensorsHeader:
     if not raw.startswith(b"{"):
         raise SafetensorsError("header does not start with '{': not a safetensors file, or garbage")
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = parse_json(raw.decode("utf-8"))  # bounded depth: the header is the file author's
     except (UnicodeDecodeError, ValueError) as e:
         raise SafetensorsError(f"header is not valid JSON ({e})") from None
     if not isinstance(header, dict):

@@ -3,6 +3,7 @@ any request rather than retries, never a secret printed, never a traceback or a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -138,3 +139,106 @@ def test_every_command_takes_the_same_repo_ids(tmp_path, local_hub, env_token, c
     pulled = json.loads(capsys.readouterr().out)
     assert (pulled["repo_id"], pulled["revision"], pulled["commit"]) == ("tester/m", "dev", report.commit_oid)
     assert pull("tester/m", tmp_path / "d2", revision="dev").commit == report.commit_oid
+
+
+# --- inputs: what is not a regular file, JSON nested too deeply (item 5) ----------------------------------------
+
+def _fifo_behind_a_link(w):
+    os.mkfifo(w / "pipe")
+    os.symlink("pipe", w / "notes.txt")
+
+
+def _socket_behind_a_link(w):
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(w / "s.sock"))
+    s.close()  # the socket file stays
+    os.symlink("s.sock", w / "sock.txt")
+
+
+def _directory_behind_a_link(w):
+    (w / "sub").mkdir()
+    (w / "sub" / "a.txt").write_text("x")
+    os.symlink("sub", w / "more.txt")
+
+
+HOSTILE_ENTRIES = {
+    "fifo": (_fifo_behind_a_link, "model/model_weights/notes.txt", "FIFO"),
+    "socket": (_socket_behind_a_link, "model/model_weights/sock.txt", "socket"),
+    "directory": (_directory_behind_a_link, "model/model_weights/more.txt", "directory"),
+    "dev-zero": (lambda w: os.symlink("/dev/zero", w / "zero.txt"), "model/model_weights/zero.txt", "leaves"),
+    "broken": (lambda w: os.symlink("nowhere", w / "gone.txt"), "model/model_weights/gone.txt", "broken"),
+    "loop": (lambda w: (os.symlink("l2.txt", w / "l1.txt"), os.symlink("l1.txt", w / "l2.txt")),
+             "model/model_weights/l1.txt", "loop"),
+}
+
+
+def _check_within(path, seconds: float = 60):
+    """`check(path)` in a thread: a check that blocks (on a FIFO) fails the test instead of hanging it."""
+    import threading
+
+    from ludwig_hub_export.checks import check
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["report"] = check(path, for_upload=False)
+        except BaseException as e:  # noqa: BLE001 - the test shows it
+            box["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "check blocked"
+    assert "error" not in box, repr(box.get("error"))
+    return box["report"]
+
+
+@pytest.mark.parametrize("variant", sorted(HOSTILE_ENTRIES))
+def test_what_is_not_a_regular_file_is_an_error_never_a_hang_or_a_traceback(variant, tmp_path):
+    make, shown, says = HOSTILE_ENTRIES[variant]
+    source = copy_fixture("lora_saved", tmp_path)
+    try:
+        make(source / "model_weights")
+        report = _check_within(source)
+    finally:
+        if (source / "model_weights" / "pipe").exists():  # a reader still blocked on it gets EOF
+            with contextlib.suppress(OSError):  # ENXIO: no reader, nothing blocked
+                os.close(os.open(source / "model_weights" / "pipe", os.O_WRONLY | os.O_NONBLOCK))
+    problems = [p for p in report.errors if p.file.endswith(shown.rsplit("/", 1)[-1])]
+    assert problems and says in problems[0].message, report.format()
+    assert not report.passed()
+
+
+def _deep(n: int = 100_000) -> str:
+    return "[" * n + "]" * n
+
+
+def _deep_header(w):
+    import struct
+
+    header = ('{"a": ' + _deep() + "}").encode()
+    (w / "adapter_model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+
+
+DEEP_JSON = {
+    "config": (lambda root: (root / "model_hyperparameters.json").write_text(_deep()), "nested"),
+    "adapter config": (lambda root: (root / "model_weights" / "adapter_config.json").write_text(_deep()), "nested"),
+    "safetensors header": (lambda root: _deep_header(root / "model_weights"), "nested"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(DEEP_JSON))
+def test_json_nested_too_deeply_is_invalid_input_not_a_recursion_error(variant, tmp_path, capsys):
+    make, says = DEEP_JSON[variant]
+    source = copy_fixture("lora_saved", tmp_path)
+    make(source)
+    assert cli.main(["check", str(source), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "RecursionError" not in out + err
+    assert any(says in p["message"] for p in json.loads(out)["problems"] if p["severity"] == "error"), out
+    # the same input on the command line
+    assert cli.main(["check", "s3://bucket/x", "--storage-options", _deep()]) == 2
+    assert "nested" in capsys.readouterr().err

@@ -9,11 +9,11 @@ blanked out of whatever a client library says.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 
 from ..errors import AuthError, ExportError, InvalidModelError, StorageError, UsageError
+from ..user_files import parse_json
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://)[^/@]*@")
@@ -59,9 +59,10 @@ def parse_storage_options(text: str | None) -> dict | None:
     if text is None:
         return None
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError as e:
-        raise UsageError(f"--storage-options is not valid JSON ({e.msg} at character {e.pos})",
+        raise UsageError(f"--storage-options is not valid JSON ({getattr(e, 'msg', e)}"
+                         f"{f' at character {e.pos}' if hasattr(e, 'pos') else ''})",
                          "give a JSON object, e.g. --storage-options '{\"anon\": true}'") from None
     if not isinstance(value, dict):
         raise UsageError("--storage-options must be a JSON object", "e.g. --storage-options '{\"anon\": true}'")
