@@ -190,13 +190,13 @@ class _Checker:
                              "it is uploaded", "escaping-symlink")
                     del self.layout.files[normalized]
                     continue
-            self.report.files[normalized] = path.stat().st_size
             if isinstance(path, Path) and (kind := not_regular(path)) is not None:  # never opened: it may block
                 self.add("error", path, f"is {kind}, not a regular file" if kind.startswith("a ") else kind,
                          "replace it with the real file, or remove it from the model directory", "not-a-file")
                 del self.layout.files[normalized]
                 continue
 
+            self.report.files[normalized] = path.stat().st_size
     def check_json_and_config(self) -> None:
         for normalized, path in self.layout.files.items():
             if path.suffix == ".json" and normalized not in self.layout.legacy:
