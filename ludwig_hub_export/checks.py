@@ -195,8 +195,8 @@ class _Checker:
                          "replace it with the real file, or remove it from the model directory", "not-a-file")
                 del self.layout.files[normalized]
                 continue
-
             self.report.files[normalized] = path.stat().st_size
+
     def check_json_and_config(self) -> None:
         for normalized, path in self.layout.files.items():
             if path.suffix == ".json" and normalized not in self.layout.legacy:
