@@ -86,9 +86,13 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console) -> Exp
                 verify(s, seen)  # nothing changed since the snapshot, which is the verification
                 result.files = _file_results(plan, set())
             else:
-                out = prepare(s, plan, todo)
+                out = prepare(s, plan, todo, seen.files)
                 result.files = _file_results(plan, {f.path for f in out.files})
-                upload(s, out)
+                try:
+                    upload(s, out)
+                except HubError:
+                    check_unchanged(out)  # a file rewritten while it was sent explains a refused upload best
+                    raise
                 try:
                     check_unchanged(out)
                     landed = verify(s)

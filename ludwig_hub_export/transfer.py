@@ -61,9 +61,10 @@ def client_hashes_while_uploading() -> bool:
     return find_spec("hf_xet") is not None
 
 
-def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile]) -> Outgoing:
-    """The operations of `todo` and of the manifest. Large files whose sha256 is not known yet are hashed here
-    (LFS) or sent here (Xet); the rest is sent by the commit."""
+def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: dict) -> Outgoing:
+    """The operations of `todo` and of the manifest (unless `remote`, the revision's files, holds it already).
+    Large files whose sha256 is not known yet are hashed here (LFS) or sent here (Xet); the rest is sent by the
+    commit."""
     out = Outgoing([], plan.cache)
     for f in todo:
         if f.remote is not None and f.size >= GIT_SHA1_MAX:
@@ -76,7 +77,8 @@ def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile]) -> Outgoin
     elif unknown:
         _send_first(s, plan, unknown, out)
     manifest = add_manifest(plan)  # every digest is known now: of the bytes that will land
-    _add(out, manifest)
+    if not manifest.matches_remote(remote.get(manifest.path)):
+        _add(out, manifest)
     return out
 
 

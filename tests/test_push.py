@@ -325,8 +325,8 @@ def test_min_interval_paces_commits(tmp_path, local_hub, env_token):
 
 # --- the command line: interruption and resume, secrets, exit codes ------------------------------------------------
 
-def _big_sharded_model(tmp_path: Path) -> tuple[Path, list[int]]:
-    """The sharded fixture with three 8 MB shards (real safetensors, index to match)."""
+def _big_sharded_model(tmp_path: Path, floats: int = 2 * 1024 * 1024, seed: int = 0) -> tuple[Path, list[int]]:
+    """The sharded fixture with three shards of `floats` float32s each (8 MB: real safetensors, index to match)."""
     from safetensors.torch import save_file
 
     root = copy_fixture("full_sharded", tmp_path)
@@ -335,8 +335,8 @@ def _big_sharded_model(tmp_path: Path) -> tuple[Path, list[int]]:
     sizes = []
     for shard in sorted(set(index["weight_map"].values())):
         names = [k for k, v in index["weight_map"].items() if v == shard]
-        generator = torch.Generator().manual_seed(len(sizes))
-        tensors = {n: torch.randn(2 * 1024 * 1024 // len(names), generator=generator) for n in names}
+        generator = torch.Generator().manual_seed(seed + len(sizes))
+        tensors = {n: torch.randn(floats // len(names), generator=generator) for n in names}
         save_file(tensors, str(weights / shard), metadata={"format": "pt"})
         sizes.append((weights / shard).stat().st_size)
     return root, sizes

@@ -1,0 +1,77 @@
+"""What a push publishes is what the user has, and the manifest never claims more: files rewritten while a push
+runs (a second `model.save()`, a sync tool), on Xet and LFS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+
+import pytest
+from test_push import BASE, _big_sharded_model, settings
+
+from ludwig_hub_export.errors import HubError
+from ludwig_hub_export.publish import push
+
+MANIFEST = "ludwig_export.json"
+
+
+def _when(local_hub, kind: str, action, timeout: float = 30) -> threading.Thread:
+    """Run `action` in a thread as soon as the Hub has seen a request of `kind`."""
+    def wait_then_act():
+        deadline = time.monotonic() + timeout
+        while not local_hub.requests(kind) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        action()
+
+    thread = threading.Thread(target=wait_then_act, daemon=True)
+    thread.start()
+    return thread
+
+
+def _manifest_matches_the_revision(local_hub, repo_id: str) -> None:
+    """Every file the manifest names is on the revision with exactly the bytes it describes."""
+    manifest = json.loads(local_hub.read_file(repo_id, MANIFEST))
+    for entry in manifest["files"]:
+        data = local_hub.read_file(repo_id, entry["path"])
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
+
+
+def test_a_small_file_rewritten_during_the_push_lands_as_the_manifest_describes(
+        tmp_path, local_hub, env_token, transfer_protocol):
+    source, _ = _big_sharded_model(tmp_path)
+    config = source / "model_weights" / "config.json"
+    rewritten = json.dumps({**json.loads(config.read_text()), "note": "saved again"}).encode()
+    local_hub.add_fault("whoami", delay=1.0, times=1)  # the plan is made; the push waits on the Hub
+    _when(local_hub, "whoami", lambda: config.write_bytes(rewritten))
+    report = push(source, settings(base_model=BASE))
+    assert report.verified
+    _manifest_matches_the_revision(local_hub, "tester/model")
+    assert local_hub.read_file("tester/model", "config.json") == rewritten
+
+
+def test_a_large_file_rewritten_while_it_is_sent_fails_the_push_and_leaves_no_manifest_claiming_it(
+        tmp_path, local_hub, env_token, transfer_protocol):
+    source, sizes = _big_sharded_model(tmp_path, floats=3 * 1024 * 1024)  # 12 MB: sent from its path
+    shards = sorted((source / "model_weights").glob("*.safetensors"))
+    hold = "lfs_upload" if transfer_protocol == "lfs" else "xorb"
+    local_hub.add_fault(hold, delay=1.5, times=1)
+
+    def save_again():  # same names, same sizes, new weights
+        newer, _ = _big_sharded_model(tmp_path / "newer", floats=3 * 1024 * 1024, seed=7)
+        for shard in shards:
+            shard.write_bytes((newer / "model_weights" / shard.name).read_bytes())
+
+    _when(local_hub, hold, save_again)
+    with pytest.raises(HubError) as err:
+        push(source, settings(base_model=BASE))
+    assert err.value.exit_code == 4 and "changed" in str(err.value)
+    if MANIFEST in local_hub.files("tester/model"):
+        _manifest_matches_the_revision(local_hub, "tester/model")
+
+    report = push(source, settings(base_model=BASE))  # once the save is done: the new weights, verified
+    assert report.verified
+    _manifest_matches_the_revision(local_hub, "tester/model")
+    for shard in shards:
+        assert local_hub.files("tester/model")[shard.name].lfs_oid == hashlib.sha256(shard.read_bytes()).hexdigest()
