@@ -464,3 +464,105 @@ def test_a_paced_link_makes_the_local_s3_serve_like_a_remote_bucket(local_s3, mo
     assert s3().cat_file(f"{BUCKET}/paced.bin") == data
     assert time.monotonic() - started >= 0.45
     assert local_s3.bytes_sent(f"{BUCKET}/paced.bin") == len(data)
+
+
+# --- every read of one object is of one version (issue 27, item 3) ----------------------------------------------
+
+def _cut_then_overwrite(local_s3, key: str, after: int, new: bytes) -> None:
+    """The streamed GET of `key` drops after `after` bytes, and the object is overwritten (same size) right then:
+    a resume that is not pinned to the version would splice the old bytes and the new."""
+    local_s3.faults.cut(key, after=after, times=1, then=lambda: s3().pipe(key, new))
+
+
+def test_an_object_overwritten_while_its_cut_download_resumes_is_read_again_whole(local_s3, tmp_path, monkeypatch):
+    """Not versioned: the resume's ranged GETs carry If-Match with the listed ETag, get 412, and the object is
+    read again from byte 0, as it is now: all new bytes, and the digest of those bytes."""
+    import hashlib
+
+    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(streams, "PIECE", 65536)
+    key, old, new = f"{BUCKET}/changing/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
+    s3().pipe(key, old)
+    remote = RemoteFile(resolve(f"s3://{BUCKET}/changing") / "w.bin", DigestCache(tmp_path / "c.json"))
+    listed = remote.path.version
+    _cut_then_overwrite(local_s3, key, 300_000, new)
+    staged = remote.stage(tmp_path / "staged")
+    assert staged.read_bytes() == new and remote.digest.sha256 == hashlib.sha256(new).hexdigest()
+    gets = local_s3.requests("GET", key)
+    assert gets[0].range is None and gets[0].bytes_sent == 300_000  # the cut stream
+    assert 412 in [r.status for r in gets] and (gets[-1].status, gets[-1].bytes_sent) == (200, len(new))
+    # the digest is kept under the version read, not the one listed first
+    assert remote.path.version != listed and DigestCache(tmp_path / "c.json").get(remote.cache_key) == remote.digest
+
+
+def test_a_version_aware_listing_reads_the_listed_version_whole_though_it_was_overwritten(local_s3, tmp_path,
+                                                                                         monkeypatch):
+    """A versioned bucket listed with version_aware: every GET names the listed VersionId; the resume after the cut
+    reads the rest of that version (still there), not of the new one."""
+    import hashlib
+
+    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(streams, "PIECE", 65536)
+    s3().call_s3("put_bucket_versioning", Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key, old, new = f"{BUCKET}/versioned/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
+    s3().pipe(key, old)
+    remote = RemoteFile(resolve(f"s3://{BUCKET}/versioned", {"version_aware": True}) / "w.bin",
+                        DigestCache(tmp_path / "c.json"))
+    assert remote.path.pin.version_id
+    _cut_then_overwrite(local_s3, key, 300_000, new)
+    staged = remote.stage(tmp_path / "staged")
+    assert staged.read_bytes() == old and remote.digest.sha256 == hashlib.sha256(old).hexdigest()
+    gets = local_s3.requests("GET", key)
+    assert gets[0].range is None and gets[0].bytes_sent == 300_000
+    assert all(f"versionId={remote.path.pin.version_id}" in r.query for r in gets)
+    assert sum(r.bytes_sent for r in gets[1:]) == len(old) - 262144  # resumed from the last whole piece, once
+
+
+def test_a_changing_object_streamed_into_an_upload_fails_clearly_rather_than_splice(local_s3, tmp_path, monkeypatch):
+    """The Xet path feeds the bytes to hf_xet as they arrive: it cannot start over, so it fails (exit 4) naming
+    the object, and sends nothing of the new version after the old."""
+    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(streams, "PIECE", 65536)
+    key, old, new = f"{BUCKET}/fed/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
+    s3().pipe(key, old)
+    remote = RemoteFile(resolve(f"s3://{BUCKET}/fed") / "w.bin", DigestCache(tmp_path / "c.json"))
+    _cut_then_overwrite(local_s3, key, 300_000, new)
+    fed = bytearray()
+    with pytest.raises(StorageError, match="changed while it was read") as err:
+        remote.stream(fed.extend)
+    assert err.value.exit_code == 4 and f"s3://{BUCKET}/fed/w.bin" in str(err.value)
+    assert old.startswith(bytes(fed))  # old bytes only, never new ones after them
+
+
+def test_a_push_of_a_weight_file_overwritten_mid_download_publishes_one_version_and_its_digest(
+        local_s3, local_hub, transfer_protocol, env_token, tmp_path, monkeypatch):
+    """The Hub ends up with all of one version (here the new one, read again from byte 0) and the manifest's
+    sha256 is of those bytes, or the push fails naming the object and claims nothing: never old bytes followed
+    by new ones, with the splice's digest in the manifest (which `pull` would then verify)."""
+    import hashlib
+
+    source, sizes = _big_sharded_model(tmp_path)
+    url, shard = f"s3://{BUCKET}/big", "model-00001-of-00003.safetensors"
+    upload(source, url)
+    data = bytearray((source / "model_weights" / shard).read_bytes())
+    data[1 << 20:] = os.urandom(len(data) - (1 << 20))  # new weights of the same size (the header as it was)
+    new, old = bytes(data), (source / "model_weights" / shard).read_bytes()
+    monkeypatch.setattr(streams, "PIECE", 1 << 20)  # the stream hands on 3 MiB before the cut: a resume from there
+    _cut_then_overwrite(local_s3, f"{BUCKET}/big/model_weights/{shard}", 3 << 20, new)
+    try:
+        report = push(url, settings("tester/big"))
+    except StorageError as e:
+        assert "changed while it was read" in str(e) and shard in str(e)
+        assert not claims_completeness(local_hub, "tester/big")
+        return
+    assert report.verified
+    published = local_hub.files("tester/big")[shard].lfs_oid
+    assert published in (hashlib.sha256(new).hexdigest(), hashlib.sha256(old).hexdigest())
+    manifest = json.loads(local_hub.read_file("tester/big", MANIFEST_FILE))
+    assert {f["path"]: f["sha256"] for f in manifest["files"]}[shard] == published

@@ -4,6 +4,12 @@ already has.
 
 The digest cache is keyed by URL + version (ETag, generation) + size + mtime: any change of the object changes
 the key. Objects without a version or mtime are not cached (size alone proves nothing).
+
+Every read of an object is of the version listed (`streams.Pin`), never a splice of two: a cut stream is resumed
+by ranges only where those ranges are pinned (S3); elsewhere the object is read again from byte 0, and an unpinned
+read is checked against a fresh listing of the object afterwards. An object that changed is read again whole, as
+it is now (same size: what the plan says still holds), at most `MAX_TRIES` times; a read fed to an upload as it
+arrives (`stream`) cannot start over and fails instead.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from pathlib import Path
 
 from ..errors import ExportError, StorageError
 from ..hashing import GIT_SHA1_MAX, Digest, JsonEntries, default_cache_path
-from .streams import streamed
-from .tree import StoragePath
+from .streams import ObjectChanged, pinnable, read_range, streamed
+from .tree import StoragePath, entry_of
 from .urls import display
 
 CHUNK = 32 << 20  # one ranged GET per chunk while staging (AWS suggests 8-16 MB parts; fewer for slow servers)
 PARALLEL_CHUNKS = 4  # ranged GETs in flight per file: object stores serve one stream slower than several
+MAX_TRIES = 3  # reads of an object that changes while it is read, before giving up
+
+
+class _Cut(StorageError):
+    """A stream that ended early where the rest cannot be read pinned: start over from byte 0."""
 
 
 def default_digest_cache_path() -> Path:
@@ -127,7 +138,12 @@ class RemoteFile:
                 self.budget.acquire(size)
             try:
                 with open(target, "wb") as out, self.path.tree.errors(self.path.rel, "downloading"):
-                    digest = self._read(out.write, size, hashed=True)
+
+                    def restart() -> None:
+                        out.seek(0)
+                        out.truncate()
+
+                    digest = self._read(out.write, size, hashed=True, restart=restart)
             except BaseException:
                 target.unlink(missing_ok=True)
                 if self.budget is not None:
@@ -145,14 +161,55 @@ class RemoteFile:
     def head(self, n: int = 512) -> bytes:
         """The first `n` bytes (the Hub's upload-mode lookup sends them as a sample)."""
         with self.path.tree.errors(self.path.rel, "reading"):
-            return self.path.tree.fs.cat_file(self.path.tree.full(self.path.rel), start=0, end=min(n, self.size))
+            return read_range(self.path.tree.fs, self.path.tree.full(self.path.rel), self.path.pin, 0,
+                              min(n, self.size))
 
-    def _read(self, write, size: int, hashed: bool) -> Digest | None:
-        """The object's bytes in order into `write`, each piece hashed (`hashed`) as it arrives."""
+    def _read(self, write, size: int, hashed: bool, restart=None) -> Digest | None:
+        """The object's bytes in order into `write`, each piece hashed (`hashed`) as it arrives: all of one
+        version. When the object changed (or a cut stream cannot be resumed pinned), `restart()` empties what
+        `write` got and the object is read again from byte 0; without `restart`, that is an error."""
+        tries = 1
+        while True:
+            try:
+                return self._read_once(write, size, hashed)
+            except (ObjectChanged, _Cut) as e:
+                if restart is None or tries == MAX_TRIES:
+                    raise self._not_read(e, tries) from None
+                # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
+                if isinstance(e, ObjectChanged):
+                    size = self._relist(size)
+                restart()
+                tries += 1
+
+    def _not_read(self, error: Exception, tries: int) -> StorageError:
+        if isinstance(error, _Cut):
+            return StorageError(f"{self.url}: the download was cut and this storage cannot resume it pinned to "
+                                "one version of the object", "run the same command again")
+        return StorageError(f"{self.url}: the object changed while it was read ({tries} time(s)); nothing mixing "
+                            "two versions of it is published", "run the same command again once whatever writes "
+                            "it has finished: it reads the object as it is then")
+
+    def _relist(self, size: int) -> int:
+        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
+        tree = self.path.tree
+        full = tree.full(self.path.rel)
+        with tree.errors(self.path.rel, "reading"):
+            invalidate = getattr(tree.fs, "invalidate_cache", None)
+            if invalidate is not None:
+                invalidate(full)
+            entry = entry_of(tree.fs.info(full))
+        if entry.size != size or entry.is_dir:
+            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
+                               f"{size} when listed)", "run the same command again: it lists the model again")
+        tree.entries[self.path.rel] = entry
+        return size
+
+    def _read_once(self, write, size: int, hashed: bool) -> Digest | None:
         tree = self.path.tree
         sha = hashlib.sha256() if hashed else None
         git = hashlib.sha1(b"blob %d\0" % size) if hashed and size <= GIT_SHA1_MAX else None
-        pieces = self._pieces(tree.full(self.path.rel), size)
+        pinned = pinnable(tree.fs, self.path.pin)
+        pieces = self._pieces(tree.full(self.path.rel), size, pinned)
         got = 0
         try:
             while True:
@@ -168,19 +225,43 @@ class RemoteFile:
                 got += len(chunk)
         finally:
             pieces.close()
-        self.bytes_downloaded += got
+            self.bytes_downloaded += got
+        if not pinned and got == size:
+            self._check_unchanged()
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
                                "the connection dropped)", "run the same command again")
         return Digest(size, sha.hexdigest(), git.hexdigest() if git else None) if sha is not None else None
 
-    def _pieces(self, full: str, size: int):
+    def _check_unchanged(self) -> None:
+        """After an unpinned read: the object must still be the one listed (size, time, version), else what was
+        read may be of another version, or of two."""
+        tree = self.path.tree
+        listed = tree.entries.get(self.path.rel)
+        full = tree.full(self.path.rel)
+        with tree.errors(self.path.rel, "reading"):
+            invalidate = getattr(tree.fs, "invalidate_cache", None)
+            if invalidate is not None:
+                invalidate(full)
+            now = entry_of(tree.fs.info(full))
+        # What both the listing and `info` say (some stores fill different fields in each): a false alarm costs
+        # one more read; a missed change would publish two versions' bytes.
+        if listed is None or now.size != listed.size or (
+                now.version != listed.version if now.version and listed.version else
+                bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
+            raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
+
+    def _pieces(self, full: str, size: int, pinned: bool):
         """One streamed GET where the filesystem has one: a request per file, not per chunk (some servers read the
         whole object for every ranged GET: moto's took 6x longer for 32 MiB ranges). If the stream fails midway,
-        or there is none, the rest comes by ranged GETs, which the storage client retries itself."""
+        or there is none, the rest comes by ranged GETs, which the storage client retries itself: pinned to the
+        listed version, or, where they cannot be, only from byte 0 (a cut stream is `_Cut`: read again)."""
         got = 0
+        pin = self.path.pin
         try:
-            stream = streamed(self.path.tree.fs, full)
+            stream = streamed(self.path.tree.fs, full, pin)
+        except ObjectChanged:
+            raise
         except Exception:  # noqa: BLE001 - as below: the ranged reads retry, then say what failed
             stream = None
         if stream is not None:
@@ -193,9 +274,11 @@ class RemoteFile:
             finally:
                 stream.close()
         if got < size:
-            yield from self._ranged(full, got, size)
+            if got and not pinned:
+                raise _Cut()
+            yield from self._ranged(full, got, size, pin)
 
-    def _ranged(self, full: str, offset: int, size: int):
+    def _ranged(self, full: str, offset: int, size: int, pin):
         """Ranged GETs, a few in flight, in order; at most PARALLEL_CHUNKS + 1 chunks in memory."""
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
@@ -203,7 +286,7 @@ class RemoteFile:
         fs = self.path.tree.fs
         ranges = iter([(start, min(start + CHUNK, size)) for start in range(offset, size, CHUNK)])
         with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
-            window = deque((pool.submit(fs.cat_file, full, start=s, end=e), (s, e))
+            window = deque((pool.submit(read_range, fs, full, pin, s, e), (s, e))
                            for _, (s, e) in zip(range(PARALLEL_CHUNKS), ranges))
             try:
                 while window:
@@ -213,7 +296,7 @@ class RemoteFile:
                         return  # a short answer: the object changed or the connection dropped (said by `_read`)
                     following = next(ranges, None)
                     if following is not None:
-                        window.append((pool.submit(fs.cat_file, full, start=following[0], end=following[1]),
+                        window.append((pool.submit(read_range, fs, full, pin, following[0], following[1]),
                                        following))
                     yield chunk
             finally:

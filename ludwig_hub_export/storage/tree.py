@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from ..errors import InvalidModelError
+from .streams import Pin, read_range
 from .urls import display, filesystem, protocol_of, storage_errors
 
 _UNSAFE_PART = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -26,6 +27,7 @@ class Entry:
     is_dir: bool
     mtime: float
     version: str | None  # ETag / generation: changes whenever the content does
+    version_id: str | None = None  # S3 VersionId, from a version-aware listing: that version stays readable
 
 
 @dataclass
@@ -59,14 +61,14 @@ def open_tree(url: str, storage_options: dict) -> StoragePath:
     for key, info in listing.items():
         key = fs._strip_protocol(key).rstrip("/")
         if key == root_key:
-            tree.entries[""] = _entry(info)
+            tree.entries[""] = entry_of(info)
             continue
         rel = key[len(root_key) + 1:] if key.startswith(root_key + "/") else None
         why = _unsafe(rel)
         if why:
             tree.refused[key] = why
             continue
-        tree.entries[rel] = _entry(info)
+        tree.entries[rel] = entry_of(info)
         parts = rel.split("/")
         for depth in range(len(parts)):  # stores without directory objects: the directories are implied
             tree.entries.setdefault("/".join(parts[:depth]), Entry(0, True, 0.0, None))
@@ -84,7 +86,8 @@ def _unsafe(rel: str | None) -> str | None:
     return None
 
 
-def _entry(info: dict) -> Entry:
+def entry_of(info: dict) -> Entry:
+    """What a listing or `info` says of one object."""
     is_dir = info.get("type") == "directory"
     mtime = 0.0
     for key in ("LastModified", "last_modified", "mtime", "updated", "created"):
@@ -103,7 +106,9 @@ def _entry(info: dict) -> Entry:
         break
     version = next((str(info[k]).strip('"') for k in ("ETag", "etag", "generation", "md5Hash", "content_md5")
                     if info.get(k)), None)
-    return Entry(int(info.get("size") or 0), is_dir, mtime, version)
+    version_id = info.get("VersionId")
+    return Entry(int(info.get("size") or 0), is_dir, mtime, version,
+                 str(version_id) if version_id and version_id != "null" else None)
 
 
 @dataclass(frozen=True)
@@ -242,10 +247,16 @@ class StoragePath:
         entry = self._entry()
         return entry.version if entry else None
 
+    @property
+    def pin(self) -> Pin | None:
+        """What every read of this object is pinned to: the version listed (`streams.Pin`)."""
+        entry = self._entry()
+        return Pin(entry.version, entry.version_id) if entry and not entry.is_dir else None
+
     # --- contents ------------------------------------------------------------------------------------------
     def read_bytes(self) -> bytes:
         with self.tree.errors(self.rel):
-            return self.tree.fs.cat_file(self.tree.full(self.rel))
+            return read_range(self.tree.fs, self.tree.full(self.rel), self.pin)
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
@@ -280,8 +291,8 @@ class _Reading:
         return out
 
     def _get(self, start: int, end: int) -> bytes:
-        with self.path.tree.errors(self.path.rel):
-            return self.path.tree.fs.cat_file(self.path.tree.full(self.path.rel), start=start, end=end)
+        with self.path.tree.errors(self.path.rel):  # pinned: a header read in two parts is of one version
+            return read_range(self.path.tree.fs, self.path.tree.full(self.path.rel), self.path.pin, start, end)
 
     def seek(self, offset: int, whence: int = 0) -> int:
         self.pos = max(0, offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset)

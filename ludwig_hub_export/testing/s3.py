@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -33,6 +34,7 @@ class _Cut:
     prefix: str
     after: int  # body bytes sent before the connection drops
     times: int | None  # None: every time
+    then: Callable[[], None] | None = None  # run as the connection drops (e.g. overwrite the object)
 
 
 @dataclass
@@ -43,9 +45,10 @@ class S3Faults:
     def deny(self, prefix: str) -> None:
         self.denied.append(prefix)
 
-    def cut(self, prefix: str, after: int, times: int | None = None) -> None:
-        """GETs of objects under `prefix` drop the connection after `after` body bytes (`times` times)."""
-        self.cuts.append(_Cut(prefix, after, times))
+    def cut(self, prefix: str, after: int, times: int | None = None, then: Callable[[], None] | None = None) -> None:
+        """GETs of objects under `prefix` drop the connection after `after` body bytes (`times` times), running
+        `then()` first if given (it may overwrite the object: what a resumed read finds then)."""
+        self.cuts.append(_Cut(prefix, after, times, then))
 
     def clear(self) -> None:
         self.denied.clear()
@@ -156,7 +159,8 @@ class LocalS3:
         return wsgi
 
     def _cut_for(self, record: S3Request) -> _Cut | None:
-        if record.method != "GET" or "/" not in record.path or record.query:
+        if record.method != "GET" or "/" not in record.path or record.query and \
+                not record.query.startswith("versionId="):  # an object's GET (a version of it), not a listing
             return None
         with self._lock:
             return next((c for c in self.faults.cuts if record.path.startswith(c.prefix)
@@ -179,6 +183,8 @@ class LocalS3:
                     part = chunk[:max(0, cut.after - record.bytes_sent)]
                     record.bytes_sent += len(part)
                     yield part
+                    if cut.then is not None:
+                        cut.then()
                     raise ConnectionAbortedError("local S3 fault: connection cut mid-body")
                 if self.link is None:
                     record.bytes_sent += len(chunk)
