@@ -566,3 +566,37 @@ def test_a_push_of_a_weight_file_overwritten_mid_download_publishes_one_version_
     assert published in (hashlib.sha256(new).hexdigest(), hashlib.sha256(old).hexdigest())
     manifest = json.loads(local_hub.read_file("tester/big", MANIFEST_FILE))
     assert {f["path"]: f["sha256"] for f in manifest["files"]}[shard] == published
+
+
+def test_an_object_in_a_store_without_pinned_reads_overwritten_mid_read_is_read_again_whole(tmp_path,
+                                                                                           monkeypatch):
+    """memory:// (like any store whose reads cannot name a version): the ranged reads are checked against a fresh
+    listing of the object afterwards; an object that changed between two of them is read again from byte 0."""
+    import hashlib
+
+    from ludwig_hub_export.storage import remote_file, resolve
+    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+
+    monkeypatch.setattr(remote_file, "CHUNK", 65536)
+    monkeypatch.setattr(remote_file, "PARALLEL_CHUNKS", 1)
+    root, old, new = f"/unpinned-{os.getpid()}", os.urandom(4 * 65536), os.urandom(4 * 65536)
+    memory = fsspec.filesystem("memory")
+    memory.pipe(f"{root}/w.bin", old)
+    try:
+        remote = RemoteFile(resolve(f"memory:/{root}") / "w.bin", DigestCache(tmp_path / "c.json"))
+        fs, reads = remote.path.tree.fs, []
+        real = fs.cat_file
+
+        def overwritten_after_the_first_range(path, start=None, end=None, **kw):
+            reads.append(start)
+            if len(reads) == 2:
+                time.sleep(0.01)  # a later time than the listed one, whatever the clock's resolution
+                memory.pipe(f"{root}/w.bin", new)  # another writer, between two ranges of one read
+            return real(path, start=start, end=end, **kw)
+
+        monkeypatch.setattr(fs, "cat_file", overwritten_after_the_first_range)
+        staged = remote.stage(tmp_path / "staged")
+    finally:
+        memory.rm(root, recursive=True)
+    assert staged.read_bytes() == new and remote.digest.sha256 == hashlib.sha256(new).hexdigest()
+    assert reads == [0, 65536, 131072, 196608, 0, 65536, 131072, 196608]
