@@ -45,7 +45,9 @@ def base_model_kind(value: object) -> str:
         return "missing"
     if not isinstance(value, str):
         return "local"
-    if value.startswith(("/", "~", "./", "../", ".\\")) or "\\" in value or re.match(r"^[A-Za-z]:", value):
+    from .local_paths import is_local_path
+
+    if "\\" in value or re.match(r"^[A-Za-z]:", value) or is_local_path(value, reference=True):
         return "local"
     return "hub" if is_repo_id(value) else "local"
 

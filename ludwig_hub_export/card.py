@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass, field
 
 from .card_metadata import validate_front_matter
+from .run_metrics import SavedMetrics, saved_metrics
 
+# In every card this tool writes (invisible on the Hub): a card without it is someone's own, and is kept.
+MARKER = "<!-- ludwig-hub-export: generated card; remove this line to keep your edits on the next push -->"
+# Before the marker, the cards this tool wrote said so in their first paragraph.
+_OLD_SIGNATURE = re.compile(r"^A .+ trained with \[Ludwig\]\(https://ludwig\.ai\).* and published with "
+                            r"ludwig-hub-export\.$", re.MULTILINE)
+# The front-matter keys this tool writes: on a card that is not its own, only these are updated.
+OWNED_KEYS = ("library_name", "base_model", "base_model_relation", "license", "license_name", "license_link",
+              "datasets", "tags", "pipeline_tag", "model-index")
 LIBRARY = {"adapter": "peft", "full": "transformers", "merged": "transformers", "ecd": "ludwig"}
 _TABULAR = {"number", "category", "binary", "set", "bag", "vector", "date", "h3"}
 
@@ -28,20 +39,6 @@ def pipeline_tag(kind: str, config: dict) -> str | None:
     if inputs == {"image"} and out in ("category", "binary"):
         return "image-classification"
     return None
-
-
-def final_metrics(statistics: dict) -> dict[str, dict[str, float]]:
-    """{split: {"feature metric": last value}} from Ludwig's training_statistics.json."""
-    out: dict[str, dict[str, float]] = {}
-    for split in ("training", "validation", "test"):
-        for feature, metrics in (statistics.get(split) or {}).items():
-            if not isinstance(metrics, dict):
-                continue
-            for metric, values in metrics.items():
-                if isinstance(values, list) and values and isinstance(values[-1], (int, float)):
-                    label = metric if feature == "combined" else f"{feature} {metric}"
-                    out.setdefault(split, {})[label] = float(values[-1])
-    return out
 
 
 def relation(kind: str, base_model: str | None) -> str | None:
@@ -69,35 +66,34 @@ def card_tags(kind: str, config: dict, base_model: str | None, adapter_config: d
     return tags
 
 
-def eval_results(kind: str, config: dict, statistics: dict | None, dataset: str | None):
-    """huggingface_hub `EvalResult`s of the test split, or [] unless complete (a task, a dataset, metrics), as
-    transformers does: the Hub refuses a partial model-index."""
+def eval_results(kind: str, config: dict, saved: SavedMetrics | None, dataset: str | None):
+    """huggingface_hub `EvalResult`s of the test split of the published weights (`run_metrics`), or [] unless
+    complete (a task, a dataset, metrics), as transformers does: the Hub refuses a partial model-index."""
     from huggingface_hub import EvalResult
 
     task = pipeline_tag(kind, config)
     outputs = {f.get("name") for f in config.get("output_features", [])}
-    if not (dataset and task and statistics):
+    if not (dataset and task and saved) or saved.soup:  # a soup's weights were never evaluated as such
         return []
     results = []
-    for feature, metrics in sorted((statistics.get("test") or {}).items()):
-        if feature not in outputs or not isinstance(metrics, dict):
+    for feature, metrics in sorted(saved.metrics.get("test", {}).items()):
+        if feature not in outputs:
             continue
-        for metric, values in sorted(metrics.items()):
-            if isinstance(values, list) and values and isinstance(values[-1], (int, float)) \
-                    and not isinstance(values[-1], bool) and math.isfinite(values[-1]):
+        for metric, value in sorted(metrics.items()):
+            if math.isfinite(value):
                 results.append(EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset,
-                                          dataset_split="test", metric_type=metric, metric_value=float(values[-1]),
+                                          dataset_split="test", metric_type=metric, metric_value=value,
                                           metric_name=f"test {feature} {metric}"))
     return results
 
 
 def front_matter(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
                  license: str | None = None, license_name: str | None = None, license_link: str | None = None,
-                 dataset: str | None = None, adapter_config: dict | None = None) -> str:
+                 dataset: str | None = None, adapter_config: dict | None = None, progress: dict | None = None) -> str:
     """The card's YAML, built with huggingface_hub's `ModelCardData` (model-index from `EvalResult`s)."""
     from huggingface_hub import ModelCardData
 
-    results = eval_results(kind, config, statistics, dataset)
+    results = eval_results(kind, config, saved_metrics(statistics, progress, config), dataset)
     data = ModelCardData(
         library_name=LIBRARY[kind], base_model=base_model or None, license=license or None,
         license_name=license_name if license == "other" else None,
@@ -112,12 +108,15 @@ def front_matter(*, repo_id: str, kind: str, config: dict, base_model: str | Non
 def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
            adapter_name: str | None, versions: dict[str, str], license: str | None = None,
            license_name: str | None = None, license_link: str | None = None, dataset: str | None = None,
-           adapter_config: dict | None = None, counted_file: str | None = None, sections: str | None = None) -> str:
+           adapter_config: dict | None = None, counted_file: str | None = None, sections: str | None = None,
+           progress: dict | None = None) -> str:
+    """The card. `statistics`: the run's training_statistics.json; `progress`: its model/training_progress.json,
+    which says which evaluation's weights Ludwig saved (the metrics shown are theirs)."""
     front = front_matter(repo_id=repo_id, kind=kind, config=config, base_model=base_model, statistics=statistics,
                          license=license, license_name=license_name, license_link=license_link, dataset=dataset,
-                         adapter_config=adapter_config)
+                         adapter_config=adapter_config, progress=progress)
     name = repo_id.split("/")[-1]
-    lines = ["---", front, "---", "", f"# {name}", "",
+    lines = ["---", front, "---", MARKER, "", f"# {name}", "",
              f"A {_kind_text(kind)} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
              + " and published with ludwig-hub-export.", ""]
     if dataset:
@@ -126,15 +125,16 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
     lines += _hyperparameters(kind, config, adapter_config)
     if sections:  # e.g. a hyperopt trial's score, parameters and the sweep's leaderboard
         lines += [sections.rstrip(), ""]
-    lines += _metrics(statistics)
+    lines += _metrics(saved_metrics(statistics, progress, config))
     lines += _usage(repo_id, kind, base_model, adapter_name)
     lines += ["## Files", "",
               "- `ludwig_config.json`: the Ludwig config; `training_set_metadata.json`: the preprocessing metadata "
               "Ludwig needs to rebuild the model."]
     if counted_file:
-        lines.append(f"- `{counted_file}`: the same Ludwig config in Ludwig's native YAML (usable with `ludwig "
-                     f"train --config`). The Hub counts this repo's downloads on `{counted_file}`, since `ludwig` is "
-                     "not a library it knows; `ludwig-hub-export pull` fetches it first, once.")
+        lines.append(f"- `{counted_file}`: the same Ludwig config in Ludwig's native YAML, without its `hyperopt` "
+                     f"section (it runs as it is with `ludwig train --config`). The Hub counts this repo's downloads "
+                     f"on `{counted_file}`, since `ludwig` is not a library it knows; `ludwig-hub-export pull` "
+                     "fetches it first, once.")
     lines += ["- `ludwig_export.json`: every file with its size and sha256, the model kind and the library "
               "versions. It is written last: a repo that has it is complete.", ""]
     text = "\n".join(lines)
@@ -142,6 +142,72 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
     if errors:  # a bug here, not user input: the card must pass the Hub's check before the commit
         raise ValueError("generated model card has invalid metadata: " + "; ".join(errors))
     return text
+
+
+@dataclass
+class CardUpdate:
+    """The README.md to publish over `existing` (the Hub's), and what happens to it, said in words.
+
+    `action`: "create" (no card there), "replace" (a card this tool wrote, or `replace_card`), "keep" (someone's
+    own card: their text stays, the metadata this tool owns is updated), "unchanged" (already what we publish).
+    `problems`: what the Hub's validate-yaml would refuse in the merged metadata (empty when none)."""
+
+    text: str
+    action: str
+    reason: str
+    problems: list[str] = field(default_factory=list)
+
+
+def is_ours(card_text: str) -> bool:
+    """Was this card written by ludwig-hub-export (the marker, or the first line of the cards before it)?"""
+    return MARKER in card_text or _OLD_SIGNATURE.search(card_text) is not None
+
+
+def card_to_publish(existing: str | None, generated: str, *, replace_card: bool = False) -> CardUpdate:
+    """What to upload as README.md, given the repo's current README.md (`existing`, None when there is none)
+    and the card this tool generated. A card this tool did not write keeps its text and every metadata key it
+    does not own; the keys in `OWNED_KEYS` take the generated values (tags are merged), as huggingface_hub's
+    `metadata_update(overwrite=True)` does. `replace_card=True` replaces any card."""
+    if existing is None or not existing.strip():
+        return CardUpdate(generated, "create", "README.md: the generated model card")
+    if existing == generated:
+        return CardUpdate(generated, "unchanged", "README.md: unchanged")
+    if replace_card or is_ours(existing):
+        why = "--replace-card" if replace_card and not is_ours(existing) else "the card there was written by " \
+            "ludwig-hub-export"
+        return CardUpdate(generated, "replace", f"README.md: replaced by the generated card ({why})")
+    text = _merge_metadata(existing, generated)
+    if text == existing:
+        return CardUpdate(existing, "unchanged", "README.md: kept (your own card; its metadata is already ours)")
+    errors, _ = validate_front_matter(text)
+    return CardUpdate(text, "keep", "README.md: your own card is kept; only the metadata ludwig-hub-export "
+                      f"writes ({', '.join(OWNED_KEYS)}) is updated. --replace-card replaces it", errors)
+
+
+def _merge_metadata(existing: str, generated: str) -> str:
+    import yaml
+    from huggingface_hub import ModelCard, ModelCardData
+
+    from .card_metadata import split_front_matter
+
+    ours = ModelCardData(**(yaml.safe_load(split_front_matter(generated)[0] or "") or {}))
+    front, body = split_front_matter(existing)
+    try:  # no front matter: an empty one, so that huggingface_hub does not warn that it found none
+        theirs = ModelCard(existing if front is not None else "---\n{}\n---\n" + existing,
+                           ignore_metadata_errors=True)
+    except (ValueError, yaml.YAMLError):  # front matter that is not a mapping: the Hub could not read it either
+        theirs = ModelCard("---\n{}\n---\n" + body, ignore_metadata_errors=True)
+    data, new = theirs.data, ours.to_dict()
+    for key in OWNED_KEYS:
+        if key == "model-index" and ours.eval_results:  # as metadata_update: ours replace the same results
+            kept = [r for r in data.eval_results or [] if not any(n.is_equal_except_value(r)
+                                                                   for n in ours.eval_results)]
+            data.eval_results, data.model_name = kept + ours.eval_results, data.model_name or ours.model_name
+        elif key == "tags" and key in new and isinstance(data.get("tags"), list):
+            data.tags = data.tags + [t for t in new["tags"] if t not in data.tags]
+        elif key in new and key != "model-index":
+            data[key] = new[key]
+    return str(theirs)
 
 
 def _adapter(config: dict) -> dict:
@@ -188,18 +254,28 @@ def _features(config: dict) -> list[str]:
     return lines + [""]
 
 
-def _metrics(statistics: dict | None) -> list[str]:
-    metrics = final_metrics(statistics or {})
-    if not metrics:
+def _metrics(saved: SavedMetrics | None) -> list[str]:
+    if saved is None:
         return []
+    metrics = {split: {(metric if feature == "combined" else f"{feature} {metric}"): value
+                       for feature, values in features.items() for metric, value in values.items()}
+               for split, features in saved.metrics.items()}
     names = sorted({m for split in metrics.values() for m in split})
     splits = [s for s in ("training", "validation", "test") if s in metrics]
-    lines = ["## Metrics (last evaluation of the training run)", "",
+    lines = [f"## {saved.heading()}", "", saved.sentence(), "",
              "| metric | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
     for name in names:
         cells = [f"{metrics[s][name]:.4g}" if name in metrics[s] else "" for s in splits]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+INSTALL_LINE = "pip install 'ludwig-hub-export[ludwig]'"
+
+
+def load_line(repo_id: str) -> str:
+    """The card's one line that loads the model (the tests run it exactly as printed)."""
+    return f'from ludwig_hub_export import load; model = load("{repo_id}")'
 
 
 def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | None) -> list[str]:
@@ -214,15 +290,18 @@ def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | 
         lines += ["With transformers:", "", "```python", "from transformers import AutoModelForCausalLM", "",
                   f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")', "```", ""]
     local = f"./{repo_id.split('/')[-1]}"
-    lines += ["With Ludwig (`pull` rebuilds the `model/` directory Ludwig loads, every file verified against "
-              "`ludwig_export.json`):", "", "```bash", f"ludwig-hub-export pull {repo_id} {local}", "```", ""]
+    lines += ["With Ludwig, in one call (the files go through the Hugging Face cache, verified against "
+              "`ludwig_export.json` once per commit; a branch, tag or commit goes in `revision=`):", "",
+              "```bash", INSTALL_LINE, "```", "", "```python", load_line(repo_id), "```", "",
+              "Or into a directory of your own (`pull` rebuilds the `model/` directory Ludwig loads):", "",
+              "```bash", f"ludwig-hub-export pull {repo_id} {local}", "```", ""]
     if kind == "ecd":
         lines += ["```python", "from ludwig.api import LudwigModel", "",
                   f'model = LudwigModel.load("{local}/model")', "```", ""]
     else:  # tested: stock LudwigModel.load of any LLM fails in Ludwig 0.17 (see ludwig_compat)
         lines += ["```python", "from ludwig_hub_export import load_ludwig_model", "",
                   f'model = load_ludwig_model("{local}/model")', "```", "",
-                  "`load_ludwig_model` is `LudwigModel.load` with a workaround: Ludwig 0.17 re-adds "
+                  "`load` and `load_ludwig_model` are `LudwigModel.load` with a workaround: Ludwig 0.17 re-adds "
                   "`\"adapters\": null` to every LLM config it loads and then rejects it "
                   "(`ConfigValidationError: None is not of type 'object'`).", ""]
     if adapter_name:
@@ -234,6 +313,8 @@ def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | 
 def load_statistics(raw: bytes | None) -> dict | None:
     if raw is None:
         return None
+    from .user_files import parse_json
+
     try:
         value = parse_json(raw)
     except ValueError:
@@ -267,5 +348,3 @@ def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:
 def _cell(value) -> str:
     text = value if isinstance(value, str) else str(value)
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]
-    from .user_files import parse_json
-

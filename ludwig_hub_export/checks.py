@@ -168,6 +168,7 @@ class _Checker:
         else:
             self.check_full()
         self.check_legacy()
+        self.check_local_paths()
         self.check_limits()
         self.check_secrets()
 
@@ -275,6 +276,25 @@ class _Checker:
         fix = "pass --base-model ORG/NAME with the Hub id of the base model; the uploaded copy gets it, your " \
               "files are not changed"
         self.add("error" if required else "warning", path, message, fix, "local-base-model")
+
+    def check_local_paths(self) -> None:
+        """Local paths in the uploaded JSON (issue 27 #6): those naming the base model get --base-model's Hub id in
+        the uploaded copies; the others are reported (`local_paths.unresolved`)."""
+        if not self.for_upload:
+            return
+        from .local_paths import unresolved
+
+        files, hub_id = self.layout.files, self.base_model if is_repo_id(self.base_model) else None
+        documents = {k: self.read_json(p) for k, p in files.items() if k.endswith(".json") and k.startswith(
+            ("model/", "training_statistics")) and k not in self.layout.legacy and not k.endswith("/tokenizer.json")}
+        for key, left in unresolved({k: v for k, v in documents.items() if v is not INVALID}, hub_id).items():
+            shown = ", ".join(f"{f.where} = {f.value}" for f in left[:3]) + \
+                (f" (+{len(left) - 3} more)" if len(left) > 3 else "")
+            fix = "pass --base-model ORG/NAME with the Hub id of the model at that path; the uploaded copy gets " \
+                "it, your files are not changed" if hub_id is None else "this path is not the base model's, so " \
+                "--base-model does not replace it: name that model by its Hub id in the config, and save again"
+            self.add("warning", files[key], f"publishes {len(left)} local path{'s' * (len(left) != 1)} of this "
+                     f"machine, which people who download the model cannot use: {shown}", fix, "local-path")
 
     def check_full(self) -> None:
         files = self.layout.files

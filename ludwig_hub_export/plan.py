@@ -28,7 +28,7 @@ from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
-from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA, MODEL_DIR_SKIP, RUN_FILES, ModelLayout
+from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 from .local_paths import model_paths, rewrite_json_bytes, rewrite_local_paths
 from .ludwig_compat import drop_null_adapters
 from .user_files import parse_json, read_json_file
@@ -302,44 +302,6 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     cache.save()
     plan.generate()
     return plan
-
-
-def left_out_files(layout: ModelLayout) -> dict[str, str]:
-    """Every file of the model (and of its run) directory that a push does not upload, and why: for the plan and
-    the dry run to say, rather than leave it out silently. Keys are relative to the run directory (or the model
-    directory when there is none); a directory left out whole is one key ending in "/"."""
-    root = layout.run_dir or layout.model_dir
-    uploaded = {str(p) for p in layout.files.values()}
-    out: dict[str, str] = {}
-
-    def rel(path) -> str:
-        return path.relative_to(root).as_posix()
-
-    for rel_path, why in layout.left_out.items():  # paths relative to the model directory
-        out[rel(layout.model_dir / rel_path)] = why
-    for name, source in layout.files.items():
-        if name in RUN_FILES and name != "training_statistics.json":
-            out[rel(source)] = "a record of the training run, with local paths of the training machine"
-        elif name.rsplit("/", 1)[-1] == CARD and name.startswith("model/model_weights/"):
-            out[rel(source)] = "PEFT's card: the card generated for the Hub replaces it"
-    tops = [layout.model_dir] + ([layout.run_dir] if layout.run_dir is not None else [])
-    for top in tops:
-        for path in sorted(top.iterdir()):
-            if str(path) in uploaded or rel(path) in out or path == layout.model_dir:
-                continue
-            if path.name in MODEL_DIR_SKIP:
-                out[rel(path) + ("/" if path.is_dir() else "")] = "Ludwig's training state (checkpoints, logs, " \
-                    "progress): not needed to load the model"
-            elif path.is_dir():
-                if path != layout.model_dir / "model_weights":
-                    out[rel(path) + "/"] = "not part of a saved Ludwig model"
-            elif path.name == CARD:
-                out[rel(path)] = "the card is generated; a README.md of your own on the Hub is kept (--replace-card " \
-                    "replaces it)"
-            else:
-                out[rel(path)] = "not part of a saved Ludwig model (its config, training_set_metadata.json and " \
-                    "weights are)"
-    return dict(sorted(out.items()))
 
 
 def train_config(config: dict) -> dict:

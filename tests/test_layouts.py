@@ -234,8 +234,9 @@ def test_cli_check_reports_twine_style_and_exit_codes(tmp_path: Path):
     ok = _cli("check", str(FIXTURES / "lora_run"), "--base-model", "org/tiny-llama")
     assert ok.returncode == 0 and ok.stdout.strip().endswith("PASSED"), ok.stdout + ok.stderr
     bad = _cli("check", str(FIXTURES / "lora_run"))
-    assert bad.returncode == 1 and "FAILED (1 error, 0 warnings)" in bad.stdout
-    assert "fix: pass --base-model" in bad.stdout
+    # The adapter's base model path (an error), and the same local path in the Ludwig config and metadata.
+    assert bad.returncode == 1 and "FAILED (1 error, 2 warnings)" in bad.stdout
+    assert bad.stdout.count("fix: pass --base-model") == 3
     warned = _cli("check", str(FIXTURES / "ecd_legacy_pickle"))
     assert warned.returncode == 0 and "PASSED with warnings" in warned.stdout
     strict = _cli("check", str(FIXTURES / "ecd_legacy_pickle"), "--strict", "--json")
