@@ -34,6 +34,7 @@ _EXPORTS = {
     "DeferredError": ("errors", "DeferredError"),
     "StorageError": ("errors", "StorageError"),
     "load_ludwig_model": ("ludwig_compat", "load_model"),
+    "load": ("loading", "load"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

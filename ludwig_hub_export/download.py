@@ -1,10 +1,10 @@
-"""Fetching one file with the client's own download machinery, hashing the bytes as they arrive.
+"""Fetching one file of a repo at a commit through huggingface_hub's public ``HfFileSystem``, hashing the bytes
+as they arrive.
 
-``hf_hub_download`` writes the file and gives back a path: verifying it afterwards means reading it a second
-time. So `fetch` calls the two functions it is built on: ``get_hf_file_metadata`` (the HEAD, redirects, Xet
-detection) and ``http_get`` (ranged resume, the client's retries), handing ``http_get`` a writer that hashes
-each chunk on its way to disk. On the Xet path ``hf_xet`` writes the file itself, so that file is hashed once
-it is complete: the one place where Xet and LFS differ for a download.
+``HfFileSystem.get_file`` downloads with the client's own machinery (``http_get``: ranged resume and its retries;
+``hf_xet`` for a file stored with Xet). Given a file object it streams into it, so `fetch` hands it a writer that
+hashes each chunk on its way to disk: the file is not read a second time to be verified. A Xet file is written
+by ``hf_xet`` itself, so that file is hashed once complete: the one place where Xet and LFS differ.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class _HashingWriter:
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=self._AHEAD)
         self._hasher = threading.Thread(target=self._hash, name=f"sha256 {label}", daemon=True)
         self._hasher.start()
-        self.size = 0
+        self.size = 0  # bytes hashed, in order from the start
+        self._pos = 0
         self.rewound = False
 
     def _hash(self) -> None:
@@ -55,27 +56,29 @@ class _HashingWriter:
             self._sha.update(chunk)
 
     def write(self, chunk: bytes) -> int:
-        self.size += len(chunk)
-        if self.size > self._limit:  # a repo could serve an endless body: stop at the promised size
+        if self._pos + len(chunk) > self._limit:  # a repo could serve an endless body: stop at the promised size
             raise TooLarge(f"{self._label}: the Hub sent more than the {self._limit} bytes its manifest entry "
                            "promises", "the repo changed after its export: push the model again")
-        if self._hasher.is_alive():  # the digest covers what was written before `close`/`hexdigest`
+        if self._pos != self.size:  # bytes written elsewhere than after the hashed ones: the running hash is void
+            self.rewound = True
+        if not self.rewound and self._hasher.is_alive():
             self._chunks.put(bytes(chunk))  # a copy only if the caller passed a reusable buffer
+            self.size += len(chunk)
+        self._pos += len(chunk)
         self._on_bytes(len(chunk))
         return self._f.write(chunk)
 
-    # http_get rewinds when a server ignores a Range request; the running hash is then void.
+    # http_get rewinds when a server ignores a Range request, and get_file seeks back to the start when done;
+    # only a write after a move voids the running hash.
     def seek(self, offset: int, whence: int = 0) -> int:
-        self.rewound = True
-        self.size = self._f.seek(offset, whence)  # the file starts empty: its position is what it holds
-        return self.size
+        self._pos = self._f.seek(offset, whence)
+        return self._pos
 
     def truncate(self, size: int | None = None) -> int:
-        self.rewound = True
         return self._f.truncate(size)
 
     def tell(self) -> int:
-        return self._f.tell()
+        return self._pos
 
     def close(self) -> None:
         """Stop the hasher (also after a failed download); idempotent."""
@@ -88,50 +91,33 @@ class _HashingWriter:
         return self._sha.hexdigest()
 
 
-class _NoBar:
-    """A bar that shows nothing (pull draws its own overall bar). Unlike the client's `silent_tqdm` it answers
-    every call the Xet download reporter makes (`set_postfix_str`, `refresh`, ...): a missing one raises inside
-    hf_xet's progress callback, which prints a traceback on every Xet download."""
+def open_hub(token: str | None, endpoint: str | None):
+    """The Hub as a filesystem (one per pull: its listing cache then holds that pull's commit only)."""
+    from huggingface_hub import HfFileSystem
 
-    total = 0
-    n = 0
-
-    def __init__(self, *args, **kwargs) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def __getattr__(self, name: str):
-        return lambda *args, **kwargs: None
+    return HfFileSystem(endpoint=endpoint, token=token, skip_instance_cache=True)
 
 
-def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, endpoint: str | None,
+def fetch(fs, remote: str, commit: str, target: Path, *, size: int, label: str,
           on_bytes: Callable[[int], None]) -> Fetched:
-    """Download `url` into `target` (a new file), refusing more than `size` bytes; returns what was received."""
-    from huggingface_hub.file_download import get_hf_file_metadata, http_get, xet_get
-    from huggingface_hub.utils import build_hf_headers, silent_tqdm
-    from huggingface_hub.utils._runtime import is_xet_available
-
-    headers = build_hf_headers(token=token)
-    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=False)  # retry.py retries
-    if meta.size is not None and meta.size != size:
-        raise UntrustedRepoError(f"{label}: the Hub has {meta.size} bytes; its manifest entry says {size}",
+    """Download `remote` (``user/repo/path``) at `commit` into `target` (a new file), refusing more than `size`
+    bytes; returns what was received."""
+    info = fs.info(remote, revision=commit)
+    if info.get("size") is not None and info["size"] != size:
+        raise UntrustedRepoError(f"{label}: the Hub has {info['size']} bytes; its manifest entry says {size}",
                                  "the repo changed after its export: push the model again")
-    if meta.xet_file_data is not None and is_xet_available():
-        xet_get(incomplete_path=target, xet_file_data=meta.xet_file_data, headers=headers, expected_size=size,
-                displayed_filename=label, tqdm_class=_NoBar)
+    if info.get("xet_hash"):  # hf_xet writes the file itself (or the client falls back to HTTP when Xet is off)
+        fs.get_file(remote, str(target), revision=commit)
         digest = file_digest(target)
+        if digest.size > size:
+            raise TooLarge(f"{label}: the Hub sent {digest.size} bytes; its manifest entry promises {size}",
+                           "the repo changed after its export: push the model again")
         on_bytes(digest.size)
         return Fetched(digest.size, digest.sha256, streamed=False)
     with open(target, "wb") as f:
         writer = _HashingWriter(f, size, label, on_bytes)
         try:
-            http_get(meta.location, writer, headers=headers, expected_size=size,  # type: ignore[arg-type]
-                     displayed_filename=label, tqdm_class=silent_tqdm)
+            fs.get_file(remote, outfile=writer, revision=commit)
         finally:
             writer.close()
     if writer.rewound:
@@ -140,23 +126,16 @@ def fetch(url: str, target: Path, *, size: int, label: str, token: str | None, e
     return Fetched(writer.size, writer.hexdigest(), streamed=True)
 
 
-def fetch_bytes(url: str, *, limit: int, label: str, token: str | None, endpoint: str | None) -> bytes:
+def fetch_bytes(fs, remote: str, commit: str, *, limit: int, label: str) -> bytes:
     """A small file (the manifest) into memory, refusing more than `limit` bytes: untrusted bytes are parsed
     before anything is written to disk."""
-    import io
-
-    from huggingface_hub.file_download import get_hf_file_metadata, http_get
-    from huggingface_hub.utils import build_hf_headers, silent_tqdm
-
-    meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=False)  # retry.py retries
-    if meta.size is not None and meta.size > limit:
-        raise TooLarge(f"{label} is {meta.size} bytes; at most {limit} are accepted",
+    size = fs.info(remote, revision=commit).get("size")
+    if size is not None and size > limit:
+        raise TooLarge(f"{label} is {size} bytes; at most {limit} are accepted",
                        "this is not a manifest written by ludwig-hub-export: push the model again")
-    buffer = io.BytesIO()
-    writer = _HashingWriter(buffer, limit, label, lambda n: None)
-    try:
-        http_get(meta.location, writer, headers=build_hf_headers(token=token),  # type: ignore[arg-type]
-                 displayed_filename=label, tqdm_class=silent_tqdm)
-    finally:
-        writer.close()
-    return buffer.getvalue()
+    with fs.open(remote, "rb", revision=commit, block_size=0) as f:  # block_size=0: one streamed GET
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge(f"{label}: the Hub sent more than {limit} bytes",
+                       "this is not a manifest written by ludwig-hub-export: push the model again")
+    return raw

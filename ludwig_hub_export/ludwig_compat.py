@@ -57,12 +57,20 @@ def _tolerate_null_adapters():
             ModelConfig.from_dict = original
 
 
-def load_model(model_dir: str | Path, logging_level: int | None = None):
-    """``LudwigModel.load(model_dir)``, retried with the workaround when Ludwig trips over its own config
-    (`logging_level`: logging.ERROR unless given)."""
+def load_model(model_dir: str | Path, logging_level: int | None = None, **kwargs):
+    """``LudwigModel.load(model_dir, **kwargs)``, retried with the workaround when Ludwig trips over its own config
+    (`logging_level`: logging.ERROR unless given). `model_dir` may be ``hf://user/repo[@revision]``: the model
+    published there, through the Hugging Face cache (`loading.load`)."""
     import logging  # here: every push imports this module, and only loading a model needs it
 
     from .deps import require
+
+    if isinstance(model_dir, str) and model_dir.startswith("hf://"):
+        from .loading import model_dir as hub_model_dir, parse_hf_path
+
+        repo_id, revision = parse_hf_path(model_dir)
+        hub = {k: kwargs.pop(k) for k in ("token", "local_files_only", "allow_pickle") if k in kwargs}
+        model_dir = hub_model_dir(repo_id, revision=revision, **hub)
 
     logging_level = logging.ERROR if logging_level is None else logging_level
 
@@ -70,7 +78,7 @@ def load_model(model_dir: str | Path, logging_level: int | None = None):
     ConfigValidationError = require("ludwig.error", "ConfigValidationError")
 
     try:
-        return LudwigModel.load(str(model_dir), logging_level=logging_level)
+        return LudwigModel.load(str(model_dir), logging_level=logging_level, **kwargs)
     except ConfigValidationError:
         config = json.loads((Path(model_dir) / "model_hyperparameters.json").read_text())
         # An LLM config fails even without null keys in the file (load re-renders them, e.g. the uploaded
@@ -78,4 +86,4 @@ def load_model(model_dir: str | Path, logging_level: int | None = None):
         if not drop_null_adapters(config) and config.get("model_type") != "llm":
             raise
     with _tolerate_null_adapters():
-        return LudwigModel.load(str(model_dir), logging_level=logging_level)
+        return LudwigModel.load(str(model_dir), logging_level=logging_level, **kwargs)

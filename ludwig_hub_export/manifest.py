@@ -181,3 +181,32 @@ def _parse(raw: bytes, repo_id: str) -> Manifest:
     targets[f"the manifest itself ({MANIFEST})"] = MANIFEST
     check_collisions(targets, repo_id)
     return Manifest(fmt, kind, adapter_name, base_model, versions, entries)  # type: ignore[arg-type]
+
+
+def refuse_pickle(manifest: Manifest, repo_id: str, allow: bool, how: str = "pull with --allow-pickle") -> None:
+    """UntrustedRepoError when the repo carries pickle weights and `allow` is not set (`how`: how to allow)."""
+    found = manifest.pickle_entries()
+    if found and not allow:
+        names = ", ".join(e.path for e in found[:5])
+        raise UntrustedRepoError(
+            f"{repo_id} carries pickle weights ({names}): loading a pickle runs whatever code its author put in it",
+            "ask the owner to publish safetensors (ludwig-hub-export push --convert-pickle); if you trust the "
+            f"author, {how} (this tool never unpickles them itself)")
+
+
+def check_against_listing(manifest: Manifest, listing: dict, label: str) -> None:
+    """Each entry against what the Hub lists at the commit (`listing`: path -> an object with `size` and `lfs`,
+    as ``RepoSibling``/``RepoFile``): a lie is caught before any download."""
+    for n, entry in enumerate(manifest.files):
+        remote = listing.get(entry.path)
+        if remote is None:
+            raise UntrustedRepoError(f"{label}: {entry.path} is listed in {MANIFEST} (files[{n}]) but missing "
+                                     "from the repo", "the repo changed after its export: push the model again")
+        lfs = getattr(remote, "lfs", None)
+        size = lfs.size if lfs is not None else remote.size
+        if size is not None and size != entry.size or lfs is not None and lfs.sha256 != entry.sha256:
+            raise UntrustedRepoError(
+                f"{label}: {entry.path} does not match {MANIFEST} files[{n}] (the Hub lists {size} bytes"
+                + (f", sha256 {lfs.sha256[:12]}..." if lfs is not None else "")
+                + f"; the manifest says {entry.size} bytes, sha256 {entry.sha256[:12]}...)",
+                "the repo changed after its export: push the model again")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from . import auth
 from .errors import AuthError, ExportError, HubError, InvalidModelError, UntrustedRepoError, UsageError
-from .manifest import MAX_MANIFEST_BYTES, Manifest, ManifestEntry, parse_manifest
+from .manifest import (MAX_MANIFEST_BYTES, Manifest, ManifestEntry, check_against_listing, parse_manifest,
+                       refuse_pickle)
 from .plan import DOWNLOAD_COUNTED, MANIFEST
 from .retry import Deadline, OutOfTime, RetryPolicy, bound_xet_retries, run_with_retries, status_of
 from .safe_paths import STAGING, resolve_inside
@@ -81,12 +82,12 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
             "its export did not complete", "push it (again) with ludwig-hub-export push; an interrupted push resumes")
     raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
     manifest = parse_manifest(raw, repo_id)
-    _refuse_pickle(manifest, repo_id, allow_pickle)
+    refuse_pickle(manifest, repo_id, allow_pickle)
     staging = dest / STAGING
     objects = staging / "objects"
     todo = _missing(manifest, objects)
     _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
-    _check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
+    check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
     dest.mkdir(parents=True, exist_ok=True)
     for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
         shutil.rmtree(staging / leftover, ignore_errors=True)
@@ -128,19 +129,26 @@ class _Hub:
     token_source: object
 
     def __post_init__(self) -> None:
+        self._fs = None
         self.deadline = Deadline(self.policy.budget)
         bound_xet_retries(self.policy)  # hf_xet's own retries in seconds: this policy decides, the budget holds
 
-    def url(self, path: str, commit: str) -> str:
-        from huggingface_hub import hf_hub_url
+    @property
+    def fs(self):
+        if self._fs is None:
+            from .download import open_hub
 
-        return hf_hub_url(self.repo_id, path, revision=commit, endpoint=self.endpoint)
+            self._fs = open_hub(self.token, self.endpoint)
+        return self._fs
+
+    def remote(self, path: str) -> str:
+        return f"{self.repo_id}/{path}"
 
     def read_small(self, path: str, commit: str) -> bytes:
         from .download import fetch_bytes
 
-        return fetch_bytes(self.url(path, commit), limit=MAX_MANIFEST_BYTES, label=f"{self.repo_id}: {path}",
-                           token=self.token, endpoint=self.endpoint)
+        return fetch_bytes(self.fs, self.remote(path), commit, limit=MAX_MANIFEST_BYTES,
+                           label=f"{self.repo_id}: {path}")
 
     def call(self, step: str, fn):
         from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
@@ -150,7 +158,9 @@ class _Hub:
                                     refresh_auth=lambda error: False, on_wait=lambda *a: None)
         except ExportError:
             raise
-        except EntryNotFoundError as e:
+        except (EntryNotFoundError, FileNotFoundError) as e:  # HfFileSystem says FileNotFoundError
+            if isinstance(e, FileNotFoundError) and e.errno is not None:  # a local file's, not the repo's
+                raise
             raise UntrustedRepoError(f"{self.repo_id}: {step}: the file is not in the repo",
                                      "the repo changed after its export: push the model again") from e
         except (RepositoryNotFoundError, RevisionNotFoundError) as e:
@@ -172,33 +182,6 @@ class _Hub:
                                "this will fail the same way again; check the repo id and revision") from e
             raise HubError(f"pull of {self.repo_id} failed at {step}: {e}",
                            "run the command again later: files already verified are not downloaded again") from e
-
-
-def _refuse_pickle(manifest: Manifest, repo_id: str, allow: bool) -> None:
-    found = manifest.pickle_entries()
-    if found and not allow:
-        names = ", ".join(e.path for e in found[:5])
-        raise UntrustedRepoError(
-            f"{repo_id} carries pickle weights ({names}): loading a pickle runs whatever code its author put in it",
-            "ask the owner to publish safetensors (ludwig-hub-export push --convert-pickle); if you trust the "
-            "author, pull with --allow-pickle (pull downloads the files, it never unpickles them)")
-
-
-def _check_against_listing(manifest: Manifest, siblings: dict, label: str) -> None:
-    """Each manifest entry against what the Hub says the commit holds: a lie is caught before any download."""
-    for n, entry in enumerate(manifest.files):
-        sibling = siblings.get(entry.path)
-        if sibling is None:
-            raise UntrustedRepoError(f"{label}: {entry.path} is listed in {MANIFEST} (files[{n}]) but missing "
-                                     "from the repo", "the repo changed after its export: push the model again")
-        lfs = getattr(sibling, "lfs", None)
-        size = lfs.size if lfs is not None else sibling.size
-        if size is not None and size != entry.size or lfs is not None and lfs.sha256 != entry.sha256:
-            raise UntrustedRepoError(
-                f"{label}: {entry.path} does not match {MANIFEST} files[{n}] (the Hub lists {size} bytes"
-                + (f", sha256 {lfs.sha256[:12]}..." if lfs is not None else "")
-                + f"; the manifest says {entry.size} bytes, sha256 {entry.sha256[:12]}...)",
-                "the repo changed after its export: push the model again")
 
 
 def _missing(manifest: Manifest, objects: Path) -> list[ManifestEntry]:
@@ -248,8 +231,7 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
         label = f"{hub.repo_id}@{commit[:12]}: {entry.path}"
         try:
             got = hub.call(f"download {entry.path}", lambda: fetch(
-                hub.url(entry.path, commit), tmp, size=entry.size, label=label, token=hub.token,
-                endpoint=hub.endpoint, on_bytes=on_bytes))
+                hub.fs, hub.remote(entry.path), commit, tmp, size=entry.size, label=label, on_bytes=on_bytes))
             if got.size != entry.size or got.sha256 != entry.sha256:
                 raise UntrustedRepoError(
                     f"{label} does not match {MANIFEST} (got {got.size} bytes, sha256 {got.sha256[:12]}...; "

@@ -344,9 +344,18 @@ def test_pickle_weights_are_refused_unless_allowed(name, tmp_path, capsys, local
 
 
 # --- network: exit 4, then a rerun resumes ----------------------------------------------------------------
+def file_reads(hub, path: str) -> dict:
+    """Where `path`'s bytes are read: its resolve URL (LFS), or its Xet reconstruction."""
+    entry = hub.files(REPO)[path]
+    if hub.default_transfer == "xet" and entry.xet_hash:
+        return {"kind": "reconstruction", "path_contains": entry.xet_hash}
+    return {"kind": "resolve", "path_contains": path}
+
+
 def test_a_failing_download_exits_4_and_a_rerun_fetches_only_the_rest(tmp_path, local_hub, hub_api, env_token):
     craft(hub_api, good_manifest())
-    local_hub.add_fault("resolve", 500, times=None, path_contains="model_weights.safetensors")
+    reads = file_reads(local_hub, "model_weights.safetensors")
+    local_hub.add_fault(reads["kind"], 500, times=None, path_contains=reads["path_contains"])
     with pytest.raises(HubError) as failure:
         pull(REPO, tmp_path / "dest", retry=FAST, progress=False)
     assert failure.value.exit_code == 4 and "model_weights.safetensors" in str(failure.value)
@@ -380,7 +389,8 @@ def test_a_killed_pull_leaves_only_the_staging_area_and_the_rerun_resumes(tmp_pa
     import time
 
     craft(hub_api, good_manifest())
-    local_hub.add_fault("resolve", delay=60, times=1, path_contains="model_weights.safetensors")  # holds one file
+    reads = file_reads(local_hub, "model_weights.safetensors")
+    local_hub.add_fault(reads["kind"], delay=60, times=1, path_contains=reads["path_contains"])  # holds one file
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(local_hub.env(token=local_hub.token, hf_home=tmp_path / "hf-home"))
     dest = tmp_path / "dest"
