@@ -116,36 +116,29 @@ def run_soak(hub: LocalHub, sources: list[Path], exports: int, probability: floa
         hub.faults.clear()
         for kind, status, options in FAULT_MENU:
             hub.add_fault(kind, status, times=None, probability=probability, **options)
-        token, saved_env = hub.token, os.environ.get("HF_TOKEN")
+        token = hub.token
         if i == refresh_at:
-            # One export meets a 401; a fresh token is waiting in HF_TOKEN.
-            stale = hub.add_token(hub.default_user)
-            hub.revoke(stale)
-            token = stale
-            os.environ["HF_TOKEN"] = hub.token
-        settings = dict(repo_id=repo_id, token=token, quiet=True, interactive=False, retry=policy,
-                        base_model=base_model)
+            # One export meets a 401; its token command gives a fresh one (a token named by the user is never
+            # replaced by another source).
+            token = hub.add_token(hub.default_user)
+            hub.revoke(token)
+        settings = dict(repo_id=repo_id, token=token, token_command=lambda: hub.token, quiet=True,
+                        interactive=False, retry=policy, base_model=base_model)
         result.exports += 1
         try:
-            try:
-                report = push(source, ExportSettings(**settings))
-            except HubError:
-                # The faults won this time: whatever landed must not claim to be complete.
-                result.incomplete_marked_complete += _manifest_lies(hub, repo_id)
-                report = push(source, ExportSettings(**settings))  # a rerun resumes
-                result.failed_then_resumed += 1
-        finally:
-            if saved_env is None:
-                os.environ.pop("HF_TOKEN", None)
-            else:
-                os.environ["HF_TOKEN"] = saved_env
+            report = push(source, ExportSettings(**settings))
+        except HubError:
+            # The faults won this time: whatever landed must not claim to be complete.
+            result.incomplete_marked_complete += _manifest_lies(hub, repo_id)
+            report = push(source, ExportSettings(**settings))  # a rerun resumes
+            result.failed_then_resumed += 1
         for fault in hub.faults.describe():
             if fault["fired"]:
                 result.faults_fired[f"{fault['kind']} {fault['status'] or fault['action']}"] += fault["fired"]
         result.verified += report.verified
         result.retries += report.retries
         result.fallbacks += report.fallback is not None
-        result.token_refreshes += report.token_origin == "HF_TOKEN" and token != hub.token
+        result.token_refreshes += report.token_origin == "token command"
         result.commits += len(hub.commits(repo_id)) - 1
         result.duplicate_commits += _duplicates(hub, repo_id)
         result.incomplete_marked_complete += _manifest_lies(hub, repo_id)
