@@ -141,3 +141,69 @@ def test_a_sweep_trial_written_a_moment_ago_is_never_taken_as_published(weights)
     assert fingerprint({"w": weights}) != fingerprint({"w": weights})
     wait_until_not_racy(weights)
     assert fingerprint({"w": weights}) == fingerprint({"w": weights})
+
+
+def test_weights_saved_again_while_a_push_sends_them_are_sent_again_by_the_next_push(
+        tmp_path, local_hub, transfer_protocol, env_token, monkeypatch):
+    """The issue's case: the client hashes the weights while it sends them; a second `model.save()` lands before
+    the push takes that digest back. Whatever the first push says, the next one must send the new bytes: the Hub
+    ends with them, and the manifest's sha256 is theirs (not "nothing to upload, verified" over the old ones)."""
+    import hashlib
+    import json
+    import threading
+
+    import torch
+    from safetensors.torch import load_file, save_file
+    from test_push import _big_sharded_model, settings
+
+    from ludwig_hub_export.hashing import GIT_SHA1_MAX
+
+    from ludwig_hub_export.errors import ExportError
+    from ludwig_hub_export.plan import MANIFEST
+    from ludwig_hub_export.publish import push
+
+    monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
+    source, _ = _big_sharded_model(tmp_path)
+    shard = "model-00001-of-00003.safetensors"
+    weights = source / "model_weights" / shard
+    tensors = load_file(weights)  # larger than a git blob may be (GIT_SHA1_MAX): hashed by hf_xet alone on Xet
+    save_file({k: torch.cat([v] * 2) for k, v in tensors.items()}, str(weights), metadata={"format": "pt"})
+    assert weights.stat().st_size > GIT_SHA1_MAX
+    push(source, settings("tester/resaved"))  # the repo exists: the client path sends
+
+    def save_again() -> None:
+        data = bytearray(weights.read_bytes())
+        data[-4096:] = os.urandom(4096)  # new weights, same size, header as it was
+        weights.write_bytes(bytes(data))
+
+    # New weights of another size: the push cannot tell them from the Hub's by size, so it does not hash them
+    # itself; hf_xet does, as it sends them.
+    save_file({k: torch.cat([v] * 3) for k, v in tensors.items()}, str(weights), metadata={"format": "pt"})
+    wait_until_not_racy(weights)
+    # On Xet, the shard comes once hf_xet has read every byte (and computed the sha256): the save lands after the
+    # read and before the push takes that digest back. Answered late: time for the save.
+    wire = "shard" if transfer_protocol == "xet" else "lfs_upload"
+    local_hub.add_fault(wire, delay=1.0, when="after", times=None)
+
+    def save_again_once_sent() -> None:
+        deadline = time.monotonic() + 60
+        while not local_hub.stats.requests[wire] and time.monotonic() < deadline:  # counted as it arrives
+            time.sleep(0.01)
+        save_again()
+
+    saver = threading.Thread(target=save_again_once_sent)
+    local_hub.stats.requests.clear()
+    saver.start()
+    try:
+        push(source, settings("tester/resaved"))
+    except ExportError:
+        pass  # saying the file changed while it was sent is fine; claiming the old bytes are verified is not
+    finally:
+        saver.join()
+    local_hub.faults.clear()
+    report = push(source, settings("tester/resaved"))
+    assert report.verified
+    now = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert local_hub.files("tester/resaved")[shard].lfs_oid == now
+    manifest = json.loads(local_hub.read_file("tester/resaved", MANIFEST))
+    assert {f["path"]: f["sha256"] for f in manifest["files"]}[shard] == now
