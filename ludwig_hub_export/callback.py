@@ -39,9 +39,15 @@ class HubExportCallback(Callback):
     def __init__(self, repo_id: str, *, trials: str = "best", as_repos: bool = False,
                  output_directory: str | Path = "results", quotas=None, **options) -> None:
         """`trials`, `as_repos`, `quotas`: what a hyperopt publishes (see `export_sweep`); `output_directory`:
-        the hyperopt's (Ludwig does not tell callbacks; its default is ``results``)."""
-        self.repo_id = repo_id
-        self.options = options
+        the hyperopt's (Ludwig does not tell callbacks; its default is ``results``).
+
+        Validated here, as `export()` validates them (repo id, license, token, endpoint, unknown options): a
+        `UsageError` now rather than a failure after hours of training."""
+        from .settings import settings_from
+
+        settings = settings_from(repo_id, options)
+        self.repo_id = settings.repo_id  # a Hub URL given becomes the id (and its /tree/REV the revision)
+        self.options = {**options, "revision": settings.revision} if settings.revision else options
         self.trials = trials
         self.as_repos = as_repos
         self.output_directory = Path(output_directory)

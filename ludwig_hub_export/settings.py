@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import UsageError
@@ -72,3 +72,16 @@ class ExportSettings:
         hub_endpoint(self.endpoint)
         check_token(self.token)
         require_online("push")
+
+
+def settings_from(repo_id: object, options: dict) -> ExportSettings:
+    """`ExportSettings` from keyword options, as `export()`, `export_sweep()` and `HubExportCallback` take them:
+    an unknown keyword (``licence=``) is a usage error naming the nearest option, not a `TypeError`."""
+    known = sorted(f.name for f in fields(ExportSettings) if f.name != "repo_id")
+    for name in sorted(set(options) - set(known)):
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        raise UsageError(f"unknown option {name}=" + (f" (did you mean {close[0]}=?)" if close else ""),
+                         f"the options are: {', '.join(known)}")
+    return ExportSettings(repo_id=repo_id, **options)  # type: ignore[arg-type] - checked in __post_init__

@@ -21,7 +21,7 @@ from .errors import DeferredError, ExportError, InvalidModelError, UsageError
 from .hyperopt import Experiment, Trial, read_experiment
 from .journal import Journal, fingerprint
 from .rate_plan import RatePlan, RateQuotas, rate_plan
-from .settings import ExportSettings
+from .settings import ExportSettings, settings_from
 
 BRANCH_PREFIX = "trial-"
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -156,7 +156,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
 
     Returns a report per trial. Raises `DeferredError` (exit 5, with `.report`) when the Hub asks for a wait
     past the budget: what is published is complete and verified, the rest is left for a rerun."""
-    settings = ExportSettings(repo_id=repo_id, **options)
+    settings = settings_from(repo_id, options)
     repo_id = settings.repo_id  # a Hub URL given becomes the id
     if settings.revision not in (None, "main") or settings.create_pr:
         raise UsageError("a hyperopt export chooses its own revisions: main for the best trial, trial-<id> "

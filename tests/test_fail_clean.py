@@ -242,3 +242,28 @@ def test_json_nested_too_deeply_is_invalid_input_not_a_recursion_error(variant, 
     # the same input on the command line
     assert cli.main(["check", "s3://bucket/x", "--storage-options", _deep()]) == 2
     assert "nested" in capsys.readouterr().err
+
+
+# --- the callback validates when it is made, as export() does (item 7) ------------------------------------------
+
+@pytest.mark.parametrize("args,options,says", [
+    (("model",), {}, "has no namespace"),
+    (("me/model",), {"licence": "mit"}, "did you mean license="),
+    (("me/model",), {"license": "Apache-2.0"}, "did you mean 'apache-2.0'"),
+    (("me/model",), {"dataset": "not a dataset"}, "--dataset"),
+    (("me/model",), {"token": "hf_Qx7a\nZk9b"}, "line break"),
+])
+def test_the_callback_refuses_bad_options_when_made_not_after_training(args, options, says, local_hub):
+    from ludwig_hub_export.callback import HubExportCallback
+
+    with pytest.raises(UsageError) as err:
+        HubExportCallback(*args, **options)
+    assert says in str(err.value) and "Zk9b" not in str(err.value)
+    assert local_hub.requests() == []
+
+
+def test_the_callback_takes_a_hub_url_and_its_branch(local_hub):
+    from ludwig_hub_export.callback import HubExportCallback
+
+    callback = HubExportCallback("https://huggingface.co/me/model/tree/dev", license="mit")
+    assert callback.repo_id == "me/model" and callback.options == {"license": "mit", "revision": "dev"}
