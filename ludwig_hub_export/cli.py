@@ -452,11 +452,13 @@ def build_parser() -> argparse.ArgumentParser:
     pull_cmd = commands.add_parser(
         "pull", help="download a published model, verify it, and rebuild DEST/model for LudwigModel.load",
         description="Download every file listed in the repo's ludwig_export.json at one commit (of a branch, a "
-                    "tag, refs/pr/N or a commit id), in parallel into DEST/.ludwig-hub-export-staging, check sizes "
-                    "and sha256, then lay them out as DEST/model/... (LudwigModel.load(DEST/model)). The repo is "
-                    "untrusted: every path and manifest field is validated first. A rerun resumes.")
+                    "tag, refs/pr/N or a commit id), in parallel into DEST/.ludwig-hub-export/staging, check "
+                    "sizes and sha256, then lay them out as DEST/model/... (LudwigModel.load(DEST/model)). The repo "
+                    "is untrusted: every path and manifest field is validated first. A rerun resumes; a pull over "
+                    "an earlier pull of the same repo replaces only what changed.")
     pull_cmd.add_argument("repo_id", metavar="REPO_ID")
-    pull_cmd.add_argument("dest", type=Path, metavar="DEST", help="new or empty directory")
+    pull_cmd.add_argument("dest", type=Path, metavar="DEST",
+                          help="a directory: new, or holding an earlier pull of the same repo")
     hub_access(pull_cmd)
     pull_cmd.add_argument("--allow-pickle", action="store_true",
                           help="accept a repo carrying pickle weights (.bin, .pt, legacy model_weights); pull never "

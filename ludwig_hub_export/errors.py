@@ -43,6 +43,14 @@ class UntrustedRepoError(InvalidModelError):
     exit_code = EXIT_INVALID_INPUT
 
 
+class DiskError(ExportError):
+    """The destination's file system is full, over quota or out of inodes, or the process out of file handles.
+    Exit 1, as when the same shortfall is found before the download: rerunning unchanged fails again (not 4);
+    freeing space, the same command resumes."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
 class AuthError(ExportError):
     """No usable token, a token without write access, or a namespace the token cannot write to."""
 

@@ -3,17 +3,20 @@
 The repo is untrusted input. In order:
 1. resolve the revision (branch, tag, ``refs/pr/N`` or commit) to one commit; everything is read at it;
 2. read ``ludwig_export.json`` into memory and validate it (schema, every path, collisions, pickle weights);
-3. check it against the repo's own file listing and the free space at DEST, before any download;
-4. download the missing files in parallel into ``DEST/.ludwig-hub-export-staging/``, hashing as the bytes
+3. check it against the repo's own file listing; then, holding DEST's lock, against what an earlier pull left
+   there (`destination`: same repo, no file of someone else's in the way) and the free blocks and inodes;
+4. download the missing files in parallel into ``DEST/.ludwig-hub-export/staging/``, hashing as the bytes
    arrive; a file enters the staging area's ``objects/`` (named by its sha256) only once verified, so a rerun
-   after an interruption fetches only what is not there yet;
-5. only when every file is verified, lay the tree out in staging and move it into DEST, the manifest last.
-A failure leaves DEST holding nothing but the staging area (or nothing at all, when it failed before any
-download), and nothing is ever written outside DEST.
+   after an interruption (a full disk included) fetches only what is not there yet;
+5. only when every file is verified, move the changed files into DEST, the manifest last, and record them.
+A failure leaves DEST as it was plus the staging area (or nothing at all, when it failed before any download
+into a DEST it created), and nothing is ever written outside DEST.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import threading
@@ -28,7 +31,9 @@ from .manifest import (MAX_MANIFEST_BYTES, Manifest, ManifestEntry, check_agains
                        refuse_pickle)
 from .plan import DOWNLOAD_COUNTED, MANIFEST
 from .retry import Deadline, OutOfTime, RetryPolicy, bound_xet_retries, run_with_retries, status_of
-from .safe_paths import STAGING, resolve_inside
+from .destination import (LOCK_WAIT, State, check_room, disk_error, disk_failure, locked, read_state, record,
+                          state_dir, write_state)
+from .safe_paths import resolve_inside
 
 MAX_WORKERS = 8  # as snapshot_download
 
@@ -58,16 +63,19 @@ class _Stopped(ExportError):
 
 def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: str | None = None,
          endpoint: str | None = None, retry: RetryPolicy | None = None, allow_pickle: bool = False,
-         max_workers: int = MAX_WORKERS, progress: bool | None = None) -> PullResult:
+         max_workers: int = MAX_WORKERS, progress: bool | None = None, lock_wait: float = LOCK_WAIT) -> PullResult:
     """Download `repo_id` at `revision` into `dest` and rebuild ``dest/model`` for ``LudwigModel.load``.
 
-    `allow_pickle` lets a repo carrying pickle weights (.bin, .pt, legacy ``model_weights``) through; pull
-    itself never unpickles anything. `progress`: a progress bar (None: only on a terminal).
+    `dest` may hold an earlier pull of the same repo: only what changed is replaced. `allow_pickle` lets a repo
+    carrying pickle weights (.bin, .pt, legacy ``model_weights``) through; pull itself never unpickles anything.
+    `progress`: a progress bar (None: only on a terminal). `lock_wait`: how long to wait for another pull into
+    `dest` to finish.
     """
     from huggingface_hub import HfApi
 
     dest = Path(dest).expanduser().absolute()
-    _check_dest(dest)
+    if dest.is_symlink() or dest.exists() and not dest.is_dir():
+        raise UsageError(f"{dest} is not a directory", "choose a new or empty destination directory")
     tokens = auth.find_tokens(token)
     value = tokens[0].value if tokens else None
     hub = _Hub(repo_id, revision, HfApi(endpoint=endpoint, token=value), value, endpoint, retry or RetryPolicy(),
@@ -83,37 +91,57 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
     manifest = parse_manifest(raw, repo_id)
     refuse_pickle(manifest, repo_id, allow_pickle)
-    staging = dest / STAGING
-    objects = staging / "objects"
-    todo = _missing(manifest, objects)
-    _check_free_space(dest, sum(e.size for e in todo), f"{repo_id}@{commit[:12]}", len(todo))
-    check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
-    dest.mkdir(parents=True, exist_ok=True)
-    for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
-        shutil.rmtree(staging / leftover, ignore_errors=True)
-    for area in (staging, objects, staging / "tmp"):
-        area.mkdir(exist_ok=True)
-        resolve_inside(dest, str(area.relative_to(dest)), "the staging area", repo_id)
+    label = f"{repo_id}@{commit[:12]}"
+    check_against_listing(manifest, siblings, label)
 
-    result = PullResult(repo_id, commit, dest, manifest.kind, revision,
-                        resumed=len({e.sha256 for e in manifest.files}) - len(todo))
-    result.bytes_downloaded = _download_all(hub, todo, commit, staging, max_workers, progress)
-    result.downloaded = len(todo)
-    _move_into_place(manifest, raw, dest, staging, result)
+    staging = state_dir(dest) / "staging"
+    with locked(dest, lock_wait) as created:
+        try:
+            state = _check_dest(dest, repo_id, manifest)
+            keep = {e.target for e in manifest.files if state is not None and state.intact(dest, e.target)
+                    and state.files[e.target]["sha256"] == e.sha256}
+            todo = _missing([e for e in manifest.files if e.target not in keep], staging / "objects")
+            dirs = len({str(Path(e.target).parent) for e in manifest.files}) + 4  # staging's own directories
+            check_room(dest, [e.size for e in todo] + [len(raw)], dirs, label)
+            for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
+                shutil.rmtree(staging / leftover, ignore_errors=True)
+            for area in (staging, staging / "objects", staging / "tmp"):
+                area.mkdir(exist_ok=True)
+                resolve_inside(dest, str(area.relative_to(dest)), "the staging area", repo_id)
+            result = PullResult(repo_id, commit, dest, manifest.kind, revision,
+                                resumed=len({e.sha256 for e in manifest.files if e.target not in keep}) - len(todo))
+            result.bytes_downloaded = _download_all(hub, todo, commit, staging, max_workers, progress)
+            result.downloaded = len(todo)
+            _move_into_place(manifest, raw, dest, staging, result, state, keep)
+        except BaseException as e:
+            if created and not any((staging / "objects").glob("*")):
+                shutil.rmtree(dest, ignore_errors=True)  # nothing worth keeping: DEST goes as it came
+            number = disk_failure(e) if isinstance(e, Exception) else None
+            if number is not None:
+                raise disk_error(number, dest, sum(x.size for x in manifest.files)) from None
+            raise
     return result
 
 
-def _check_dest(dest: Path) -> None:
-    if dest.is_symlink() or dest.exists() and not dest.is_dir():
-        raise UsageError(f"{dest} is not a directory", "choose a new or empty destination directory")
-    if dest.exists():
-        other = sorted(p.name for p in dest.iterdir() if p.name != STAGING)
-        if other:
-            raise UsageError(f"{dest} exists and is not empty ({', '.join(other[:3])}...)",
-                             "choose a new or empty destination directory")
-        staging = dest / STAGING
-        if staging.is_symlink() or staging.exists() and not staging.is_dir():
-            raise UsageError(f"{staging} is not the directory an earlier pull left", f"remove {staging}")
+def _check_dest(dest: Path, repo_id: str, manifest: Manifest) -> State | None:
+    """What an earlier pull left in DEST; refuses another repo's pull, and a file pull did not write where this
+    one would write."""
+    state = read_state(dest)
+    if state is not None and state.repo_id != repo_id:
+        raise UsageError(f"{dest} holds a pull of {state.repo_id}, not {repo_id}",
+                         "pull into another directory (or delete that one)")
+    ours = state.files if state is not None else {}
+    for target in [e.target for e in manifest.files] + [MANIFEST]:
+        parts = target.split("/")
+        for depth in range(1, len(parts) + 1):
+            here = "/".join(parts[:depth])
+            path = dest / here
+            last = depth == len(parts)
+            if here in ours or not os.path.lexists(path) or not last and path.is_dir() and not path.is_symlink():
+                continue
+            raise UsageError(f"{path} is in the way: pull would write {target} there, and it did not write that "
+                             "file", "move it away, or pull into a new or empty directory")
+    return state
 
 
 @dataclass
@@ -184,27 +212,15 @@ class _Hub:
                            "run the command again later: files already verified are not downloaded again") from e
 
 
-def _missing(manifest: Manifest, objects: Path) -> list[ManifestEntry]:
+def _missing(entries: list[ManifestEntry], objects: Path) -> list[ManifestEntry]:
     """One entry per content not yet verified in the staging area (an object there was verified before it
     was moved in, by an earlier run)."""
     todo: dict[str, ManifestEntry] = {}
-    for entry in manifest.files:
+    for entry in entries:
         obj = objects / entry.sha256
         if entry.sha256 not in todo and not (obj.is_file() and obj.stat().st_size == entry.size):
             todo[entry.sha256] = entry
     return list(todo.values())
-
-
-def _check_free_space(dest: Path, needed: int, label: str, count: int) -> None:
-    probe = dest
-    while not probe.exists():
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if needed > free:
-        raise UntrustedRepoError(
-            f"{label}: {MANIFEST} lists {needed} bytes to download ({count} files, the total of files[*].size); "
-            f"{probe} has {free} bytes free", "free some space or pull into another directory; a repo that claims "
-            "far more than its files hold is not trustworthy")
 
 
 def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Path, max_workers: int,
@@ -273,25 +289,46 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
         bar.close()
 
 
-def _move_into_place(manifest: Manifest, raw: bytes, dest: Path, staging: Path, result: PullResult) -> None:
-    """Lay the verified objects out under staging/tree, then move each top-level entry into DEST, the
-    manifest last (a DEST that has it is complete)."""
+def _move_into_place(manifest: Manifest, raw: bytes, dest: Path, staging: Path, result: PullResult,
+                     state: State | None, keep: set[str]) -> None:
+    """Lay the verified objects out under staging/tree, then move each changed file into DEST, the manifest last
+    (a DEST that has it is complete). The state file lists every file this may write before the first is
+    moved, so that a rerun after a failure knows them as its own."""
+    old = state.files if state is not None else {}
+    new_targets = {e.target for e in manifest.files} | {MANIFEST}
+    write_state(dest, State(result.repo_id, result.commit, False, {**old, **{t: old.get(t, {}) for t in new_targets}}))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(dest / MANIFEST)  # the old one no longer describes DEST
     tree = staging / "tree"
     tree.mkdir()
     for n, entry in enumerate(manifest.files):
+        result.files[entry.path] = str(dest / entry.target)
+        if entry.target in keep:
+            continue
         field_name = f"{MANIFEST} files[{n}].{'ludwig_path' if entry.ludwig_path else 'path'}"
-        target = resolve_inside(tree, entry.target, field_name, result.repo_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        resolve_inside(tree, entry.target, field_name, result.repo_id)  # no symlink appeared on the way
+        staged = resolve_inside(tree, entry.target, field_name, result.repo_id)
+        staged.parent.mkdir(parents=True, exist_ok=True)
         source = staging / "objects" / entry.sha256
         try:
-            os.link(source, target)  # entries with the same content share one object
+            os.link(source, staged)  # entries with the same content share one object
         except OSError:
-            shutil.copyfile(source, target)
-        result.files[entry.path] = str(dest / entry.target)
-    for top in sorted(tree.iterdir()):
-        os.replace(top, resolve_inside(dest, top.name, "a top-level entry", result.repo_id))
+            shutil.copyfile(source, staged)
+        target = resolve_inside(dest, entry.target, field_name, result.repo_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolve_inside(dest, entry.target, field_name, result.repo_id)  # no symlink appeared on the way
+        os.replace(staged, target)
+    for stale in sorted(set(old) - new_targets, reverse=True):  # an earlier pull's file this commit no longer has
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            os.unlink(dest / stale)
+        for parent in Path(stale).parents:
+            if str(parent) != "." and not any(t.startswith(f"{parent}/") for t in new_targets):
+                with contextlib.suppress(OSError):
+                    (dest / parent).rmdir()  # only when empty: nothing of the user's goes
     manifest_tmp = staging / f"{MANIFEST}.part"
     manifest_tmp.write_bytes(raw)
     os.replace(manifest_tmp, dest / MANIFEST)
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # first: unlinking the objects changes the files' ctime
+    files = {e.target: old[e.target] if e.target in keep else record(dest, e.target, e.sha256, e.size)
+             for e in manifest.files}
+    files[MANIFEST] = record(dest, MANIFEST, hashlib.sha256(raw).hexdigest(), len(raw))
+    write_state(dest, State(result.repo_id, result.commit, True, files))

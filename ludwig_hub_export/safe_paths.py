@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import UntrustedRepoError
 
-STAGING = ".ludwig-hub-export-staging"  # inside DEST: where a pull downloads before anything moves into place
+STAGING = ".ludwig-hub-export"  # inside DEST: pull's lock, state and staging area (destination.py)
 MAX_PATH = 1024
 MAX_SEGMENT = 255  # bytes: the usual filename limit
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -65,7 +65,7 @@ def check_relative(value: object, field: str, repo_id: str) -> str:
         if len(segment.encode("utf-8")) > MAX_SEGMENT:
             raise _refuse(repo_id, field, value, f"a segment is longer than {MAX_SEGMENT} bytes")
     if value.split("/")[0] == STAGING:
-        raise _refuse(repo_id, field, value, f"{STAGING}/ is where pull stages its downloads")
+        raise _refuse(repo_id, field, value, f"{STAGING}/ is where pull keeps its state and stages its downloads")
     return value
 
 

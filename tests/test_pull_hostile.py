@@ -111,7 +111,7 @@ HOSTILE_PATHS = [
     ("model/", "empty segment"),
     ("model/\ud800.json", "lone surrogate"),
     ("model/" + "x" * 300, "longer than 255"),
-    (f"{STAGING}/objects/x", "stages its downloads"),
+    (f"{STAGING}/staging/objects/x", "stages its downloads"),
     (123, "expected a string"),
 ]
 
@@ -288,14 +288,82 @@ def test_any_manifest_json_ends_in_a_clean_refusal_or_a_safe_pull(manifest, tmp_
 
 
 # --- sizes and contents --------------------------------------------------------------------------------------
-def test_a_size_claim_beyond_the_free_space_is_refused_before_downloading(tmp_path, capsys, local_hub, hub_api,
-                                                                          env_token):
-    manifest = good_manifest()
-    manifest["files"][0]["size"] = 2**62
-    craft(hub_api, manifest)
-    dest = assert_refused(tmp_path, capsys, "files[*].size", "bytes free")
-    assert not dest.exists()
+@pytest.fixture
+def small_disk(tmp_path):
+    """mount(size, inodes) -> a directory on a tmpfs that small (root only; skipped where mounting is denied)."""
+    mounted = []
+
+    def mount(size: str, inodes: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},nr_inodes={inodes}", "tmpfs", str(where)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def many_files(n: int, size: int) -> dict:
+    files = {f"model/part{i}.json": (bytes([i % 256]) * size, None) for i in range(n)}
+    files["README.md"] = FILES["README.md"]
+    return files
+
+
+@pytest.mark.parametrize("size,inodes,files,needle", [
+    ("64k", 1000, 20, "4096-byte blocks"),  # 20 files of 10 bytes: 200 bytes, but 20 blocks of 16
+    ("4m", 12, 20, "inodes"),
+])
+def test_the_free_space_check_counts_blocks_and_inodes_before_downloading(
+        size, inodes, files, needle, small_disk, tmp_path, capsys, local_hub, hub_api, env_token):
+    disk = small_disk(size, inodes)
+    contents = many_files(files, 10)
+    craft(hub_api, good_manifest(contents), contents)
+    capsys.readouterr()
+    code = main(["pull", REPO, str(disk / "dest")])
+    err = capsys.readouterr().err
+    assert code == 1 and needle in err and str(disk / "dest") in err and "Traceback" not in err, err
+    assert not (disk / "dest").exists()
     assert all("ludwig_export.json" in r.path for r in local_hub.requests("resolve"))
+
+
+def test_a_full_disk_mid_pull_exits_cleanly_and_the_rerun_resumes(small_disk, tmp_path, capsys, local_hub, hub_api,
+                                                                  env_token):
+    import threading
+    import time
+
+    disk = small_disk("1m", 1000)
+    contents = dict(FILES, **{"model/big.bin.safetensors": (bytes(range(256)) * 1024, None)})  # 256 KiB
+    craft(hub_api, good_manifest(contents), contents)
+    reads = file_reads(local_hub, "model/big.bin.safetensors")
+    local_hub.add_fault(reads["kind"], delay=3, times=1, path_contains=reads["path_contains"])  # holds it back
+    dest = disk / "dest"
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(main(["pull", REPO, str(dest)])))
+    capsys.readouterr()
+    worker.start()
+    objects = dest / STAGING / "staging" / "objects"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (objects.exists() and len(list(objects.iterdir())) == 4):
+        time.sleep(0.02)
+    with open(disk / "filler", "wb") as f:  # the disk fills up while the big file is on its way
+        with pytest.raises(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+    worker.join(60)
+    err = capsys.readouterr().err
+    assert codes == [1], err
+    assert "no space left" in err and str(dest) in err and "resumes" in err and "Traceback" not in err
+    assert [p.name for p in dest.iterdir()] == [STAGING]
+    (disk / "filler").unlink()
+    result = pull(REPO, dest, retry=FAST, progress=False)
+    assert (result.downloaded, result.resumed) == (1, 4)
+    assert (dest / "model" / "big.bin.safetensors").read_bytes() == contents["model/big.bin.safetensors"][0]
 
 
 def test_a_size_or_lfs_hash_the_repo_contradicts_is_refused_before_downloading(tmp_path, capsys, local_hub,
@@ -317,7 +385,7 @@ def test_a_file_that_differs_from_its_entry_is_caught_by_its_hash(tmp_path, caps
     craft(hub_api, manifest, files)  # same size, other bytes, a regular file: only the download can tell
     dest = assert_refused(tmp_path, capsys, "training_set_metadata.json", "does not match ludwig_export.json",
                           "sha256")
-    objects = dest / STAGING / "objects"
+    objects = dest / STAGING / "staging" / "objects"
     stored = {p.name for p in objects.iterdir()} if objects.exists() else set()
     assert hashlib.sha256(b"[]\n").hexdigest() not in stored  # only verified files are kept
 
@@ -340,7 +408,7 @@ def test_pickle_weights_are_refused_unless_allowed(name, tmp_path, capsys, local
     code, err, dest = run_pull(tmp_path, capsys, "--allow-pickle")
     assert code == 0, err
     assert (dest / "model" / name).read_bytes() == files[name][0]
-    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "ludwig_export.json", "model"]
+    assert sorted(p.name for p in dest.iterdir()) == [STAGING, "README.md", "ludwig_export.json", "model"]
 
 
 # --- network: exit 4, then a rerun resumes ----------------------------------------------------------------
@@ -360,7 +428,7 @@ def test_a_failing_download_exits_4_and_a_rerun_fetches_only_the_rest(tmp_path, 
         pull(REPO, tmp_path / "dest", retry=FAST, progress=False)
     assert failure.value.exit_code == 4 and "model_weights.safetensors" in str(failure.value)
     assert [p.name for p in (tmp_path / "dest").iterdir()] == [STAGING]  # nothing half-built
-    staged = {p.name for p in (tmp_path / "dest" / STAGING / "objects").iterdir()}
+    staged = {p.name for p in (tmp_path / "dest" / STAGING / "staging" / "objects").iterdir()}
     assert staged == {e["sha256"] for e in good_manifest()["files"][1:]}  # the others are verified and kept
     local_hub.faults.clear()
     before = len(local_hub.requests("resolve"))
@@ -369,7 +437,8 @@ def test_a_failing_download_exits_4_and_a_rerun_fetches_only_the_rest(tmp_path, 
     assert result.downloaded == 1 and result.resumed == 3
     # Only the manifest and the missing file travel again (on Xet the weights come from the CAS, not resolve).
     assert fetched and all("model_weights.safetensors" in p or "ludwig_export.json" in p for p in fetched)
-    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["README.md", "ludwig_export.json", "model"]
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == [STAGING, "README.md", "ludwig_export.json",
+                                                                      "model"]
 
 
 def test_the_command_prints_no_traceback_for_a_hostile_repo(tmp_path, local_hub, hub_api):
@@ -396,7 +465,7 @@ def test_a_killed_pull_leaves_only_the_staging_area_and_the_rerun_resumes(tmp_pa
     dest = tmp_path / "dest"
     process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "pull", REPO, str(dest)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    objects = dest / STAGING / "objects"
+    objects = dest / STAGING / "staging" / "objects"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (objects.exists() and len(list(objects.iterdir())) == 3):
         time.sleep(0.05)
@@ -407,6 +476,70 @@ def test_a_killed_pull_leaves_only_the_staging_area_and_the_rerun_resumes(tmp_pa
     local_hub.faults.clear()
     result = pull(REPO, dest, retry=FAST, progress=False)
     assert (result.downloaded, result.resumed) == (1, 3)
-    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "ludwig_export.json", "model"]
+    assert sorted(p.name for p in dest.iterdir()) == [STAGING, "README.md", "ludwig_export.json", "model"]
     for path, (data, ludwig_path) in FILES.items():
         assert (dest / (ludwig_path or path)).read_bytes() == data
+
+
+# --- one DEST: a lock, and updates --------------------------------------------------------------------------
+def test_a_second_pull_into_the_same_dest_says_who_holds_it_and_leaves_nothing(tmp_path, capsys, local_hub, hub_api,
+                                                                              env_token):
+    import threading
+    import time
+
+    from ludwig_hub_export.errors import UsageError
+
+    craft(hub_api, good_manifest())
+    reads = file_reads(local_hub, "model_weights.safetensors")
+    local_hub.add_fault(reads["kind"], delay=3, times=1, path_contains=reads["path_contains"])
+    dest = tmp_path / "dest"
+    results = []
+    first = threading.Thread(target=lambda: results.append(pull(REPO, dest, retry=FAST, progress=False)))
+    first.start()
+    while not (dest / STAGING / "staging" / "objects").exists():
+        time.sleep(0.02)
+    with pytest.raises(UsageError, match=rf"another pull is writing into {dest} \(pid {os.getpid()} on "):
+        pull(REPO, dest, retry=FAST, progress=False, lock_wait=0.3)
+    first.join(60)
+    assert results and results[0].downloaded == 4
+    assert sorted(p.name for p in dest.iterdir()) == [STAGING, "README.md", "ludwig_export.json", "model"]
+    assert sorted(p.name for p in (dest / STAGING).iterdir()) == ["lock", "state.json"]  # no stray staging
+
+
+def test_a_pull_over_an_earlier_one_replaces_only_what_changed_and_nothing_of_the_users(tmp_path, capsys, local_hub,
+                                                                                         hub_api, env_token):
+    from ludwig_hub_export.errors import UsageError
+
+    old = dict(FILES, **{"model/dropped.json": (b"[1]\n", None)})
+    craft(hub_api, good_manifest(old), old)
+    dest = tmp_path / "dest"
+    pull(REPO, dest, retry=FAST, progress=False)
+    weights = dest / "model" / "model_weights.safetensors"
+    inode = weights.stat().st_ino
+    (dest / "notes.txt").write_text("mine\n")  # the user's own files, beside and inside model/
+    (dest / "model" / "mine.json").write_text("{}\n")
+    new = dict(FILES, **{"training_set_metadata.json": (b'{"v": 2}\n', "model/training_set_metadata.json"),
+                         "model/added.json": (b"[2]\n", None)})
+    hub_api.delete_file("model/dropped.json", repo_id=REPO)
+    craft(hub_api, good_manifest(new), new)
+    before = len(local_hub.log)
+    capsys.readouterr()
+    assert main(["pull", REPO, str(dest)]) == 0, capsys.readouterr().err
+    fetched = {r.path.rsplit("/", 1)[-1] for r in local_hub.log[before:]
+               if r.kind == "resolve" and r.method == "GET" or r.kind == "reconstruction"}
+    assert "model_weights.safetensors" not in fetched and weights.stat().st_ino == inode  # unchanged: untouched
+    assert (dest / "model" / "training_set_metadata.json").read_bytes() == b'{"v": 2}\n'
+    assert (dest / "model" / "added.json").read_bytes() == b"[2]\n" and not (dest / "model" / "dropped.json").exists()
+    assert (dest / "notes.txt").read_text() == "mine\n" and (dest / "model" / "mine.json").exists()
+    assert json.loads((dest / "ludwig_export.json").read_bytes()) == good_manifest(new)
+    # Another repo's pull, or a file of the user's where pull would write: refused, nothing touched.
+    craft(hub_api, good_manifest(), repo="tester/other")
+    with pytest.raises(UsageError, match=f"holds a pull of {REPO}, not tester/other"):
+        pull("tester/other", dest, retry=FAST, progress=False)
+    mine = tmp_path / "mine"
+    (mine / "model").mkdir(parents=True)
+    (mine / "model" / "model_hyperparameters.json").write_text("{}")
+    with pytest.raises(UsageError, match="model_hyperparameters.json is in the way"):
+        pull(REPO, mine, retry=FAST, progress=False)
+    assert (mine / "model" / "model_hyperparameters.json").read_text() == "{}"
+    assert sorted(p.name for p in mine.iterdir()) == [STAGING, "model"]
