@@ -40,6 +40,7 @@ class Identity:
     user: str
     orgs: list[str]
     role: str | None  # "write", "read", "fineGrained" or None when the Hub does not say
+    org_roles: dict[str, str] = field(default_factory=dict)  # org -> roleInOrg: admin, write, contributor, read
 
 
 def token_file() -> Path:
@@ -209,11 +210,15 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
 
 def identity_from_whoami(info: dict) -> Identity:
     access = ((info.get("auth") or {}).get("accessToken") or {})
-    return Identity(str(info.get("name")), [o.get("name") for o in info.get("orgs") or [] if o.get("name")],
-                    access.get("role"))
+    orgs = [o for o in info.get("orgs") or [] if isinstance(o, dict) and o.get("name")]
+    return Identity(str(info.get("name")), [o["name"] for o in orgs], access.get("role"),
+                    {o["name"]: str(o.get("roleInOrg") or "") for o in orgs})
 
 
-def check_can_write(identity: Identity, token: Token, repo_id: str) -> None:
+def check_can_write(identity: Identity, token: Token, repo_id: str, create_pr: bool = False) -> None:
+    """Refuse what the Hub would refuse: a read token, a namespace the user is not in, an org where the user's
+    role (`roleInOrg`) is read, or contributor without `create_pr` (contributors open PRs, never push to a
+    branch). An org role the Hub does not report is left to the Hub."""
     namespace = repo_id.split("/", 1)[0]
     if identity.role == "read":
         raise AuthError(
@@ -227,4 +232,18 @@ def check_can_write(identity: Identity, token: Token, repo_id: str) -> None:
             f"the {token} belongs to {identity.user}, who cannot write to the namespace '{namespace}' "
             f"(writable: {where})",
             f"push to one of {where}, or use a token of a member of '{namespace}'",
+        )
+    role = identity.org_roles.get(namespace) if namespace != identity.user else None
+    if role == "read":
+        raise AuthError(
+            f"{identity.user} is a read-only member of the organisation '{namespace}': the Hub refuses any upload "
+            f"to {repo_id} from the {token}",
+            f"ask an admin of '{namespace}' for the write role (or contributor, then push with --create-pr), or "
+            "push to your own namespace",
+        )
+    if role == "contributor" and not create_pr:
+        raise AuthError(
+            f"{identity.user} is a contributor of the organisation '{namespace}': contributors may open pull "
+            f"requests on {repo_id}, not commit to its branches",
+            "push again with --create-pr (create_pr=True), or ask an admin of the org for the write role",
         )

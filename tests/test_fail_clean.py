@@ -267,3 +267,22 @@ def test_the_callback_takes_a_hub_url_and_its_branch(local_hub):
 
     callback = HubExportCallback("https://huggingface.co/me/model/tree/dev", license="mit")
     assert callback.repo_id == "me/model" and callback.options == {"license": "mit", "revision": "dev"}
+
+
+# --- the role whoami reports for the target org (item 3) --------------------------------------------------------
+
+def test_a_read_member_of_the_org_is_refused_even_when_every_file_is_there(tmp_path, local_hub, capsys):
+    source = copy_fixture("ecd_saved", tmp_path)
+    admin = local_hub.add_user("boss", {"acme": "admin"})
+    reader = local_hub.add_user("reader", {"acme": "read"})
+    contributor = local_hub.add_user("helper", {"acme": "contributor"})
+    assert cli.main(["push", str(source), "--repo-id", "acme/m", "--token", admin, "--public", "--quiet"]) == 0
+    commits = len(local_hub.requests("commit"))
+    capsys.readouterr()
+    assert cli.main(["push", str(source), "--repo-id", "acme/m", "--token", reader]) == 3
+    err = capsys.readouterr().err
+    assert "read-only member of the organisation 'acme'" in err and "published" not in err
+    assert cli.main(["push", str(source), "--repo-id", "acme/m", "--token", contributor]) == 3
+    err = capsys.readouterr().err
+    assert "contributor" in err and "--create-pr" in err
+    assert len(local_hub.requests("commit")) == commits  # neither changed the repo

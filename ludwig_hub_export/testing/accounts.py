@@ -24,7 +24,7 @@ class Token:
 @dataclass
 class User:
     name: str
-    orgs: dict[str, str] = field(default_factory=dict)  # org name -> role in org ("admin", "write", "read")
+    orgs: dict[str, str] = field(default_factory=dict)  # org -> roleInOrg ("admin", "write", "contributor", "read")
 
 
 class Accounts:
