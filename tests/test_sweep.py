@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES
+from helpers import FIXTURES, wait_until_not_racy
 from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError, InvalidModelError, UsageError
@@ -30,6 +30,8 @@ def results(tmp_path, local_hub, monkeypatch, transfer_protocol) -> Path:
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
     shutil.copytree(FIXTURES / "hyperopt_ecd", tmp_path / "hyperopt_ecd")
+    # Just copied, the files are racy (hashing.racy): a trial fingerprinted now would be pushed again next time.
+    wait_until_not_racy(*(p for p in (tmp_path / "hyperopt_ecd").rglob("*") if p.is_file()))
     return tmp_path / "hyperopt_ecd" / "results"
 
 
