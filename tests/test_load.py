@@ -18,6 +18,7 @@ from test_push import BASE, base_on_hub, settings  # noqa: F401 - fixtures
 
 from ludwig_hub_export.errors import UntrustedRepoError, UsageError
 from ludwig_hub_export.loading import VERIFIED, model_dir
+from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
 from ludwig_hub_export.publish import push
 
 pytestmark = pytest.mark.ludwig
@@ -126,3 +127,28 @@ def test_after_one_load_the_model_loads_offline_with_the_hub_stopped(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.splitlines()[-1]) == predictions(tmp_path / MANIFEST["ecd_saved"]["model_dir"], "ecd")
+
+
+# --- the same untrusted-input rules as pull ----------------------------------------------------------------
+def test_load_refuses_what_pull_refuses_before_fetching_the_weights(tmp_path, local_hub, hub_api, env_token):
+    from test_pull_hostile import FILES, REPO, craft, good_manifest
+
+    manifest = good_manifest()
+    manifest["files"][1]["ludwig_path"] = "../../escaped.txt"
+    craft(hub_api, manifest)
+    with pytest.raises(UntrustedRepoError, match=r"files\[1\].ludwig_path .* '\.\.' segment"):
+        model_dir(REPO)
+    assert all(MANIFEST_FILE in d for d in downloads(local_hub))  # refused before any other file was fetched
+    craft(hub_api, b" " * (16 << 20) + b"{}")
+    with pytest.raises(UntrustedRepoError, match="at most"):
+        model_dir(REPO)
+    pickled = dict(FILES, **{"model.pt": (b"\x80\x04\x95not really", "model/model.pt")})
+    craft(hub_api, good_manifest(pickled), pickled)
+    with pytest.raises(UntrustedRepoError, match="pickle.*allow_pickle=True"):
+        model_dir(REPO)
+    assert (model_dir(REPO, allow_pickle=True) / "model.pt").read_bytes() == pickled["model.pt"][0]
+    # Same size, other bytes, a regular file: only the hash tells, and the tree is not built.
+    tampered = dict(FILES, **{"training_set_metadata.json": (b"[]\n", "model/training_set_metadata.json")})
+    craft(hub_api, good_manifest(), tampered)
+    with pytest.raises(UntrustedRepoError, match="training_set_metadata.json does not match ludwig_export.json"):
+        model_dir(REPO)
