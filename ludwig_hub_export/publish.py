@@ -45,20 +45,26 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
                       license_name=settings.license_name, license_link=settings.license_link,
                       dataset=settings.dataset, card_sections=settings.card_sections,
                       hash_cache=HashCache(settings.hash_cache) if settings.hash_cache else None)
+    from .left_out import left_out_files
+
+    left_out = left_out_files(report.layout) if report.layout is not None else {}
     try:
-        result = publish(plan, settings, console)
+        result = publish(plan, settings, console, left_out)
     finally:
         plan.cleanup()
     result.duration = time.monotonic() - started
     return result
 
 
-def publish(plan: ExportPlan, settings: ExportSettings, console: Console) -> ExportReport:
-    """Everything after the plan, on the Hub."""
+def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
+            left_out: dict[str, str] | None = None) -> ExportReport:
+    """Everything after the plan, on the Hub. `left_out`: the files of the model the plan does not upload, and
+    why (said in a dry run)."""
     from .remote import differing, look, verify
     from .repo import authenticate, ensure_repo
     from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
     from .session import HubSession, PutBytes, client_settings, deferred_error
+    from .plan import MANIFEST
     from .transfer import check_unchanged, prepare
     from .upload import upload, withdraw_manifest
 
@@ -76,10 +82,13 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console) -> Exp
             authenticate(s, first.whoami)
             seen = ensure_repo(s, first.snapshot)
             result.url = s.repo_url()
+            card = _settle_card(s, plan, seen)
             todo = differing(plan, plan.files, seen.files)
             if settings.dry_run:
-                _print_plan(console, plan, {f.path for f in todo}, settings)
+                _print_plan(console, plan, {f.path for f in todo}, settings, card, left_out or {})
                 result.files = _file_results(plan, {f.path for f in todo})
+                if todo:  # made once every file is hashed, which a dry run does not do for large ones
+                    result.files.append(FileResult(MANIFEST, 0, None, "uploaded"))
                 return result
             if not todo and _manifest_there(plan, seen):
                 console.say("every file is already on the Hub: nothing to upload")
@@ -107,6 +116,31 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console) -> Exp
         raise deferred_error(e) from e
     _say_published(console, settings, result, sum(f.status == "uploaded" for f in result.files))
     return result
+
+
+def _settle_card(s, plan: ExportPlan, seen) -> str:
+    """The card this push publishes: the generated one, or, over a README.md this tool did not write, that card
+    with only the metadata this tool owns updated (`card.card_to_publish`). Returns what happens to README.md."""
+    from .card import card_to_publish
+    from .hashing import digest_bytes
+    from .plan import CARD
+    from .remote import read_text
+
+    ours = plan.by_path()[CARD]
+    there = seen.files.get(CARD)
+    if there is None or ours.matches_remote(there):
+        return f"{CARD}: {'unchanged' if there is not None else 'the generated model card'}"
+    update = card_to_publish(read_text(s, seen, CARD), ours.data.decode(), replace_card=s.settings.replace_card)
+    if update.problems:
+        raise InvalidModelError(f"{CARD}: the repo's own card, with this tool's metadata, would be refused by the "
+                                f"Hub: {'; '.join(update.problems)}",
+                                "fix the card's metadata on the Hub, or pass --replace-card to replace the card")
+    ours.data = update.text.encode()
+    ours.size, ours.digest = len(ours.data), digest_bytes(ours.data)
+    if update.action == "keep":
+        s.report.notes.append(update.reason)
+        s.console.say(update.reason)
+    return update.reason
 
 
 def _manifest_there(plan, seen) -> bool:
@@ -139,8 +173,9 @@ def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:
             for f in plan.files]
 
 
-def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings) -> None:
-    from .plan import MANIFEST
+def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings, card: str,
+                left_out: dict[str, str]) -> None:
+    from .plan import CARD, MANIFEST
 
     console.say(f"dry run: nothing will be changed on {settings.repo_id}")
     for f in plan.files:
@@ -148,6 +183,10 @@ def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: Ex
         console.say(f"  {state:13} {f.path:40} {human_size(f.size):>10}")
     if todo:  # the manifest changes whenever a file does
         console.say(f"  {'upload':13} {MANIFEST:40} {'':>10}")
+    if CARD in todo:
+        console.say(f"  {card}")
+    for path, why in left_out.items():
+        console.say(f"  {'left out':13} {path:40} {why}")
     from .upload import batches
 
     commits = batches([f for f in plan.files if f.path in todo], settings.limits.files_per_commit)

@@ -157,3 +157,15 @@ def verify(s: HubSession, seen: Snapshot | None = None) -> dict[str, RemoteEntry
         info = s.call("repo info", lambda: s.api.repo_info(s.settings.repo_id, revision=s.revision))
         s.report.commit_oid = info.sha
     return state
+
+
+def read_text(s: HubSession, seen: Snapshot, path: str) -> str | None:
+    """The text of `path` at the snapshot's commit, None when the revision has no such file (one request)."""
+    if seen.commit is None or path not in seen.files:
+        return None
+    from huggingface_hub import hf_hub_download
+
+    local = s.call(f"read {path}", lambda: hf_hub_download(
+        s.settings.repo_id, path, revision=seen.commit, token=s.token.value, endpoint=s.settings.endpoint))
+    with open(local, encoding="utf-8", errors="replace") as f:
+        return f.read()

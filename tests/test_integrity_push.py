@@ -75,3 +75,34 @@ def test_a_large_file_rewritten_while_it_is_sent_fails_the_push_and_leaves_no_ma
     _manifest_matches_the_revision(local_hub, "tester/model")
     for shard in shards:
         assert local_hub.files("tester/model")[shard.name].lfs_oid == hashlib.sha256(shard.read_bytes()).hexdigest()
+
+
+HANDWRITTEN = "---\nlicense: mit\nlanguage: en\n---\n# My model\n\nWritten by hand: how I trained it.\n"
+
+
+def test_a_card_this_tool_did_not_write_is_kept_and_the_dry_run_says_so(
+        tmp_path, local_hub, hub_api, env_token, capsys, transfer_protocol):
+    from helpers import copy_fixture
+
+    source = copy_fixture("ecd_saved", tmp_path)
+    (source / "example.csv").write_text("a,b\n1,2\n")  # beside the model: left out, and said
+    hub_api.create_repo("tester/model", private=True)
+    hub_api.upload_file(path_or_fileobj=HANDWRITTEN.encode(), path_in_repo="README.md", repo_id="tester/model")
+
+    dry = push(source, settings(base_model=None, dry_run=True, quiet=False))
+    err = capsys.readouterr().err
+    assert "your own card is kept" in err and "example.csv" in err and "left out" in err
+    assert dry.dry_run and local_hub.read_file("tester/model", "README.md").decode() == HANDWRITTEN
+
+    report = push(source, settings(base_model=None))
+    card = local_hub.read_file("tester/model", "README.md").decode()
+    assert report.verified and "Written by hand: how I trained it." in card and "license: mit" in card
+    assert "library_name: ludwig" in card  # the metadata this tool owns
+    assert any("your own card is kept" in note for note in report.notes)
+    _manifest_matches_the_revision(local_hub, "tester/model")
+
+    again = push(source, settings(base_model=None))  # nothing changed: nothing sent
+    assert again.verified and all(f.status == "already there" for f in again.files)
+
+    replaced = push(source, settings(base_model=None, replace_card=True))
+    assert replaced.verified and "Written by hand" not in local_hub.read_file("tester/model", "README.md").decode()
