@@ -96,6 +96,14 @@ def _limits(args: argparse.Namespace):
         raise UsageError(f"--limit: {e}", "see the limits listed in `ludwig-hub-export check --help`") from None
 
 
+class _TypedFlag(argparse.Action):
+    """Stores the value, and the flag as typed (-r, --repo_id) in `<dest>_flag`, for errors to name it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
+
+
 def _path_or_url(text: str) -> str | Path:
     """A URL (s3://, gs://, ...) stays a string: Path() would fold its '//'."""
     from .storage import is_url
@@ -292,6 +300,13 @@ def _upload(args: argparse.Namespace) -> int:
         raise UsageError(f"-p {args.private!r} is not True or False", "use -p (private), or -p False (public)")
     private = value in ("true", "1", "yes")
     args.public = not private
+    if args.dataset_name:
+        from .card_metadata import is_repo_id
+
+        if not is_repo_id(args.dataset_name):
+            raise UsageError(f"-dn {args.dataset_name!r} is not a Hub dataset id",
+                             "give the dataset's id on the Hub, e.g. -dn my-org/my-data, or leave -dn out")
+        args.dataset = args.dataset_name
     report = push(args.model_path, _settings(args, args.repo_id))
     _print_push(report, "human")
     return EXIT_OK
@@ -374,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "back to one commit per file when that keeps failing. Reruns upload only what is missing. "
                     "Every file is verified on the Hub at the end.")
     model_source(push_cmd)
-    push_cmd.add_argument("--repo-id", required=True, metavar="NAMESPACE/NAME", help="the Hub repo to publish to")
+    push_cmd.add_argument("--repo-id", required=True, metavar="NAMESPACE/NAME", action=_TypedFlag,
+                          help="the Hub repo to publish to: NAMESPACE/NAME, or its URL on the Hub")
     hub_access(push_cmd)
     push_cmd.add_argument("--base-model", metavar="ORG/NAME",
                           help="Hub id of the base model (replaces a local path in the uploaded copies)")
@@ -426,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="The flags of `ludwig upload hf_hub`, so a script can switch by changing the program name. "
                     "One difference on purpose: a new repo is private unless -p False is given.")
     upload.add_argument("service", choices=["hf_hub"], help="only hf_hub")
-    upload.add_argument("-r", "--repo_id", "--repo-id", dest="repo_id", required=True, help="username/repo_name")
+    upload.add_argument("-r", "--repo_id", "--repo-id", dest="repo_id", required=True, action=_TypedFlag,
+                        help="username/repo_name")
     upload.add_argument("-m", "--model_path", "--model-path", dest="model_path", type=_path_or_url, required=True,
                         help="the trained model: run directory, its model/ directory, or a model.save() directory")
     upload.add_argument("-p", "--private", nargs="?", const="True", default=None, metavar="{True,False}",
@@ -438,9 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("-d", "--commit_description", "--commit-description", dest="commit_description",
                         help="commit description")
     upload.add_argument("-l", "--logging_level", default="info", help="accepted for compatibility")
+    # Ludwig's own -df/-dn, defined so that -dn is not read as -d n. Ludwig's hf_hub upload ignores both; here
+    # -dn names the card's dataset.
+    upload.add_argument("-df", "--dataset_file", "--dataset-file", dest="dataset_file",
+                        help="accepted for compatibility (not uploaded, as with ludwig upload)")
+    upload.add_argument("-dn", "--dataset_name", "--dataset-name", dest="dataset_name", metavar="ORG/NAME",
+                        help="Hub id of the training dataset: the card lists it (as push --dataset)")
+    upload.add_argument("--latest", action="store_true", help="with several runs in results/, take the newest")
     upload.add_argument("--base-model", metavar="ORG/NAME", help="Hub id of the base model (adapters)")
     hub_access(upload)
-    for name, default in (("latest", False), ("adapter", False), ("convert_pickle", False), ("create_pr", False),
+    for name, default in (("adapter", False), ("convert_pickle", False), ("create_pr", False),
                           ("dry_run", False), ("token_command", None), ("license", None), ("min_interval", 0.0),
                           ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
                           ("limit", None), ("quiet", False), ("json", False), ("format", None),

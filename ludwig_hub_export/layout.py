@@ -109,6 +109,8 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
     if (source / "results").is_dir() and not any(_is_run_dir(d) for d in source.iterdir() if d.is_dir()):
         source = source / "results"  # the directory `ludwig train` ran in
     runs = sorted((d for d in source.iterdir() if d.is_dir() and _is_run_dir(d)), key=lambda d: d.stat().st_mtime)
+    if len(runs) > 1 and latest:  # say which: a user reading the result must know what was published
+        _say_once(f"--latest: taking {runs[-1]}, the newest of the {len(runs)} runs in {source}")
     if len(runs) == 1 or (runs and latest):
         return runs[-1] / "model", runs[-1]
     if len(runs) > 1:
@@ -121,6 +123,18 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
         f"{source}: no Ludwig model here (no {HYPERPARAMETERS} in it, in model/, or in a run directory below it)",
         "give the directory passed to model.save(), or the results/ or run directory written by `ludwig train`",
     )
+
+
+_said: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    """One line on stderr, once per process (the layout of one source may be found more than once)."""
+    if line not in _said:
+        _said.add(line)
+        import sys
+
+        print(line, file=sys.stderr)
 
 
 def _hyperopt_run(source: Path) -> Path | None:

@@ -286,3 +286,38 @@ def test_a_read_member_of_the_org_is_refused_even_when_every_file_is_there(tmp_p
     err = capsys.readouterr().err
     assert "contributor" in err and "--create-pr" in err
     assert len(local_hub.requests("commit")) == commits  # neither changed the repo
+
+
+# --- the Ludwig-shaped CLI: upload's own flags, --latest says which run (items 8, 9) ----------------------------
+
+def _two_runs(tmp_path):
+    import shutil
+
+    results = copy_fixture("ecd_run", tmp_path) / "results"
+    older, newer = results / "api_experiment_run", results / "api_experiment_run_1"
+    shutil.copytree(older, newer)
+    os.utime(older, (time.time() - 3600, time.time() - 3600))
+    return tmp_path / "ecd_run", newer
+
+
+def test_latest_says_which_run_it_took(tmp_path, capsys):
+    workdir, newer = _two_runs(tmp_path)
+    assert cli.main(["check", str(workdir)]) == 2
+    assert "--latest" in capsys.readouterr().err
+    assert cli.main(["check", str(workdir), "--latest", "--quiet"]) == 0
+    taken = [line for line in capsys.readouterr().err.splitlines() if "--latest" in line]
+    assert len(taken) == 1 and str(newer) in taken[0] and "newest of the 2 runs" in taken[0]
+
+
+def test_upload_takes_ludwigs_own_flags_and_latest(tmp_path, local_hub, env_token, capsys):
+    workdir, newer = _two_runs(tmp_path)
+    for flag in ("-r", "--repo_id", "--repo-id"):
+        assert cli.main(["upload", "hf_hub", flag, "model", "-m", str(workdir), "--latest"]) == 2
+        assert f"{flag} 'model' has no namespace" in capsys.readouterr().err
+    assert cli.main(["upload", "hf_hub", "-r", "tester/m", "-m", str(workdir), "--latest", "-dn", "org/data",
+                     "-df", "data/train.csv", "-d", "a description", "-p", "False"]) == 0
+    out, err = capsys.readouterr()
+    assert str(newer) in err and out.strip().endswith("tester/m")
+    card = local_hub.read_file("tester/m", "README.md").decode()
+    assert "org/data" in card  # -dn is the card's dataset; -d stays the commit description
+    assert [c for c in local_hub.commits("tester/m") if "a description" in c.message]
