@@ -169,7 +169,6 @@ class HashCache:
         self.bytes_read = 0
         self._entries = JsonEntries(self.path)
         self._reading: dict[str, object] = {}  # key -> Future of a file being hashed now
-        self._stopped = threading.Event()
 
     def stat(self, path: Path) -> FileState:
         """The file's state now: take it before a read whose digest is to be cached (see `put`)."""
@@ -240,29 +239,6 @@ class HashCache:
         raise ExportError(f"{path}: the file changed while it was read, {self.MAX_TRIES} times in a row",
                           "wait until whatever writes it (training, a copy, a sync tool) has finished, then run "
                           "the same command again")
-
-    def hash_ahead(self, paths: list[Path]) -> None:
-        """Start hashing `paths` the cache does not know, one after another in a thread of their own (hashlib
-        runs without the GIL, so on another core), while this thread goes on. Whoever asks for one of them later
-        gets it from the cache or waits for that read. `stop()` ends it after the file at hand."""
-        todo = [p for p in paths if self.cached(p) is None]
-        if not todo:
-            return
-
-        def run() -> None:
-            for path in todo:
-                if self._stopped.is_set():
-                    return
-                try:
-                    self.digest(path)
-                except Exception:  # noqa: BLE001 - whoever needs this file reads it again and reports the error
-                    pass
-
-        threading.Thread(target=run, name="hash-ahead", daemon=True).start()
-
-    def stop(self) -> None:
-        """No more hashing ahead (the export ended)."""
-        self._stopped.set()
 
     def cached(self, path: Path) -> Digest | None:
         """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before, and its times are

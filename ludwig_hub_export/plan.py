@@ -147,8 +147,6 @@ class ExportPlan:
         return sum(f.size for f in self.files)
 
     def cleanup(self) -> None:
-        if self.cache is not None:
-            self.cache.stop()  # no more hashing ahead for an export that has ended
         if self.workdir is not None:
             self.workdir.cleanup()
             self.workdir = None
