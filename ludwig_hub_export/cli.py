@@ -521,6 +521,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What Ctrl-C leaves, and that the same command resumes from it.
+_PUSH_INTERRUPTED = ("interrupted: nothing on the Hub changed unless a commit was reported above; files sent so far "
+                     "are kept by the Hub, so the same command resumes and sends only the rest")
+_INTERRUPTED = {
+    "push": _PUSH_INTERRUPTED, "upload": _PUSH_INTERRUPTED,
+    "pull": "interrupted: files verified so far stay in DEST's staging area; the same command resumes and "
+            "downloads only the rest",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -536,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": e.message, "remedy": e.remedy, "exit_code": e.exit_code}))
         return e.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_INTERRUPTED.get(getattr(args, "command", None), "interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

@@ -611,4 +611,5 @@ def test_ctrl_c_during_an_upload_ends_the_push_at_once(tmp_path, local_hub, tran
         process.kill()
     assert time.monotonic() - interrupted < 15
     assert process.returncode == 130 and "interrupted" in err
+    assert "nothing on the Hub changed unless a commit was reported" in err and "the same command resumes" in err
     assert "ludwig_export.json" not in local_hub.files("tester/ecd")
