@@ -255,10 +255,12 @@ def _print_push(report, fmt: str) -> None:
               f"{report.repo_id}" if fmt == "human" else url)
     elif fmt == "quiet":
         print(url)
-    else:
+    else:  # the one summary of the push (the log on stderr does not repeat it)
+        from .limits import human_size
+
         uploaded = sum(f.status == "uploaded" for f in report.files)
-        print(f"published {report.repo_id} ({report.kind}): {uploaded} of {len(report.files)} file(s) uploaded, "
-              f"all verified, commit {report.commit_oid}")
+        print(f"published {report.repo_id} ({report.kind}): {uploaded} of {len(report.files)} file(s) uploaded "
+              f"({human_size(report.bytes_uploaded)}), all verified, commit {report.commit_oid}")
         print(url)
 
 
