@@ -338,3 +338,15 @@ def test_a_push_says_its_summary_once_and_a_dry_run_one_count(tmp_path, local_hu
     assert out.splitlines()[-1] == f"{local_hub.url}/tester/m"
     summaries = [line for line in (out + err).splitlines() if line.startswith("published")]
     assert len(summaries) == 1 and "6 of 6 file(s) uploaded" in summaries[0], out + err
+
+
+# --- load_ludwig_model takes LudwigModel.load's keywords (item 10) ----------------------------------------------
+
+def test_load_ludwig_model_passes_load_keywords_through(tmp_path):
+    from helpers import MANIFEST
+
+    from ludwig_hub_export import load_ludwig_model
+
+    copy_fixture("ecd_saved", tmp_path)
+    model = load_ludwig_model(tmp_path / MANIFEST["ecd_saved"]["model_dir"], backend="local")
+    assert type(model.backend).__name__ == "LocalBackend"
