@@ -70,7 +70,7 @@ def test_the_cards_install_and_load_lines_give_the_pushed_models_predictions(nam
 
 
 def test_a_second_load_downloads_nothing_offline_asks_nothing_and_a_branch_follows_its_commit(
-        tmp_path, local_hub, env_token, monkeypatch):
+        tmp_path, local_hub, hub_api, env_token, monkeypatch):
     from huggingface_hub import constants
 
     from ludwig_hub_export import load_ludwig_model
@@ -93,7 +93,6 @@ def test_a_second_load_downloads_nothing_offline_asks_nothing_and_a_branch_follo
     assert local_hub.log == []
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     # A new commit on main: the branch now names it; the old commit stays loadable by its id.
-    hub_api = __import__("huggingface_hub").HfApi(endpoint=local_hub.url, token=env_token)
     hub_api.upload_file(path_or_fileobj=b"notes\n", path_in_repo="NOTES.txt", repo_id="tester/ecd")
     second = model_dir("tester/ecd")
     assert second != cold and local_hub.commits("tester/ecd")[0].oid in str(second)
@@ -152,3 +151,18 @@ def test_load_refuses_what_pull_refuses_before_fetching_the_weights(tmp_path, lo
     craft(hub_api, good_manifest(), tampered)
     with pytest.raises(UntrustedRepoError, match="training_set_metadata.json does not match ludwig_export.json"):
         model_dir(REPO)
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("hf://user/repo", ("user/repo", None)), ("hf://user/repo@v1", ("user/repo", "v1")),
+    ("hf://user/repo@refs%2Fpr%2F1", ("user/repo", "refs/pr/1")), ("hf://user/repo@refs/pr/1", ("user/repo", "refs/pr/1")),
+    ("hf://repo", None), ("hf://user/repo@", None), ("hf://a/b/c", None), ("hf:///repo", None),
+])
+def test_hf_paths(path, expected):
+    from ludwig_hub_export.loading import parse_hf_path
+
+    if expected is None:
+        with pytest.raises(UsageError, match="hf://user/repo"):
+            parse_hf_path(path)
+    else:
+        assert parse_hf_path(path) == expected
