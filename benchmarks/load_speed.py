@@ -48,7 +48,15 @@ def make_model(root: Path, total: int) -> Path:
     config.update({"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 8,
                    "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": hidden // 2})
     shutil.rmtree(weights)
-    AutoModelForCausalLM.from_config(config).save_pretrained(weights, max_shard_size=int(total / 8 * 1.15))
+    llm = AutoModelForCausalLM.from_config(config)
+    size = sum(p.numel() * p.element_size() for p in llm.parameters())
+    for step in range(40):  # transformers packs tensors by size, not by layer: find a limit that gives 8 shards
+        shutil.rmtree(weights, ignore_errors=True)
+        llm.save_pretrained(weights, max_shard_size=int(size / 8 * (1 + step / 100)))
+        if len(list(weights.glob("*.safetensors"))) == 8:
+            break
+    else:
+        raise SystemExit("no shard size gives 8 shards: pick another --size-mib")
     return model
 
 
