@@ -14,6 +14,7 @@ import errno
 import json
 import math
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -84,8 +85,13 @@ def locked(dest: Path, wait: float = LOCK_WAIT):
     ours = state_dir(dest)
     if ours.is_symlink() or ours.exists() and not ours.is_dir():
         raise UsageError(f"{ours} is not the directory an earlier pull left", f"remove {ours}")
-    ours.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ours / "lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        ours.mkdir(parents=True, exist_ok=True)
+        fd = os.open(ours / "lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:
+        if created:  # e.g. no inode left: DEST goes as it came
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
     try:
         deadline = time.monotonic() + wait
         while fcntl is not None:

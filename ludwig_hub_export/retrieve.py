@@ -91,35 +91,44 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
     manifest = parse_manifest(raw, repo_id)
     refuse_pickle(manifest, repo_id, allow_pickle)
-    label = f"{repo_id}@{commit[:12]}"
-    check_against_listing(manifest, siblings, label)
+    check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
 
-    staging = state_dir(dest) / "staging"
-    with locked(dest, lock_wait) as created:
-        try:
-            state = _check_dest(dest, repo_id, manifest)
-            keep = {e.target for e in manifest.files if state is not None and state.intact(dest, e.target)
-                    and state.files[e.target]["sha256"] == e.sha256}
-            todo = _missing([e for e in manifest.files if e.target not in keep], staging / "objects")
-            dirs = len({str(Path(e.target).parent) for e in manifest.files}) + 4  # staging's own directories
-            check_room(dest, [e.size for e in todo] + [len(raw)], dirs, label)
-            for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
-                shutil.rmtree(staging / leftover, ignore_errors=True)
-            for area in (staging, staging / "objects", staging / "tmp"):
-                area.mkdir(exist_ok=True)
-                resolve_inside(dest, str(area.relative_to(dest)), "the staging area", repo_id)
-            result = PullResult(repo_id, commit, dest, manifest.kind, revision,
-                                resumed=len({e.sha256 for e in manifest.files if e.target not in keep}) - len(todo))
-            result.bytes_downloaded = _download_all(hub, todo, commit, staging, max_workers, progress)
-            result.downloaded = len(todo)
-            _move_into_place(manifest, raw, dest, staging, result, state, keep)
-        except BaseException as e:
-            if created and not any((staging / "objects").glob("*")):
-                shutil.rmtree(dest, ignore_errors=True)  # nothing worth keeping: DEST goes as it came
-            number = disk_failure(e) if isinstance(e, Exception) else None
-            if number is not None:
-                raise disk_error(number, dest, sum(x.size for x in manifest.files)) from None
+    try:
+        with locked(dest, lock_wait) as created:
+            try:
+                return _fill(dest, hub, manifest, raw, PullResult(repo_id, commit, dest, manifest.kind, revision),
+                             max_workers, progress)
+            except BaseException:
+                if created and not any((state_dir(dest) / "staging" / "objects").glob("*")):
+                    shutil.rmtree(dest, ignore_errors=True)  # nothing worth keeping: DEST goes as it came
+                raise
+    except Exception as e:  # a full disk, a quota, no file handles: anywhere, also inside the client
+        number = disk_failure(e)
+        if number is None:
             raise
+        raise disk_error(number, dest, sum(x.size for x in manifest.files)) from None
+
+
+def _fill(dest: Path, hub: _Hub, manifest: Manifest, raw: bytes, result: PullResult, max_workers: int,
+          progress: bool | None) -> PullResult:
+    """Under DEST's lock: download what DEST and the staging area lack, then move it into place."""
+    staging = state_dir(dest) / "staging"
+    state = _check_dest(dest, result.repo_id, manifest)
+    keep = {e.target for e in manifest.files if state is not None and state.intact(dest, e.target)
+            and state.files[e.target]["sha256"] == e.sha256}
+    changed = [e for e in manifest.files if e.target not in keep]
+    todo = _missing(changed, staging / "objects")
+    dirs = len({str(Path(e.target).parent) for e in manifest.files}) + 4  # staging's own directories
+    check_room(dest, [e.size for e in todo] + [len(raw)], dirs, f"{result.repo_id}@{result.commit[:12]}")
+    for leftover in ("tree", "tmp"):  # a layout an earlier run did not finish moving; partial downloads
+        shutil.rmtree(staging / leftover, ignore_errors=True)
+    for area in (staging, staging / "objects", staging / "tmp"):
+        area.mkdir(exist_ok=True)
+        resolve_inside(dest, str(area.relative_to(dest)), "the staging area", result.repo_id)
+    result.resumed = len({e.sha256 for e in changed}) - len(todo)
+    result.bytes_downloaded = _download_all(hub, todo, result.commit, staging, max_workers, progress)
+    result.downloaded = len(todo)
+    _move_into_place(manifest, raw, dest, staging, result, state, keep)
     return result
 
 

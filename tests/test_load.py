@@ -155,7 +155,8 @@ def test_load_refuses_what_pull_refuses_before_fetching_the_weights(tmp_path, lo
 
 @pytest.mark.parametrize("path,expected", [
     ("hf://user/repo", ("user/repo", None)), ("hf://user/repo@v1", ("user/repo", "v1")),
-    ("hf://user/repo@refs%2Fpr%2F1", ("user/repo", "refs/pr/1")), ("hf://user/repo@refs/pr/1", ("user/repo", "refs/pr/1")),
+    ("hf://user/repo@refs%2Fpr%2F1", ("user/repo", "refs/pr/1")),
+    ("hf://user/repo@refs/pr/1", ("user/repo", "refs/pr/1")),
     ("hf://repo", None), ("hf://user/repo@", None), ("hf://a/b/c", None), ("hf:///repo", None),
 ])
 def test_hf_paths(path, expected):

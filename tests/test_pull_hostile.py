@@ -317,6 +317,7 @@ def many_files(n: int, size: int) -> dict:
 @pytest.mark.parametrize("size,inodes,files,needle", [
     ("64k", 1000, 20, "4096-byte blocks"),  # 20 files of 10 bytes: 200 bytes, but 20 blocks of 16
     ("4m", 12, 20, "inodes"),
+    ("4m", 2, 2, "no space left"),  # not even an inode for pull's own directory
 ])
 def test_the_free_space_check_counts_blocks_and_inodes_before_downloading(
         size, inodes, files, needle, small_disk, tmp_path, capsys, local_hub, hub_api, env_token):
