@@ -20,3 +20,26 @@ def child_env(local_hub, transfer_protocol, tmp_path) -> dict:
     env.update(local_hub.env(token=local_hub.token, hf_home=tmp_path / "hf-home"))
     env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
     return env
+
+
+@pytest.fixture(scope="session")
+def isolated_ray():
+    """A Ray instance of the tests' own, shut down at the end of the session.
+
+    `address="local"` starts a new one: a bare `ray.init()` would join a cluster already running here (RAY_ADDRESS,
+    or the last `ray start`). Its own temp dir (short: Ray's socket paths are limited), its own free ports, no
+    dashboard, one CPU. Shut down even when a test fails, so no Ray process is left behind: outside pytest,
+    Ludwig 0.17 picks its backend with `ray.init("auto")` (ludwig/backend/__init__.py `_has_ray`), which joins
+    any Ray instance running on the machine, and a `ludwig train` beside the tests would run on theirs."""
+    import shutil
+    import tempfile
+
+    ray = pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="ray-tests-", dir="/tmp")
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _temp_dir=temp)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -12,7 +12,7 @@ from ludwig_hub_export.hyperopt import read_experiment
 
 
 @pytest.mark.slow
-def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, local_hub, monkeypatch):
+def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, local_hub, monkeypatch, isolated_ray):
     import make_hyperopt_fixture as gen
 
     from ludwig_hub_export.callback import HubExportCallback
