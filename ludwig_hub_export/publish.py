@@ -114,7 +114,6 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
                 result.url = f"{result.url}/tree/{s.revision}"
     except Deferred as e:  # the pacer, inside a client call, found the quota spent for longer than the budget
         raise deferred_error(e) from e
-    _say_published(console, settings, result, sum(f.status == "uploaded" for f in result.files))
     return result
 
 
@@ -160,12 +159,6 @@ def _bytes_sent(out, put_bytes, landed: dict) -> int:
     stored = [f for f in out.files if f.path in landed and landed[f.path].sha256 is not None]
     regular = sum(f.size for f in out.files if f not in stored)
     return regular + (sum(f.size for f in stored) if client_hashes_while_uploading() else put_bytes.total)
-
-
-def _say_published(console: Console, settings: ExportSettings, result: ExportReport, uploaded: int) -> None:
-    # The URL is the result: the command line prints it last, on stdout.
-    console.say(f"published {settings.repo_id} ({uploaded} file(s) uploaded, {human_size(result.bytes_uploaded)}"
-                f", verified) at commit {result.commit_oid}")
 
 
 def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:

@@ -326,7 +326,6 @@ def test_upload_takes_ludwigs_own_flags_and_latest(tmp_path, local_hub, env_toke
 
 # --- one summary, one count (item 13) ---------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="publish._say_published repeats the summary on stderr (the lead's to drop)")
 def test_a_push_says_its_summary_once_and_a_dry_run_one_count(tmp_path, local_hub, env_token, capsys):
     source = copy_fixture("ecd_saved", tmp_path)
     assert cli.main(["push", str(source), "--repo-id", "tester/m", "--dry-run"]) == 0
