@@ -149,7 +149,7 @@ def main() -> None:
     disable_progress_bars()
     from ludwig_hub_export.errors import ExportError
     from ludwig_hub_export.hyperopt import read_experiment
-    from ludwig_hub_export.publish import export
+    from ludwig_hub_export.api import export
     from ludwig_hub_export.retry import RetryPolicy
     from ludwig_hub_export.sweep import export_sweep
 

@@ -13,7 +13,7 @@ _EXPORTS = {
     "CheckReport": ("checks", "CheckReport"),
     "normalize": ("normalization", "normalize"),
     "find_layout": ("layout", "find_layout"),
-    "export": ("publish", "export"),
+    "export": ("api", "export"),
     "push": ("publish", "push"),
     "ExportSettings": ("settings", "ExportSettings"),
     "ExportReport": ("report", "ExportReport"),

@@ -127,7 +127,7 @@ class HubExportCallback(Callback):
         self._originals.clear()
 
     def _export(self, model_dir: Path) -> None:
-        from .publish import export
+        from .api import export
 
         source = model_dir.parent if model_dir.name == "model" else model_dir
         try:

@@ -4,7 +4,7 @@
     (`transfer.prepare`) -> commit (`upload`) -> verify
 
 Each step takes the last one's result. Every request goes through huggingface_hub's public API, under the one
-retry policy (`HubSession.call`). The CLI, the Python API (`export`), the callback and sweeps all run this.
+retry policy (`HubSession.call`). The CLI, the Python API (`api.export`), the callback and sweeps all run this.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .errors import HubError, InvalidModelError, UsageError
+from .errors import HubError, InvalidModelError
 from .limits import human_size
 from .progress import Console
 from .report import ExportReport, FileResult
@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .plan import ExportPlan
 
-__all__ = ["ExportReport", "ExportSettings", "FileResult", "export", "push"]
+__all__ = ["ExportReport", "ExportSettings", "FileResult", "push"]
 
 
 def push(path: str | Path, settings: ExportSettings) -> ExportReport:
@@ -187,26 +187,3 @@ def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: Ex
                 f"{human_size(sum(f.size for f in plan.files if f.path in todo))}")
     for note in plan.notes:
         console.say(f"  note: {note}")
-
-
-def export(model, repo_id: str, **options) -> ExportReport:
-    """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
-    which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields."""
-    if isinstance(model, (str, Path)):
-        from .hyperopt import is_experiment
-
-        if is_experiment(model, options.get("storage_options")):  # a hyperopt output: its best trial
-            from .sweep import export_best
-
-            return export_best(model, repo_id, **options)
-    settings = ExportSettings(repo_id=repo_id, **options)
-    if isinstance(model, (str, Path)):
-        return push(model, settings)
-    if not (hasattr(model, "save") and hasattr(model, "config_obj")):
-        raise UsageError(f"cannot export a {type(model).__name__}",
-                         "pass a LudwigModel or the path of a saved model (model.save(), ludwig train results)")
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="ludwig-hub-export-model-") as tmp:
-        model.save(tmp)
-        return push(tmp, settings)

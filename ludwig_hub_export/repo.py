@@ -12,7 +12,7 @@ def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
     """`whoami`: the answer already at hand (`remote.look`), else asked now."""
     info = whoami if whoami is not None else s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
-    auth.check_can_write(identity, s.token, s.settings.repo_id)
+    auth.check_can_write(identity, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
     s.console.once(f"authenticated as {identity.user} with the {s.token}")
     return identity
 

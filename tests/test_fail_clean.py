@@ -263,6 +263,17 @@ def test_the_callback_refuses_bad_options_when_made_not_after_training(args, opt
     assert local_hub.requests() == []
 
 
+@pytest.mark.parametrize("options,says", [({"licence": "mit"}, "did you mean license="),
+                                          ({"token": "hf_Qx7a\nZk9b"}, "line break")])
+def test_export_refuses_bad_options_before_reading_or_sending_anything(options, says, tmp_path, local_hub):
+    from ludwig_hub_export import export
+
+    with pytest.raises(UsageError) as err:
+        export(tmp_path / "no-such-model", "me/model", **options)
+    assert says in str(err.value) and "Zk9b" not in str(err.value)
+    assert local_hub.requests() == []
+
+
 def test_the_callback_takes_a_hub_url_and_its_branch(local_hub):
     from ludwig_hub_export.callback import HubExportCallback
 

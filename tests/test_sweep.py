@@ -13,11 +13,11 @@ import pytest
 from helpers import FIXTURES, wait_until_not_racy
 from huggingface_hub import HfApi
 
+from ludwig_hub_export.api import export
 from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError, InvalidModelError, UsageError
 from ludwig_hub_export.hyperopt import read_experiment
 from ludwig_hub_export.rate_plan import RateQuotas
 from ludwig_hub_export.retrieve import pull
-from ludwig_hub_export.publish import export
 from ludwig_hub_export.retry import RetryPolicy
 from ludwig_hub_export.sweep import export_sweep
 
