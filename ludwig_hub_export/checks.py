@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from . import adapters
 from .card_metadata import is_repo_id
 from .errors import InvalidModelError, UsageError
-from .layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS, HYPERPARAMETERS, METADATA, ModelLayout, find_layout
+from .layout import find_layout
+from .saved_model import ADAPTER_CONFIG, ADAPTER_WEIGHTS, HYPERPARAMETERS, METADATA, ModelLayout
 from .limits import HubLimits, human_size
 from .safetensors_header import SafetensorsError, SafetensorsHeader, read_header
 from .user_files import not_regular, parse_json, read_regular

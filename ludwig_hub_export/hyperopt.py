@@ -305,20 +305,20 @@ def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file
 
 
 def _describe_run(t: Trial) -> None:
-    from .layout import _is_run_dir, find_layout
+    from .saved_model import describe_run, is_run_dir
 
-    runs = [d for d in _subdirs(t.directory) if not is_checkpoint_copy(d) and _is_run_dir(d)]
+    runs = [d for d in _subdirs(t.directory) if not is_checkpoint_copy(d) and is_run_dir(d)]
     if len(runs) > 1:
         t.problem = t.problem or f"{len(runs)} run directories in {t.directory.name}"
         return
     if not runs:
-        copies = [d for d in _subdirs(t.directory) if is_checkpoint_copy(d) and _is_run_dir(d)]
+        copies = [d for d in _subdirs(t.directory) if is_checkpoint_copy(d) and is_run_dir(d)]
         t.problem = t.problem or ("only Ray's checkpoint copy (configs, no model weights): the run directory is "
                                   "missing" if copies else "no run directory: the trial ended before saving a model")
         return
     t.run_dir = runs[0]
     try:
-        layout = find_layout(t.run_dir)
+        layout = describe_run(t.run_dir)
     except ExportError as e:
         t.problem = t.problem or e.message
         return
@@ -340,12 +340,12 @@ def trial_of_run(source: Path) -> Path | None:
     """For layout: the run directory a trial_* directory means (never Ray's checkpoint copy)."""
     if not is_trial_dir(source):
         return None
-    from .layout import _is_run_dir
+    from .saved_model import is_run_dir
 
-    runs = [d for d in _subdirs(source) if not is_checkpoint_copy(d) and _is_run_dir(d)]
+    runs = [d for d in _subdirs(source) if not is_checkpoint_copy(d) and is_run_dir(d)]
     if len(runs) == 1:
         return runs[0]
-    if not runs and any(_is_run_dir(d) for d in _subdirs(source)):
+    if not runs and any(is_run_dir(d) for d in _subdirs(source)):
         raise InvalidModelError(f"{source}: only Ray's checkpoint copy is here (configs, no model weights); the "
                                 "trial's run directory is missing", "publish another trial, or rerun this one")
     return None

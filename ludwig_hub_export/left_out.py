@@ -3,7 +3,7 @@ the dry run say it rather than leave files out silently (issue 27 #7)."""
 
 from __future__ import annotations
 
-from .layout import MODEL_DIR_SKIP, RUN_FILES, ModelLayout
+from .saved_model import MODEL_DIR_SKIP, RUN_FILES, ModelLayout
 
 CARD = "README.md"
 

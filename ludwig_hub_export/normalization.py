@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
-from .layout import ModelLayout, find_layout
+from .layout import find_layout
+from .saved_model import ModelLayout
 
 
 @dataclass

@@ -28,7 +28,7 @@ from . import __version__, card
 from .adapters import base_model_kind, convert_pickle_to_safetensors
 from .checks import CheckReport
 from .hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
-from .layout import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
+from .saved_model import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 from .local_paths import model_paths, rewrite_json_bytes, rewrite_local_paths
 from .ludwig_compat import drop_null_adapters
 from .user_files import parse_json, read_json_file
