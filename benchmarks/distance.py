@@ -86,10 +86,17 @@ def requests_of(before: dict, after: dict) -> Counter:
     return Counter({k: n for k, n in counts.items() if n > 0 and k != "admin"})
 
 
+TIMEOUT = 1800.0  # seconds a measured process may take (--timeout)
+
+
 def measure(tool: str, model: Path, folder: Path, repo: str, env: dict, code: Path, control, before: dict) -> dict:
     started = time.perf_counter()
-    out = subprocess.run(command(tool, model, folder, repo, code), env=env, cwd=code, capture_output=True,
-                         text=True)
+    try:
+        out = subprocess.run(command(tool, model, folder, repo, code), env=env, cwd=code, capture_output=True,
+                             text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as e:  # killed: recorded as a failure, the run goes on
+        out = subprocess.CompletedProcess(e.cmd, -9, _text(e.stdout),
+                                          _text(e.stderr) + f"\ntimed out after {TIMEOUT:g} s")
     wall = time.perf_counter() - started
     after = control.stats()
     sample = {"wall": wall, "ok": out.returncode == 0, "requests": dict(requests_of(before, after)),
@@ -100,6 +107,10 @@ def measure(tool: str, model: Path, folder: Path, repo: str, env: dict, code: Pa
         sample["error"] = (out.stderr or out.stdout)[-1500:]
         print(f"    {tool} failed (exit {out.returncode}): {sample['error'][-400:]}", flush=True)
     return sample
+
+
+def _text(data) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
 
 
 def run_round(tools, model: Path, folder: Path, name: str, transfer: str, base_env: dict, code: Path, control,
@@ -190,9 +201,13 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--pairs", type=int, default=5, help="rounds per case, the tools' order rotating")
     parser.add_argument("--json-out", type=Path, help="write every measurement and the medians here")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds a measured process may take "
+                                                                       "before it is killed and counted as failed")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the first, uncounted run of each tool (it compiles the bytecode)")
     args = parser.parse_args()
+    global TIMEOUT
+    TIMEOUT = args.timeout
     code = args.code.resolve()
     tools = args.tools.split(",")
     models = args.models.split(",")
