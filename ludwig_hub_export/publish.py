@@ -1,6 +1,6 @@
 """`push`: publish a checked model to the Hub, as a straight pipeline of values.
 
-    check -> plan -> look (whoami and the revision, at once) -> what the revision lacks -> what to send
+    check -> plan -> read the revision -> what it lacks -> what to send
     (`transfer.prepare`) -> commit (`upload`) -> verify
 
 Each step takes the last one's result. Every request goes through huggingface_hub's public API, under the one
@@ -58,9 +58,10 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
 
 def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
             left_out: dict[str, str] | None = None) -> ExportReport:
-    """Everything after the plan, on the Hub. `left_out`: the files of the model the plan does not upload, and
-    why (said in a dry run)."""
-    from .remote import differing, look, verify
+    """Everything after the plan, on the Hub: the target revision read once, then what it lacks sent and
+    committed, and the result read back. `left_out`: the files of the model the plan does not upload, and why
+    (said in a dry run)."""
+    from .remote import differing, snapshot, verify
     from .repo import authenticate, ensure_repo
     from .retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
     from .session import HubSession, PutBytes, client_settings, deferred_error
@@ -78,23 +79,25 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
             s = HubSession(settings, plan, console, deadline, put_bytes)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
-            first = look(s)
-            authenticate(s, first.whoami)
-            seen = ensure_repo(s, first.snapshot)
+            seen = ensure_repo(s, snapshot(s))
             result.url = s.repo_url()
             card = _settle_card(s, plan, seen)
             todo = differing(plan, plan.files, seen.files)
             if settings.dry_run:
+                authenticate(s)  # would the token be allowed to write here?
                 _print_plan(console, plan, {f.path for f in todo}, settings, card, left_out or {})
                 result.files = _file_results(plan, {f.path for f in todo})
                 if todo:  # made once every file is hashed, which a dry run does not do for large ones
                     result.files.append(FileResult(MANIFEST, 0, None, "uploaded"))
                 return result
             if not todo and _manifest_there(plan, seen):
+                authenticate(s)  # nothing is written: whoami is what says the token may write here
                 console.say("every file is already on the Hub: nothing to upload")
                 verify(s, seen)  # nothing changed since the snapshot, which is the verification
                 result.files = _file_results(plan, set())
             else:
+                # The Hub's answer to the first write says whether the token may (`HubSession` explains a 403).
+                console.say(f"publishing with the {s.token}")
                 out = prepare(s, plan, todo, seen.files)
                 result.files = _file_results(plan, {f.path for f in out.files})
                 try:

@@ -82,29 +82,6 @@ def snapshot(s: HubSession, revision: str | None = None) -> Snapshot:
     return s.call("repo info", lambda: _fetch_snapshot(s, revision))
 
 
-class Look(namedtuple("Look", "whoami snapshot")):
-    """The first two answers of a push: who the token belongs to (`HfApi.whoami`) and the target revision."""
-
-    __slots__ = ()
-
-
-def look(s: HubSession) -> Look:
-    """`whoami` and the revision's `snapshot`, asked at once: independent requests, so together they cost one
-    round trip. The snapshot's first try runs beside `whoami`; if it fails it is asked again under the retry
-    policy once `whoami` has settled the token (so a 401 refreshes it once, not in two threads)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot") as pool:
-        first = pool.submit(_fetch_snapshot, s)
-        whoami = s.call("whoami", lambda: s.api.whoami(cache=False))
-        try:
-            seen = first.result()
-        except Exception:  # noqa: BLE001 - any failure: taken again, properly, under the retry policy
-            s.report.retries += 1
-            seen = snapshot(s)
-    return Look(whoami, seen)
-
-
 def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None,
             state: dict[str, RemoteEntry] | None = None) -> list[PlannedFile]:
     """The files whose bytes the remote revision (or `state`, a snapshot's files) does not have at their path.

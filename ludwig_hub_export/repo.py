@@ -8,9 +8,9 @@ from .remote import Snapshot, snapshot
 from .session import HubSession
 
 
-def authenticate(s: HubSession, whoami: dict | None = None) -> auth.Identity:
-    """`whoami`: the answer already at hand (`remote.look`), else asked now."""
-    info = whoami if whoami is not None else s.call("whoami", lambda: s.api.whoami(cache=False))
+def authenticate(s: HubSession) -> auth.Identity:
+    """Who the token belongs to, and that it may write to the repo (else an `AuthError` saying why)."""
+    info = s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
     auth.check_can_write(identity, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
     s.console.once(f"authenticated as {identity.user} with the {s.token}")

@@ -131,6 +131,9 @@ class HubSession:
                              "token was found", "log in again (`hf auth login`), set HF_TOKEN to a valid write "
                              "token, or pass --token-command to fetch one")
         if status == 403:
+            refused = self._why_refused()
+            if refused is not None:
+                return AuthError(f"{where}: {refused.message}", refused.remedy)
             return AuthError(f"{where}: permission denied (403): {server_message(error)}",
                              "use a write token of the repo's owner or of a member of its organisation")
         if status is not None and 400 <= status < 500 and status not in (408, 429):
@@ -147,6 +150,18 @@ class HubSession:
                         f"{describe(error)} {server_message(error)}".rstrip(),
                         "the Hub or the network is having trouble; run the same command again later: it resumes "
                         "and uploads only what is missing")
+
+    def _why_refused(self) -> AuthError | None:
+        """After a 403: what whoami says of the token (read-only, another namespace, a read member of the org),
+        which says more than the Hub's refusal. Asked only then: a push that may write never asks."""
+        try:
+            auth.check_can_write(auth.identity_from_whoami(self.api.whoami(cache=False)), self.token,
+                                 self.settings.repo_id, create_pr=self.settings.create_pr)
+        except AuthError as e:
+            return e
+        except Exception:  # noqa: BLE001 - no better answer: the Hub's refusal is explained as it is
+            return None
+        return None
 
     def pace(self) -> None:
         """--min-interval between commits, for accounts near their commit limits."""

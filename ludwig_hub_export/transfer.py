@@ -27,7 +27,7 @@ from .plan import ExportPlan, PlannedFile, add_manifest
 from .session import HubSession
 
 
-XET_FILES_AT_ONCE = 4  # preuploads in flight; hf_xet parallelizes each file's chunks and xorbs itself
+XET_FILES_AT_ONCE = 4  # sessions in flight; hf_xet parallelizes each file's chunks and xorbs itself
 
 
 class Changed(HubError):
@@ -115,16 +115,21 @@ def _hash(plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
 
 def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
     """Xet: send the large files whose digest is unknown before the commit, and take the sha256 hf_xet computed
-    while it read them. Each file is its own preupload (its own hf_xet upload commit), a few at once: a file is
-    registered with the Hub as soon as it is sent, so a push killed midway resumes with what is left. The digest
-    is cached only under the state taken before the read, and only if the file still has it."""
+    while it read each. Each file is a preupload of its own (its own hf_xet session), a few at once: hf_xet
+    registers a session's files only when the whole session ends, so a push killed midway keeps every file sent
+    before (one session for all kept none: measured, `tests/test_push.py` resume). A digest is cached only under
+    the state taken before the read, and only if the file still has it."""
     from concurrent.futures import ThreadPoolExecutor
 
     def send(f: PlannedFile) -> None:
         op = out.ops[f.path]
-        s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
-            s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
-            create_pr=_opens_pr(s), free_memory=False))
+        try:
+            s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
+                s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
+                create_pr=_opens_pr(s), free_memory=False))
+        except HubError:
+            check_unchanged(out, [f])  # a file rewritten while it was read explains the failure best
+            raise
         check_unchanged(out, [f])
         f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
         plan.cache.put(f.source, f.digest, before=out.states[f.path])
@@ -136,7 +141,7 @@ def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: 
                 future.result()
         except BaseException:
             for future in futures:
-                future.cancel()  # Ctrl-C or a failure: start nothing more
+                future.cancel()  # a failure or Ctrl-C: start nothing more
             raise
         finally:
             plan.cache.save()

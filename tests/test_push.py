@@ -175,9 +175,10 @@ def test_read_only_token_fails_before_anything_is_uploaded(tmp_path, local_hub):
     with pytest.raises(AuthError, match="read-only") as err:
         push(source, settings(base_model=None, token=reader))
     assert err.value.exit_code == 3 and reader not in str(err.value)
-    # nothing but reads: the token check, and the snapshot taken beside it
+    # nothing sent: the revision read, the repo creation the Hub refused, and whoami to say why
     kinds = [r.kind for r in local_hub.requests()]
-    assert "whoami" in kinds and set(kinds) <= {"whoami", "repo_info"}, kinds
+    assert "whoami" in kinds and set(kinds) <= {"whoami", "repo_info", "create_repo"}, kinds
+    assert all(r.status == 403 for r in local_hub.requests("create_repo"))
 
 
 def test_token_for_another_namespace_is_refused(tmp_path, local_hub):
@@ -355,7 +356,7 @@ RESUME_KINDS = {"lfs": ("lfs_upload", "lfs_upload"), "xet": ("shard", "xorb")}
 
 
 def test_interrupted_push_resumes_and_sends_only_the_rest(tmp_path, local_hub, transfer_protocol):
-    source, sizes = _big_sharded_model(tmp_path)
+    source, sizes = _big_sharded_model(tmp_path, floats=3 << 20)  # 12 MB: sent from disk, each on its own
     hold, data = RESUME_KINDS[transfer_protocol]
     env = _cli_env(local_hub, tmp_path, local_hub.token)
     command = [sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/big",
