@@ -173,7 +173,7 @@ def test_token_file_is_named_and_a_401_falls_back_to_it_from_a_stale_hf_token(tm
     monkeypatch.setenv("HF_TOKEN", stale)  # ranks above the file, and is refused: the file's token is different
     report = push(copy_fixture("ecd_saved", tmp_path / "again"), settings("tester/after-401"))
     assert report.verified and report.token_origin.startswith("token file ")
-    assert local_hub.stats.statuses[("whoami", 401)] == 1
+    assert local_hub.stats.statuses[("repo_info", 401)] == 1  # the first request: refused, then the file's token
 
 
 # --- downloads the Hub counts ----------------------------------------------------------------------------------
@@ -368,7 +368,7 @@ def test_push_formats_put_results_on_stdout_logs_on_stderr_and_the_url_last(tmp_
     human = _cli(["push", str(source), "--repo-id", "tester/fmt"], env, stdin=subprocess.DEVNULL)
     assert human.returncode == 0, human.stderr
     assert human.stdout.strip().splitlines()[-1] == url and "verified" in human.stdout
-    assert "authenticated as tester" in human.stderr and url not in human.stderr
+    assert "publishing with the token from HF_TOKEN" in human.stderr and url not in human.stderr
     assert "%|" not in human.stderr and "Uploading" not in human.stderr  # not a terminal: no progress bar
 
     for flags in (["--format", "json"], ["--json"]):

@@ -43,8 +43,8 @@ def test_a_small_file_rewritten_during_the_push_lands_as_the_manifest_describes(
     source, _ = _big_sharded_model(tmp_path)
     config = source / "model_weights" / "config.json"
     rewritten = json.dumps({**json.loads(config.read_text()), "note": "saved again"}).encode()
-    local_hub.add_fault("whoami", delay=1.0, times=1)  # the plan is made; the push waits on the Hub
-    _when(local_hub, "whoami", lambda: config.write_bytes(rewritten))
+    local_hub.add_fault("repo_info", delay=1.0, times=1)  # the plan is made; the push waits on the Hub
+    _when(local_hub, "repo_info", lambda: config.write_bytes(rewritten))
     report = push(source, settings(base_model=BASE))
     assert report.verified
     _manifest_matches_the_revision(local_hub, "tester/model")
