@@ -66,7 +66,7 @@ FORMATS = ("human", "json", "quiet")
 def _add_format_flags(p: argparse.ArgumentParser, quiet_help: str) -> None:
     """The `hf` CLI's output flags: --format, with --json and -q/--quiet as its aliases."""
     p.add_argument("--format", choices=FORMATS, default=None,
-                   help="human: readable result on stdout, logs and one progress bar on stderr (default); json: "
+                   help="human: readable result on stdout, logs and the client's progress bars on stderr (default); json: "
                         "the result as JSON on stdout; quiet: " + quiet_help)
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("-q", "--quiet", action="store_true", help="same as --format quiet")
@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
     storage_access(push_cmd)
     push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
-    _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bar")
+    _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bars")
     sweep = push_cmd.add_argument_group(
         "hyperopt", "PATH may be a `ludwig hyperopt` output (results/, results/<experiment>/): its best trial goes "
                     "to main, with the trial's score and a leaderboard on the card")

@@ -1,8 +1,8 @@
 """What a push says while it runs: log lines on stderr (results go to stdout), and the client's own progress bars,
 off when quiet.
 
-The bars are huggingface_hub's, as `hf upload` shows them (hf_xet's and the LFS transfers'); they appear only on a
-terminal, and ``HF_HUB_DISABLE_PROGRESS_BARS`` has the last word, as in the `hf` CLI.
+The bars are huggingface_hub's, as `hf upload` shows them (hf_xet's and the LFS transfers'), on stderr;
+``HF_HUB_DISABLE_PROGRESS_BARS=1`` turns them off, as in the `hf` CLI.
 """
 
 from __future__ import annotations
