@@ -20,7 +20,7 @@ _EXPORTS = {
     "pull": ("retrieve", "pull"),
     "PullResult": ("retrieve", "PullResult"),
     "HubExportCallback": ("callback", "HubExportCallback"),
-    "RetryPolicy": ("retry", "RetryPolicy"),
+    "RetryPolicy": ("settings", "RetryPolicy"),
     "HubLimits": ("limits", "HubLimits"),
     "RateQuotas": ("rate_plan", "RateQuotas"),
     "export_sweep": ("sweep", "export_sweep"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AuthError, HubError
+from .hub_inputs import token_file
 
 TokenProvider = Callable[[], str | None]
 _ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # the library's order: HF_TOKEN wins
@@ -41,13 +42,6 @@ class Identity:
     orgs: list[str]
     role: str | None  # "write", "read", "fineGrained" or None when the Hub does not say
     org_roles: dict[str, str] = field(default_factory=dict)  # org -> roleInOrg: admin, write, contributor, read
-
-
-def token_file() -> Path:
-    """The token file huggingface_hub reads (``HF_TOKEN_PATH``, else ``$HF_HOME/token``)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_TOKEN_PATH).expanduser()
 
 
 def _shown(path: Path) -> str:

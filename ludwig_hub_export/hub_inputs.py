@@ -6,11 +6,19 @@ never retried as network trouble; URLs are shown with any credentials in them ma
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import UsageError
 
 _TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def token_file() -> Path:
+    """The token file huggingface_hub reads (``HF_TOKEN_PATH``, else ``$HF_HOME/token``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_TOKEN_PATH).expanduser()
 
 
 def redact_url(url: str) -> str:
@@ -43,8 +51,6 @@ def check_token(explicit: str | None) -> None:
         if var is not None:
             value, origin, fix = os.environ[var], f"in {var}", f"set {var} to the token alone, or unset it"
         else:
-            from .auth import token_file
-
             try:
                 value = token_file().read_text()
             except (OSError, UnicodeDecodeError):

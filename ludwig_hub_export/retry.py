@@ -28,23 +28,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .settings import RetryPolicy
 from .xet_errors import is_xet_auth_error, is_xet_error, is_xet_no_answer, xet_status
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _RATELIMIT = re.compile(r";\s*t\s*=\s*(\d+)")
-
-
-@dataclass
-class RetryPolicy:
-    """How often and how long to retry a step, and the timeouts of each request."""
-
-    max_attempts: int = 6  # per step, the first try included
-    base_delay: float = 1.0
-    max_delay: float = 60.0  # no backoff wait is longer (a wait the server requires is kept, within budget)
-    budget: float = 3600.0  # seconds for the whole export
-    jitter: float = 0.25  # +/- this share of each exponential wait
-    connect_timeout: float = 15.0
-    read_timeout: float = 120.0  # a commit of many files can take the Hub a while
 
 
 @dataclass(frozen=True)

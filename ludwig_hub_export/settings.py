@@ -8,7 +8,19 @@ from pathlib import Path
 
 from .errors import UsageError
 from .limits import HubLimits
-from .retry import RetryPolicy
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry a step, and the timeouts of each request."""
+
+    max_attempts: int = 6  # per step, the first try included
+    base_delay: float = 1.0
+    max_delay: float = 60.0  # no backoff wait is longer (a wait the server requires is kept, within budget)
+    budget: float = 3600.0  # seconds for the whole export
+    jitter: float = 0.25  # +/- this share of each exponential wait
+    connect_timeout: float = 15.0
+    read_timeout: float = 120.0  # a commit of many files can take the Hub a while
 
 
 @dataclass
