@@ -193,6 +193,7 @@ def report(shape: str, name: str, transfer: str, size: int, summary: dict, tools
 
 
 def main() -> None:
+    global TIMEOUT  # --timeout sets it; declared before the default below reads it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--code", type=Path, default=ROOT, help="the tree whose push is measured (default: this one)")
     parser.add_argument("--shapes", default="0:0,20:1000,80:100", help="RTT_MS:MBIT,... (0:0 is loopback)")
@@ -206,7 +207,6 @@ def main() -> None:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the first, uncounted run of each tool (it compiles the bytecode)")
     args = parser.parse_args()
-    global TIMEOUT
     TIMEOUT = args.timeout
     code = args.code.resolve()
     tools = args.tools.split(",")
