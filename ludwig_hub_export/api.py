@@ -15,14 +15,17 @@ def export(model, repo_id: str, **options) -> ExportReport:
     """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
     which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields;
     an unknown one is a `UsageError`, raised before anything is read or sent."""
-    settings = settings_from(repo_id, options)
+    settings = settings_from(repo_id, {k: v for k, v in options.items() if k != "trial"})
     if isinstance(model, (str, Path)):
         from .hyperopt import is_experiment
 
-        if is_experiment(model, options.get("storage_options")):  # a hyperopt output: its best trial
+        if is_experiment(model, options.get("storage_options")):  # a hyperopt output: its best trial (or `trial`)
             from .sweep import export_best
 
             return export_best(model, repo_id, **options)
+    if "trial" in options:
+        raise UsageError("trial= names a trial of a hyperopt output", f"{model} is not one: drop trial=")
+    if isinstance(model, (str, Path)):
         return push(model, settings)
     if not (hasattr(model, "save") and hasattr(model, "config_obj")):
         raise UsageError(f"cannot export a {type(model).__name__}",

@@ -307,7 +307,8 @@ def _two_runs(tmp_path):
 
     results = copy_fixture("ecd_run", tmp_path) / "results"
     older, newer = results / "api_experiment_run", results / "api_experiment_run_1"
-    shutil.copytree(older, newer)
+    shutil.copytree(older, newer)  # copies the fixture's times too: set both
+    os.utime(newer, (time.time(), time.time()))
     os.utime(older, (time.time() - 3600, time.time() - 3600))
     return tmp_path / "ecd_run", newer
 
