@@ -45,11 +45,12 @@ lock-check: $(UV)
 demo: $(STAMP)
 	$(VENV)/bin/ludwig-hub-export demo
 
+# Independent tests side by side (pytest-xdist): most wait on a subprocess, the local Hub or Ludwig's imports.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --dist worksteal
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m 'not slow'
+	$(PY) -m pytest -n 4 --dist worksteal -m 'not slow'
 
 hub: $(STAMP)
 	$(VENV)/bin/ludwig-hub-export hub serve

@@ -2,6 +2,12 @@ import os
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several workers share few cores: one compute thread each (torch, and Ludwig in subprocesses, which inherit
+    # this), or every training's threads fight every other's. Set before anything imports torch.
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
+
 # The local Hub must start (and set HF_ENDPOINT) before any test imports huggingface_hub.
 pytest_plugins = ["ludwig_hub_export.testing.pytest_plugin"]
 
