@@ -33,7 +33,7 @@ _EXPORTS = {
     "UsageError": ("errors", "UsageError"),
     "DeferredError": ("errors", "DeferredError"),
     "StorageError": ("errors", "StorageError"),
-    "load_ludwig_model": ("ludwig_compat", "load_model"),
+    "load_ludwig_model": ("loading", "load_ludwig_model"),
     "load": ("loading", "load"),
 }
 

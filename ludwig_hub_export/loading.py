@@ -44,6 +44,18 @@ def load(repo_id: str, revision: str | None = None, token: str | None = None, lo
                                 allow_pickle=allow_pickle), **ludwig_load_kwargs)
 
 
+def load_ludwig_model(path: str | Path, **kwargs):
+    """``LudwigModel.load`` for a local model directory (a pulled one: ``DEST/model``), or for
+    ``hf://user/repo[@revision]``: the model published there, through the Hugging Face cache (`load`); `token`,
+    `local_files_only` and `allow_pickle` go to the Hub side, every other keyword to ``LudwigModel.load``."""
+    if isinstance(path, str) and path.startswith("hf://"):
+        repo_id, revision = parse_hf_path(path)
+        return load(repo_id, revision, **kwargs)
+    from .ludwig_compat import load_model
+
+    return load_model(path, **kwargs)
+
+
 def parse_hf_path(path: str) -> tuple[str, str | None]:
     """``hf://user/repo[@revision]`` -> (repo_id, revision); UsageError for anything else."""
     from urllib.parse import unquote

@@ -59,18 +59,10 @@ def _tolerate_null_adapters():
 
 def load_model(model_dir: str | Path, logging_level: int | None = None, **kwargs):
     """``LudwigModel.load(model_dir, **kwargs)``, retried with the workaround when Ludwig trips over its own config
-    (`logging_level`: logging.ERROR unless given). `model_dir` may be ``hf://user/repo[@revision]``: the model
-    published there, through the Hugging Face cache (`loading.load`)."""
+    (`logging_level`: logging.ERROR unless given). A model on the Hub: `loading.load_ludwig_model`."""
     import logging  # here: every push imports this module, and only loading a model needs it
 
     from .deps import require
-
-    if isinstance(model_dir, str) and model_dir.startswith("hf://"):
-        from .loading import model_dir as hub_model_dir, parse_hf_path
-
-        repo_id, revision = parse_hf_path(model_dir)
-        hub = {k: kwargs.pop(k) for k in ("token", "local_files_only", "allow_pickle") if k in kwargs}
-        model_dir = hub_model_dir(repo_id, revision=revision, **hub)
 
     logging_level = logging.ERROR if logging_level is None else logging_level
 
