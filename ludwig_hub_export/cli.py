@@ -265,14 +265,11 @@ def _print_push(report, fmt: str) -> None:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from .hub_inputs import check_token, hub_endpoint, repo_target, require_online
+    from .hub_inputs import repo_target
     from .retrieve import pull
 
     fmt = _format(args)
     repo_id, revision = repo_target(args.repo_id, args.revision, endpoint=args.endpoint, flag="REPO_ID")
-    hub_endpoint(args.endpoint)
-    check_token(args.token)
-    require_online("pull")
     result = pull(repo_id, args.dest, revision=revision, token=args.token, endpoint=args.endpoint,
                   allow_pickle=args.allow_pickle, progress=None if fmt == "human" else False)
     if fmt == "json":

@@ -73,6 +73,13 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     """
     from huggingface_hub import HfApi
 
+    from .hub_inputs import check_token, hub_endpoint, repo_target, require_online
+
+    # What the command line checks, for the API too: before any request, named, never retried.
+    repo_id, revision = repo_target(repo_id, revision, endpoint=endpoint, flag="repo_id")
+    hub_endpoint(endpoint)
+    check_token(token)
+    require_online("pull")
     dest = Path(dest).expanduser().absolute()
     if dest.is_symlink() or dest.exists() and not dest.is_dir():
         raise UsageError(f"{dest} is not a directory", "choose a new or empty destination directory")

@@ -361,3 +361,12 @@ def test_load_ludwig_model_passes_load_keywords_through(tmp_path):
     copy_fixture("ecd_saved", tmp_path)
     model = load_ludwig_model(tmp_path / MANIFEST["ecd_saved"]["model_dir"], backend="local")
     assert type(model.backend).__name__ == "LocalBackend"
+
+
+@pytest.mark.parametrize("repo_id,says", [("model", "no namespace"), ("https://example.com/u/m", "not the URL of a model repo")])
+def test_the_api_pull_takes_the_same_repo_ids_as_the_command(repo_id, says, tmp_path, local_hub):
+    from ludwig_hub_export import pull
+
+    with pytest.raises(UsageError) as err:
+        pull(repo_id, tmp_path / "dest")
+    assert says in str(err.value) and local_hub.requests() == []
