@@ -27,7 +27,7 @@ def main() -> None:
     folder = sys.argv[4] if len(sys.argv) > 4 else None
     started, read0 = time.perf_counter(), io_read()
     if mode == "push":
-        from ludwig_hub_export.publish import ExportSettings, push
+        from ludwig_hub_export.workflows.push import ExportSettings, push
 
         report = push(source, ExportSettings(repo_id=repo_id, quiet=True, interactive=False, base_model="tester/base"))
         ok = report.verified
@@ -61,7 +61,7 @@ def main() -> None:
             print(json.dumps({"mode": mode, "error": "hf upload failed"}))
             return
     elif mode == "pull":  # `source` is the destination here
-        from ludwig_hub_export.retrieve import pull
+        from ludwig_hub_export.workflows.pull import pull
 
         ok = bool(pull(repo_id, source, progress=False).files)
     elif mode == "snapshot_download":

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ludwig_hub_export.checks import check  # noqa: E402
-from ludwig_hub_export.normalization import normalize  # noqa: E402
+from ludwig_hub_export.source.checks import check  # noqa: E402
+from ludwig_hub_export.source.normalization import normalize  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "full_saved"
 

@@ -69,8 +69,8 @@ def make_adapter(root: Path, extra: int = 10 * MIB) -> Path:
 def staged_folder(model: Path, dest: Path) -> Path:
     """Exactly the files `push` uploads (manifest included), as a plain folder: what a careful user would hand
     to upload_folder."""
-    from ludwig_hub_export.checks import check
-    from ludwig_hub_export.plan import add_manifest, build_plan
+    from ludwig_hub_export.source.checks import check
+    from ludwig_hub_export.artifact.plan import add_manifest, build_plan
 
     plan = build_plan(check(model, base_model="tester/base"), "tester/x", base_model="tester/base")
     for f in plan.files:
@@ -117,7 +117,7 @@ def main() -> None:
                 model = make_full(src_root, int(float(model_name.rstrip("g")) * 1024) * MIB, 512 * MIB)
             folder = staged_folder(model, work / f"folder-{model_name}")
             # Ludwig's uploader accepts only <dir>/model/model_weights/: give it the normalized layout.
-            from ludwig_hub_export.normalization import normalize
+            from ludwig_hub_export.source.normalization import normalize
 
             normalized = normalize(model, work / f"normalized-{model_name}").dest
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

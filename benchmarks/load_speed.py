@@ -66,9 +66,9 @@ def child(way: str, repo_id: str) -> None:
     from huggingface_hub import snapshot_download
     from huggingface_hub.utils import disable_progress_bars
 
-    from ludwig_hub_export import loading
-    from ludwig_hub_export.ludwig_compat import load_model
-    from ludwig_hub_export.manifest import parse_manifest
+    from ludwig_hub_export.workflows import load as loading
+    from ludwig_hub_export.source.ludwig_compat import load_model
+    from ludwig_hub_export.artifact.manifest import parse_manifest
 
     disable_progress_bars()
     started, read0 = time.perf_counter(), _rchar()

@@ -41,20 +41,20 @@ def child(mode: str, url: str, repo_id: str) -> None:
     started = time.perf_counter()
     out: dict = {"mode": mode}
     if mode == "check":
-        from ludwig_hub_export.checks import check
+        from ludwig_hub_export.source.checks import check
 
         report = check(url, base_model="tester/base")
         out.update(ok=report.passed(), bytes_read=report.bytes_read,
                    weight_files=sum(1 for k in report.files if k.endswith(".safetensors")))
     elif mode == "push_url":
-        from ludwig_hub_export.publish import ExportSettings, push
+        from ludwig_hub_export.workflows.push import ExportSettings, push
 
         report = push(url, ExportSettings(repo_id=repo_id, quiet=True, interactive=False, base_model="tester/base"))
         out.update(ok=report.verified)
     elif mode == "download_then_push":
         import s3fs
 
-        from ludwig_hub_export.publish import ExportSettings, push
+        from ludwig_hub_export.workflows.push import ExportSettings, push
 
         copy = Path(tempfile.mkdtemp(prefix="s3-copy-"))
         s3fs.S3FileSystem().get(url.removeprefix("s3://") + "/", str(copy) + "/", recursive=True)

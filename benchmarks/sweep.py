@@ -98,7 +98,7 @@ def configure(hub, creations=CREATIONS_QUOTA) -> int:
 
 
 def quotas(creations=CREATIONS_QUOTA):
-    from ludwig_hub_export.rate_plan import RateQuotas
+    from ludwig_hub_export.workflows.rate_plan import RateQuotas
 
     return RateQuotas().with_overrides({"api": f"{API_QUOTA[0]}/{API_QUOTA[1]}",
                                         "commits": f"{COMMITS_QUOTA[0]}/{COMMITS_QUOTA[1]}",
@@ -107,7 +107,7 @@ def quotas(creations=CREATIONS_QUOTA):
 
 def verify_all(repo_targets: list[tuple[str, str]], work: Path) -> int:
     """Pull every published trial (manifest, sizes, sha256 checked by `pull`); the number that passed."""
-    from ludwig_hub_export.retrieve import pull
+    from ludwig_hub_export.workflows.pull import pull
 
     ok = 0
     for n, (repo_id, revision) in enumerate(repo_targets):
@@ -148,10 +148,10 @@ def main() -> None:
 
     disable_progress_bars()
     from ludwig_hub_export.errors import ExportError
-    from ludwig_hub_export.hyperopt import read_experiment
-    from ludwig_hub_export.api import export
-    from ludwig_hub_export.retry import RetryPolicy
-    from ludwig_hub_export.sweep import export_sweep
+    from ludwig_hub_export.source.hyperopt import read_experiment
+    from ludwig_hub_export.workflows.api import export
+    from ludwig_hub_export.hub.retry import RetryPolicy
+    from ludwig_hub_export.workflows.sweep import export_sweep
 
     sweeps = [make_sweep(work / f"sweep-{k}", args.trials, salt=k) for k in range(4)]
     experiment_dir = sweeps[0]

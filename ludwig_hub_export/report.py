@@ -8,7 +8,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing's, without loading typing
 if TYPE_CHECKING:
-    from .auth import Token
+    from .hub.auth import Token
     from .settings import ExportSettings
 
 

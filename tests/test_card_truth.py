@@ -15,10 +15,10 @@ import yaml
 from helpers import FIXTURES, copy_fixture, make_fixtures
 
 from ludwig_hub_export.card_metadata import split_front_matter
-from ludwig_hub_export.checks import check
-from ludwig_hub_export.plan import build_plan
-from ludwig_hub_export.publish import ExportSettings, push
-from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.source.checks import check
+from ludwig_hub_export.artifact.plan import build_plan
+from ludwig_hub_export.workflows.push import ExportSettings, push
+from ludwig_hub_export.hub.retry import RetryPolicy
 
 BASE = "tester/tiny-llama"
 
@@ -48,13 +48,13 @@ def planned(source: Path, **options) -> dict[str, bytes]:
     (".*\\.q_proj", False, False), ("/", False, False), ("", True, False),
 ])
 def test_what_a_local_path_is(value, reference, local):
-    from ludwig_hub_export.local_paths import is_local_path
+    from ludwig_hub_export.source.local_paths import is_local_path
 
     assert is_local_path(value, reference=reference) is local
 
 
 def test_a_hub_id_shaped_name_that_is_a_directory_here_is_local(tmp_path, monkeypatch):
-    from ludwig_hub_export.local_paths import is_local_path
+    from ludwig_hub_export.source.local_paths import is_local_path
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "checkpoints" / "llama").mkdir(parents=True)
@@ -63,7 +63,7 @@ def test_a_hub_id_shaped_name_that_is_a_directory_here_is_local(tmp_path, monkey
 
 
 def test_vocabularies_are_not_read_as_paths():
-    from ludwig_hub_export.local_paths import rewrite_local_paths
+    from ludwig_hub_export.source.local_paths import rewrite_local_paths
 
     document = {"text": {"idx2str": ["/usr", "~"], "str2idx": {"/usr": 0}, "vocab": ["./x"],
                          "preprocessing": {"pretrained_model_name_or_path": "/m/llama/"}}}
@@ -138,7 +138,7 @@ Written by hand: how it was trained, its limits.
 def test_a_card_this_tool_did_not_write_is_kept_and_only_our_metadata_updated(tmp_path, local_hub):
     from huggingface_hub.utils import get_session
 
-    from ludwig_hub_export.card import MARKER, card_to_publish
+    from ludwig_hub_export.artifact.card import MARKER, card_to_publish
 
     generated = planned(copy_fixture("ecd_run", tmp_path), license="mit", dataset="acme/data")["README.md"].decode()
     assert MARKER in generated
@@ -155,7 +155,7 @@ def test_a_card_this_tool_did_not_write_is_kept_and_only_our_metadata_updated(tm
 
 
 def test_a_card_this_tool_wrote_is_replaced_and_replace_card_replaces_any(tmp_path):
-    from ludwig_hub_export.card import MARKER, card_to_publish
+    from ludwig_hub_export.artifact.card import MARKER, card_to_publish
 
     generated = planned(copy_fixture("ecd_run", tmp_path))["README.md"].decode()
     older = generated.replace("loss", "lost")
@@ -167,7 +167,7 @@ def test_a_card_this_tool_wrote_is_replaced_and_replace_card_replaces_any(tmp_pa
 
 
 def test_replace_card_flag_reaches_the_settings():
-    from ludwig_hub_export.cli import _settings, build_parser
+    from ludwig_hub_export.cli.main import _settings, build_parser
 
     for argv, expected in ((["--replace-card"], True), ([], False)):
         args = build_parser().parse_args(["push", str(FIXTURES / "ecd_saved"), "--repo-id", "tester/m", *argv])
@@ -175,8 +175,8 @@ def test_replace_card_flag_reaches_the_settings():
 
 
 def test_files_left_out_are_listed_with_why(tmp_path):
-    from ludwig_hub_export.layout import find_layout
-    from ludwig_hub_export.left_out import left_out_files
+    from ludwig_hub_export.source.layout import find_layout
+    from ludwig_hub_export.source.left_out import left_out_files
 
     source = copy_fixture("lora_saved", tmp_path)
     (source / "README.md").write_text("# mine\n")

@@ -12,8 +12,8 @@ import pytest
 from helpers import copy_fixture
 
 from ludwig_hub_export.errors import AuthError
-from ludwig_hub_export.publish import ExportSettings, push
-from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.workflows.push import ExportSettings, push
+from ludwig_hub_export.hub.retry import RetryPolicy
 from ludwig_hub_export.testing import LocalHub
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
@@ -155,7 +155,7 @@ def test_hugging_face_hub_token_is_a_source_and_hf_token_wins(tmp_path, local_hu
 @pytest.fixture
 def token_file(local_hub: LocalHub):
     """The token file huggingface_hub reads in this process (`$HF_HOME/token`), removed afterwards."""
-    from ludwig_hub_export.auth import token_file
+    from ludwig_hub_export.hub.auth import token_file
 
     path = token_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,8 +181,8 @@ def test_token_file_is_named_and_a_401_falls_back_to_it_from_a_stale_hf_token(tm
 def test_ecd_repo_has_a_counted_config_yaml_and_pull_fetches_it_first_once(tmp_path, local_hub, env_token):
     import yaml
 
-    from ludwig_hub_export.plan import DOWNLOAD_COUNTED
-    from ludwig_hub_export.retrieve import pull
+    from ludwig_hub_export.artifact.plan import DOWNLOAD_COUNTED
+    from ludwig_hub_export.workflows.pull import pull
 
     push(copy_fixture("ecd_run", tmp_path), settings("tester/ecd"))
     files = local_hub.files("tester/ecd")
@@ -204,7 +204,7 @@ def test_ecd_repo_has_a_counted_config_yaml_and_pull_fetches_it_first_once(tmp_p
 @pytest.mark.parametrize("name,counted", [("lora_saved", "adapter_config.json"), ("full_saved", "config.json")])
 def test_llm_repos_are_counted_on_their_own_config_and_get_no_extra_file(name, counted, tmp_path, local_hub,
                                                                          env_token):
-    from ludwig_hub_export.plan import DOWNLOAD_COUNTED
+    from ludwig_hub_export.artifact.plan import DOWNLOAD_COUNTED
 
     push(copy_fixture(name, tmp_path), settings("tester/llm", base_model=BASE))
     assert [p for p in local_hub.files("tester/llm") if p in DOWNLOAD_COUNTED] == [counted]
@@ -228,8 +228,8 @@ def test_card_of_every_kind_passes_the_hubs_validate_yaml(label, tmp_path, local
     import yaml
 
     from ludwig_hub_export.card_metadata import split_front_matter
-    from ludwig_hub_export.checks import check
-    from ludwig_hub_export.plan import build_plan
+    from ludwig_hub_export.source.checks import check
+    from ludwig_hub_export.artifact.plan import build_plan
 
     name = KIND_FIXTURES[label]
     base = None if "ecd" in label else BASE

@@ -15,12 +15,12 @@ import pytest
 from helpers import copy_fixture
 from test_push import _cli_env, settings
 
-from ludwig_hub_export import cli
+from ludwig_hub_export.cli import main as cli
 from ludwig_hub_export.errors import UsageError
 from ludwig_hub_export.hub_inputs import repo_target
-from ludwig_hub_export.publish import ExportSettings, push
+from ludwig_hub_export.workflows.push import ExportSettings, push
 from ludwig_hub_export.report import repo_url
-from ludwig_hub_export.retrieve import pull
+from ludwig_hub_export.workflows.pull import pull
 
 
 def _cli(args: list[str], env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -179,7 +179,7 @@ def _check_within(path, seconds: float = 60):
     """`check(path)` in a thread: a check that blocks (on a FIFO) fails the test instead of hanging it."""
     import threading
 
-    from ludwig_hub_export.checks import check
+    from ludwig_hub_export.source.checks import check
 
     box: dict = {}
 
@@ -255,7 +255,7 @@ def test_json_nested_too_deeply_is_invalid_input_not_a_recursion_error(variant, 
     (("me/model",), {"token": "hf_Qx7a\nZk9b"}, "line break"),
 ])
 def test_the_callback_refuses_bad_options_when_made_not_after_training(args, options, says, local_hub):
-    from ludwig_hub_export.callback import HubExportCallback
+    from ludwig_hub_export.workflows.callback import HubExportCallback
 
     with pytest.raises(UsageError) as err:
         HubExportCallback(*args, **options)
@@ -275,7 +275,7 @@ def test_export_refuses_bad_options_before_reading_or_sending_anything(options, 
 
 
 def test_the_callback_takes_a_hub_url_and_its_branch(local_hub):
-    from ludwig_hub_export.callback import HubExportCallback
+    from ludwig_hub_export.workflows.callback import HubExportCallback
 
     callback = HubExportCallback("https://huggingface.co/me/model/tree/dev", license="mit")
     assert callback.repo_id == "me/model" and callback.options == {"license": "mit", "revision": "dev"}

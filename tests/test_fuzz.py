@@ -17,9 +17,9 @@ from helpers import FIXTURES, MANIFEST
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ludwig_hub_export.checks import check
+from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.errors import ExportError
-from ludwig_hub_export.safetensors_header import DTYPE_BITS, SafetensorsError, read_header
+from ludwig_hub_export.source.safetensors_header import DTYPE_BITS, SafetensorsError, read_header
 
 # FUZZ_EXAMPLES=5000 for a deeper run than the suite's.
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=2000,
@@ -157,7 +157,7 @@ def test_fuzzing_made_no_network_call(local_hub):
 
 
 def test_check_does_not_even_import_the_hub_client():
-    code = ("import sys; from ludwig_hub_export.checks import check; "
+    code = ("import sys; from ludwig_hub_export.source.checks import check; "
             f"check({str(FIXTURES / 'lora_saved')!r}, base_model='org/base'); "
             "print(sorted(m for m in ('huggingface_hub', 'httpx2', 'peft', 'ludwig', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

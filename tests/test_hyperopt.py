@@ -13,8 +13,8 @@ import pytest
 from helpers import FIXTURES
 
 from ludwig_hub_export.errors import InvalidModelError, UsageError
-from ludwig_hub_export.hyperopt import STATISTICS, read_experiment
-from ludwig_hub_export.layout import find_layout
+from ludwig_hub_export.source.hyperopt import STATISTICS, read_experiment
+from ludwig_hub_export.source.layout import find_layout
 
 FIXTURE = FIXTURES / "hyperopt_ecd"
 

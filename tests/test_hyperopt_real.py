@@ -8,14 +8,14 @@ import pytest
 from helpers import FIXTURES  # also puts fixtures/ on sys.path
 from huggingface_hub import hf_hub_download
 
-from ludwig_hub_export.hyperopt import read_experiment
+from ludwig_hub_export.source.hyperopt import read_experiment
 
 
 @pytest.mark.slow
 def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, local_hub, monkeypatch, isolated_ray):
     import make_hyperopt_fixture as gen
 
-    from ludwig_hub_export.callback import HubExportCallback
+    from ludwig_hub_export.workflows.callback import HubExportCallback
 
     monkeypatch.setenv("HF_TOKEN", local_hub.token)
     monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))

@@ -15,7 +15,7 @@ from helpers import wait_until_not_racy
 
 from ludwig_hub_export import hashing
 from ludwig_hub_export.hashing import HashCache, file_digest, racy
-from ludwig_hub_export.journal import fingerprint
+from ludwig_hub_export.workflows.journal import fingerprint
 
 SECOND = 1_000_000_000
 
@@ -159,8 +159,8 @@ def test_weights_saved_again_while_a_push_sends_them_are_sent_again_by_the_next_
     from ludwig_hub_export.hashing import GIT_SHA1_MAX
 
     from ludwig_hub_export.errors import ExportError
-    from ludwig_hub_export.plan import MANIFEST
-    from ludwig_hub_export.publish import push
+    from ludwig_hub_export.artifact.plan import MANIFEST
+    from ludwig_hub_export.workflows.push import push
 
     monkeypatch.setenv("LUDWIG_HUB_EXPORT_CACHE", str(tmp_path / "cache"))
     source, _ = _big_sharded_model(tmp_path)

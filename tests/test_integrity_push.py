@@ -12,7 +12,7 @@ import pytest
 from test_push import BASE, _big_sharded_model, settings
 
 from ludwig_hub_export.errors import HubError
-from ludwig_hub_export.publish import push
+from ludwig_hub_export.workflows.push import push
 
 MANIFEST = "ludwig_export.json"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from helpers import FIXTURES, KIND_OF_LAYOUT, MANIFEST, copy_fixture, tree_digest
 
-from ludwig_hub_export.checks import check
+from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.errors import InvalidModelError, UsageError
-from ludwig_hub_export.layout import find_layout
-from ludwig_hub_export.normalization import normalize
+from ludwig_hub_export.source.layout import find_layout
+from ludwig_hub_export.source.normalization import normalize
 
 ALL = sorted(MANIFEST)
 

@@ -17,9 +17,9 @@ from test_ludwig_roundtrip import make_fixtures, predictions
 from test_push import BASE, base_on_hub, settings  # noqa: F401 - fixtures
 
 from ludwig_hub_export.errors import UntrustedRepoError, UsageError
-from ludwig_hub_export.loading import VERIFIED, model_dir
-from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
-from ludwig_hub_export.publish import push
+from ludwig_hub_export.workflows.load import VERIFIED, model_dir
+from ludwig_hub_export.artifact.plan import MANIFEST as MANIFEST_FILE
+from ludwig_hub_export.workflows.push import push
 
 pytestmark = pytest.mark.ludwig
 
@@ -160,7 +160,7 @@ def test_load_refuses_what_pull_refuses_before_fetching_the_weights(tmp_path, lo
     ("hf://repo", None), ("hf://user/repo@", None), ("hf://a/b/c", None), ("hf:///repo", None),
 ])
 def test_hf_paths(path, expected):
-    from ludwig_hub_export.loading import parse_hf_path
+    from ludwig_hub_export.workflows.load import parse_hf_path
 
     if expected is None:
         with pytest.raises(UsageError, match="hf://user/repo"):

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from helpers import FIXTURES, MANIFEST, copy_fixture, make_fixtures, tree_digest
 
-from ludwig_hub_export.layout import find_layout
-from ludwig_hub_export.normalization import normalize
+from ludwig_hub_export.source.layout import find_layout
+from ludwig_hub_export.source.normalization import normalize
 
 pytestmark = pytest.mark.ludwig
 
 
 def predictions(model_dir: Path, kind: str) -> list:
-    from ludwig_hub_export.ludwig_compat import load_model
+    from ludwig_hub_export.source.ludwig_compat import load_model
 
     model = load_model(model_dir)
     data = make_fixtures.ecd_dataframe(8) if kind == "ecd" else make_fixtures.llm_dataframe().head(3)

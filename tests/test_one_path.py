@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers import copy_fixture
 
 from ludwig_hub_export import HubExportCallback, export
-from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.hub.retry import RetryPolicy
 
 DEDUPLICATED = ("xorb_grant", "xorb", "xorb_commit", "dedup", "xet_telemetry", "lfs_upload", "lfs_verify")
 FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)

@@ -13,8 +13,8 @@ from test_push import BASE, _cli_env, base_on_hub, settings  # noqa: F401 - fixt
 from test_ludwig_roundtrip import make_fixtures, predictions
 
 from ludwig_hub_export.errors import InvalidModelError, UntrustedRepoError, UsageError
-from ludwig_hub_export.retrieve import pull
-from ludwig_hub_export.publish import push
+from ludwig_hub_export.workflows.pull import pull
+from ludwig_hub_export.workflows.push import push
 
 pytestmark = pytest.mark.ludwig
 
@@ -100,7 +100,7 @@ def test_pull_names_a_file_the_manifest_lists_but_the_repo_lost(tmp_path, local_
 
 def test_pull_takes_a_branch_a_tag_and_a_pr_ref_and_names_the_commit(tmp_path, local_hub, hub_api, env_token,
                                                                      capsys):
-    from ludwig_hub_export.cli import main
+    from ludwig_hub_export.cli.main import main
 
     first = push(copy_fixture("ecd_saved", tmp_path), settings("tester/ecd", base_model=None)).commit_oid
     hub_api.create_tag("tester/ecd", tag="v1")
@@ -124,7 +124,7 @@ def test_pull_takes_a_branch_a_tag_and_a_pr_ref_and_names_the_commit(tmp_path, l
 def test_the_streaming_hash_is_dropped_when_the_client_rewinds_and_refuses_bytes_past_the_size(tmp_path):
     import hashlib
 
-    from ludwig_hub_export.download import TooLarge, _HashingWriter
+    from ludwig_hub_export.hub.download import TooLarge, _HashingWriter
 
     seen = []
     with open(tmp_path / "f", "wb+") as f:

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ludwig_hub_export.cli import main
+from ludwig_hub_export.cli.main import main
 from ludwig_hub_export.errors import HubError, UntrustedRepoError
-from ludwig_hub_export.retrieve import pull
-from ludwig_hub_export.retry import RetryPolicy
-from ludwig_hub_export.safe_paths import STAGING, resolve_inside
+from ludwig_hub_export.workflows.pull import pull
+from ludwig_hub_export.hub.retry import RetryPolicy
+from ludwig_hub_export.artifact.safe_paths import STAGING, resolve_inside
 
 REPO = "tester/hostile"
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, budget=30)
@@ -133,7 +133,7 @@ def test_a_hostile_path_in_any_manifest_field_is_refused_before_any_download(
                                   "model/model_weights/tiny_adapter/adapter_config.json", "mod\u00e8le/donn\u00e9es.json",
                                   "model/.hidden", "model/a..b.json", "x" * 255])
 def test_ordinary_paths_pass(path):
-    from ludwig_hub_export.safe_paths import check_relative
+    from ludwig_hub_export.artifact.safe_paths import check_relative
 
     assert check_relative(path, "files[0].path", REPO) == path
 

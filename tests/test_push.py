@@ -17,9 +17,9 @@ from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import AuthError, HubError, InvalidModelError
 from ludwig_hub_export.hashing import GIT_SHA1_MAX
-from ludwig_hub_export.normalization import normalize
-from ludwig_hub_export.publish import ExportSettings, push
-from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.source.normalization import normalize
+from ludwig_hub_export.workflows.push import ExportSettings, push
+from ludwig_hub_export.hub.retry import RetryPolicy
 from ludwig_hub_export.testing import LocalHub
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
@@ -189,7 +189,7 @@ def test_token_for_another_namespace_is_refused(tmp_path, local_hub):
 
 def test_401_mid_export_is_refreshed_from_the_token_file(tmp_path, local_hub, monkeypatch, transfer_protocol):
     """A token the user did not name (HF_TOKEN here) may be replaced by the next source, as the client ranks them."""
-    from ludwig_hub_export.auth import token_file
+    from ludwig_hub_export.hub.auth import token_file
 
     source = copy_fixture("ecd_saved", tmp_path)
     fresh = local_hub.add_token("tester")
@@ -578,7 +578,7 @@ def test_an_exports_settings_go_on_the_shared_client_and_leave_with_the_export()
     export only; the client itself is kept (its warm connections save handshakes at a distance)."""
     from huggingface_hub.utils import get_session
 
-    from ludwig_hub_export.session import PutBytes, client_settings
+    from ludwig_hub_export.hub.session import PutBytes, client_settings
 
     client, timeout = get_session(), get_session().timeout
     with client_settings(FAST, quiet=True, put_bytes=(put_bytes := PutBytes())):

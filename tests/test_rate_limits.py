@@ -11,8 +11,8 @@ from helpers import copy_fixture
 from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError
-from ludwig_hub_export.publish import ExportSettings, push
-from ludwig_hub_export.retry import RetryPolicy
+from ludwig_hub_export.workflows.push import ExportSettings, push
+from ludwig_hub_export.hub.retry import RetryPolicy
 
 POLICY = RetryPolicy(base_delay=0.5, max_delay=60, budget=120)
 

@@ -18,13 +18,13 @@ import pytest
 from helpers import FIXTURES, MANIFEST, copy_fixture
 from test_push import BASE, _big_sharded_model, settings  # noqa: F401 - fixtures
 
-from ludwig_hub_export.checks import check
-from ludwig_hub_export.cli import main
+from ludwig_hub_export.source.checks import check
+from ludwig_hub_export.cli.main import main
 from ludwig_hub_export.errors import AuthError, InvalidModelError, StorageError
-from ludwig_hub_export.plan import MANIFEST as MANIFEST_FILE
-from ludwig_hub_export.publish import push
-from ludwig_hub_export.storage import streams
-from ludwig_hub_export.storage.tree import HEADER_BLOCK
+from ludwig_hub_export.artifact.plan import MANIFEST as MANIFEST_FILE
+from ludwig_hub_export.workflows.push import push
+from ludwig_hub_export.source.storage import streams
+from ludwig_hub_export.source.storage.tree import HEADER_BLOCK
 from ludwig_hub_export.testing.s3 import LocalS3, PacedLink
 
 BUCKET = "models"
@@ -108,8 +108,8 @@ def test_a_header_larger_than_the_first_read_takes_one_more_ranged_get_for_the_r
     import torch
     from safetensors.torch import save_file
 
-    from ludwig_hub_export.safetensors_header import read_header
-    from ludwig_hub_export.storage import resolve
+    from ludwig_hub_export.source.safetensors_header import read_header
+    from ludwig_hub_export.source.storage import resolve
 
     local = tmp_path / "many.safetensors"
     save_file({f"model.layers.{i}.self_attn.rotary_emb.inv_freq": torch.zeros(2) for i in range(2000)}, str(local))
@@ -174,9 +174,9 @@ def test_a_hyperopt_experiment_in_s3_publishes_like_the_local_one(local_s3, loca
     """`ludwig hyperopt` with output_directory s3://...: the experiment is read from the bucket (statistics, Ray's
     result/params JSON, never params.pkl), every trial is published as a branch, and the best one as main,
     with the same bytes as from the local copy."""
-    from ludwig_hub_export.hyperopt import read_experiment
-    from ludwig_hub_export.retrieve import pull
-    from ludwig_hub_export.sweep import export_sweep
+    from ludwig_hub_export.source.hyperopt import read_experiment
+    from ludwig_hub_export.workflows.pull import pull
+    from ludwig_hub_export.workflows.sweep import export_sweep
 
     local = tmp_path / "hyperopt_ecd"
     import shutil
@@ -382,8 +382,8 @@ def test_a_streamed_download_hashes_exactly_the_bytes_of_the_object(size, local_
     """Pieces read ahead of the one being handled are hashed and written in order (small pieces: many)."""
     import hashlib
 
-    from ludwig_hub_export.storage import resolve
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import resolve
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(streams, "PIECE", 65536)
     data = os.urandom(size)
@@ -435,9 +435,9 @@ def test_staging_hashes_exactly_the_bytes_of_the_object(size, tmp_path, monkeypa
     import hashlib
 
     from ludwig_hub_export.hashing import file_digest
-    from ludwig_hub_export.storage import resolve
-    from ludwig_hub_export.storage import remote_file
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import resolve
+    from ludwig_hub_export.source.storage import remote_file
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(remote_file, "CHUNK", 65536)
     data = os.urandom(size)
@@ -478,8 +478,8 @@ def test_an_object_overwritten_while_its_cut_download_resumes_is_read_again_whol
     read again from byte 0, as it is now: all new bytes, and the digest of those bytes."""
     import hashlib
 
-    from ludwig_hub_export.storage import resolve
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import resolve
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(streams, "PIECE", 65536)
     key, old, new = f"{BUCKET}/changing/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
@@ -502,8 +502,8 @@ def test_a_version_aware_listing_reads_the_listed_version_whole_though_it_was_ov
     reads the rest of that version (still there), not of the new one."""
     import hashlib
 
-    from ludwig_hub_export.storage import resolve
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import resolve
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(streams, "PIECE", 65536)
     s3().call_s3("put_bucket_versioning", Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -524,8 +524,8 @@ def test_a_version_aware_listing_reads_the_listed_version_whole_though_it_was_ov
 def test_a_changing_object_streamed_into_an_upload_fails_clearly_rather_than_splice(local_s3, tmp_path, monkeypatch):
     """The Xet path feeds the bytes to hf_xet as they arrive: it cannot start over, so it fails (exit 4) naming
     the object, and sends nothing of the new version after the old."""
-    from ludwig_hub_export.storage import resolve
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import resolve
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(streams, "PIECE", 65536)
     key, old, new = f"{BUCKET}/fed/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
@@ -573,8 +573,8 @@ def test_an_object_in_a_store_without_pinned_reads_overwritten_mid_read_is_read_
     listing of the object afterwards; an object that changed between two of them is read again from byte 0."""
     import hashlib
 
-    from ludwig_hub_export.storage import remote_file, resolve
-    from ludwig_hub_export.storage.remote_file import DigestCache, RemoteFile
+    from ludwig_hub_export.source.storage import remote_file, resolve
+    from ludwig_hub_export.source.storage.remote_file import DigestCache, RemoteFile
 
     monkeypatch.setattr(remote_file, "CHUNK", 65536)
     monkeypatch.setattr(remote_file, "PARALLEL_CHUNKS", 1)

@@ -13,13 +13,13 @@ import pytest
 from helpers import FIXTURES, wait_until_not_racy
 from huggingface_hub import HfApi
 
-from ludwig_hub_export.api import export
+from ludwig_hub_export.workflows.api import export
 from ludwig_hub_export.errors import EXIT_DEFERRED, DeferredError, InvalidModelError, UsageError
-from ludwig_hub_export.hyperopt import read_experiment
-from ludwig_hub_export.rate_plan import RateQuotas
-from ludwig_hub_export.retrieve import pull
-from ludwig_hub_export.retry import RetryPolicy
-from ludwig_hub_export.sweep import export_sweep
+from ludwig_hub_export.source.hyperopt import read_experiment
+from ludwig_hub_export.workflows.rate_plan import RateQuotas
+from ludwig_hub_export.workflows.pull import pull
+from ludwig_hub_export.hub.retry import RetryPolicy
+from ludwig_hub_export.workflows.sweep import export_sweep
 
 POLICY = RetryPolicy(base_delay=0.2, max_delay=5, budget=120)
 
@@ -197,7 +197,7 @@ def test_mixed_model_kinds_are_refused_before_any_request(results, local_hub, tm
 
 
 def test_a_branch_name_the_hub_refuses_is_refused_first(results, local_hub):
-    from ludwig_hub_export.sweep import check_branch_name
+    from ludwig_hub_export.workflows.sweep import check_branch_name
 
     # A trial id from result.json is only used when it is a plain Ray id: anything else never becomes a name.
     trial = sorted((results / "hyperopt").glob("trial_*"))[0]
@@ -230,7 +230,7 @@ def test_the_callback_publishes_nothing_from_trials_and_the_best_at_hyperopt_end
     """The callback's hyperopt logic, driven in Ludwig's order on the fixture (the slow test runs a real one)."""
     import pickle
 
-    from ludwig_hub_export.callback import HubExportCallback
+    from ludwig_hub_export.workflows.callback import HubExportCallback
 
     callback = HubExportCallback("tester/from-hyperopt", output_directory=results, **_options())
     callback.on_hyperopt_init("hyperopt")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from ludwig_hub_export import retry, xet_errors
+from ludwig_hub_export.hub import retry, xet_errors
 from ludwig_hub_export.testing import LocalHub
 from ludwig_hub_export.testing.pytest_plugin import use_transfer_protocol
 

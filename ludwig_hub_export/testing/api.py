@@ -20,20 +20,7 @@ from urllib.parse import parse_qs, quote
 from ..card_metadata import validate_front_matter
 from .accounts import INVALID_CREDENTIALS, Accounts, Token
 from .oidc import ACCESS_TOKEN_TYPE, OidcRefused, TrustedPublishing
-from .storage import (
-    GITATTRIBUTES,
-    LFS_EXTENSIONS,
-    LFS_SIZE_THRESHOLD,
-    BlobMismatch,
-    BlobStore,
-    Commit,
-    FileEntry,
-    Repo,
-    RepoStore,
-    git_blob_sha1,
-    lfs_pointer,
-    new_commit,
-)
+from .storage import GITATTRIBUTES, LFS_EXTENSIONS, LFS_SIZE_THRESHOLD, BlobMismatch, BlobStore, Commit, FileEntry, Repo, RepoStore, git_blob_sha1, lfs_pointer, new_commit
 from .wire import BodyReader, HubError, Response, read_range
 
 TYPE_OF_PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space"}

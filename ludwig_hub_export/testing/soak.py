@@ -101,8 +101,8 @@ def run_soak(hub: LocalHub, sources: list[Path], exports: int, probability: floa
     import os
 
     from ..errors import HubError
-    from ..publish import ExportSettings, push
-    from ..retry import RetryPolicy
+    from ..workflows.push import ExportSettings, push
+    from ..hub.retry import RetryPolicy
 
     rng = random.Random(seed)
     hub.faults.reseed(seed)

@@ -1,0 +1,108 @@
+"""Paths that come from a repo someone else published, checked before anything touches the disk.
+
+A repo path is text chosen by whoever pushed it. Only a plain relative POSIX path may become a file under the
+destination: no absolute or drive paths, no ``..`` / ``.`` / empty segments, no backslashes (a separator on
+Windows), no NUL or other control characters, no ``:`` and no segment ending in a dot or space (Windows would
+read those differently), nothing a filesystem would refuse. Two targets must not collide,
+also not when compared case-insensitively (macOS and Windows would merge them) nor as a file and a directory of
+the same name. And the place each one resolves to, symlinks already on disk included, must stay inside DEST.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+from ..errors import UntrustedRepoError
+
+STAGING = ".ludwig-hub-export"  # inside DEST: pull's lock, state and staging area (destination.py)
+MAX_PATH = 1024
+MAX_SEGMENT = 255  # bytes: the usual filename limit
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _refuse(repo_id: str, field: str, value: object, why: str) -> UntrustedRepoError:
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 120 else repr(value[:120] + "...")
+    return UntrustedRepoError(f"{repo_id}: {field} = {shown} is not a safe path: {why}",
+                              "this repo cannot be pulled safely; ask its owner to push it again with "
+                              "ludwig-hub-export, and do not load files from it by hand")
+
+
+def check_relative(value: object, field: str, repo_id: str) -> str:
+    """`value` when it is a safe relative POSIX path; UntrustedRepoError naming `field` otherwise."""
+    if not isinstance(value, str):
+        raise _refuse(repo_id, field, value, f"expected a string, got {type(value).__name__}")
+    if not value:
+        raise _refuse(repo_id, field, value, "it is empty")
+    if "\0" in value:
+        raise _refuse(repo_id, field, value, "it contains a NUL byte")
+    if "\\" in value:
+        raise _refuse(repo_id, field, value, "it contains a backslash (a path separator on Windows)")
+    if _CONTROL.search(value):
+        raise _refuse(repo_id, field, value, "it contains a control character")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _refuse(repo_id, field, value, "it is not valid Unicode (a lone surrogate)") from None
+    if value.startswith("/") or value.startswith("~"):
+        raise _refuse(repo_id, field, value, "it is absolute (or home-relative)")
+    if _DRIVE.match(value):
+        raise _refuse(repo_id, field, value, "it starts with a drive letter")
+    if ":" in value:
+        raise _refuse(repo_id, field, value, "it contains ':' (a drive or an alternate data stream on Windows)")
+    if len(encoded) > MAX_PATH:
+        raise _refuse(repo_id, field, value, f"it is longer than {MAX_PATH} bytes")
+    for segment in value.split("/"):
+        if segment == "":
+            raise _refuse(repo_id, field, value, "it has an empty segment (a doubled or trailing slash)")
+        if segment in (".", ".."):
+            raise _refuse(repo_id, field, value, f"it has a {segment!r} segment")
+        if segment[-1] in ". ":  # Windows drops a trailing dot or space: two names, one file
+            raise _refuse(repo_id, field, value, f"segment {segment!r} ends with a dot or a space")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT:
+            raise _refuse(repo_id, field, value, f"a segment is longer than {MAX_SEGMENT} bytes")
+    if value.split("/")[0] == STAGING:
+        raise _refuse(repo_id, field, value, f"{STAGING}/ is where pull keeps its state and stages its downloads")
+    return value
+
+
+def _fold(path: str) -> str:
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def check_collisions(targets: dict[str, str], repo_id: str) -> None:
+    """`targets` maps a field name to its (already checked) relative target; refuses two entries that would
+    land on the same file, the same file on a case-insensitive or normalizing filesystem, or a file where
+    another entry needs a directory."""
+    seen: dict[str, str] = {}
+    for field, target in targets.items():
+        key = _fold(target)
+        if key in seen:
+            other = seen[key]
+            same = "the same path" if targets[other] == target else "paths that differ only in case or Unicode form"
+            raise UntrustedRepoError(f"{repo_id}: {field} = {target!r} and {other} = {targets[other]!r} are {same}: "
+                                     "one file would overwrite the other",
+                                     "this repo cannot be pulled safely; ask its owner to push it again")
+        seen[key] = field
+    for field, target in targets.items():
+        parts = _fold(target).split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in seen:
+                other = seen[prefix]
+                raise UntrustedRepoError(f"{repo_id}: {field} = {target!r} needs {targets[other]!r} to be a "
+                                         f"directory, but {other} makes it a file",
+                                         "this repo cannot be pulled safely; ask its owner to push it again")
+
+
+def resolve_inside(root: Path, relative: str, field: str, repo_id: str) -> Path:
+    """``root / relative`` after checking that what it resolves to (following any symlink already on disk)
+    stays inside ``root``."""
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(real_root, relative))
+    if os.path.commonpath([real_root, target]) != real_root or target == real_root:
+        raise _refuse(repo_id, field, relative, f"it resolves to {target}, outside {real_root} (a symlink on the way)")
+    return Path(target)

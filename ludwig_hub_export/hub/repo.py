@@ -1,0 +1,45 @@
+"""Before any upload: who the token belongs to and whether it may write here, then the repo and branch."""
+
+from __future__ import annotations
+
+from . import auth
+from ..errors import UsageError
+from .remote import Snapshot, snapshot
+from .session import HubSession
+
+
+def authenticate(s: HubSession) -> auth.Identity:
+    """Who the token belongs to, and that it may write to the repo (else an `AuthError` saying why)."""
+    info = s.call("whoami", lambda: s.api.whoami(cache=False))
+    identity = auth.identity_from_whoami(info)
+    auth.check_can_write(identity, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
+    s.console.once(f"authenticated as {identity.user} with the {s.token}")
+    return identity
+
+
+def ensure_repo(s: HubSession, seen: Snapshot | None = None, created: bool = False) -> Snapshot:
+    """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
+    would be created. Returns the snapshot of the target revision (`remote.snapshot`; `seen` when already taken),
+    taken before any change when nothing had to be created. `created`: the head start made the repo already."""
+    repo_id = s.settings.repo_id
+    # Look before creating: creations have their own, strict rate limit.
+    seen = seen or snapshot(s)
+    if not seen.repo_exists or created:  # `seen` may be a read after the head start's commit
+        if s.settings.dry_run:
+            s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
+        else:
+            if not created:
+                s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public,
+                                                                exist_ok=True))
+            s.report.created_repo = True
+            s.console.once(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
+    if s.revision == "main" or s.settings.create_pr or seen.commit is not None:
+        return seen
+    if s.settings.dry_run:
+        s.report.notes.append(f"would create branch {s.revision}")
+        return seen
+    if s.revision.startswith("refs/pr/"):
+        raise UsageError(f"{s.revision} does not exist in {repo_id}", "use --create-pr to open a new pull request")
+    s.call("create branch", lambda: s.api.create_branch(repo_id, branch=s.revision, exist_ok=True,
+                                                        revision=s.settings.branch_from))
+    return snapshot(s)  # the new branch holds what it was made from

@@ -1,0 +1,189 @@
+"""What the commit adds: one client operation per file, made so that the manifest describes exactly the bytes
+that land.
+
+- A small file (configs, the card, the manifest: anything a regular git blob may hold) is read into memory once;
+  its digest is of those bytes, and those bytes are what the commit carries. A file rewritten after the plan
+  read it is committed as it is now, with the digest of what is committed.
+- A large file travels as an LFS/Xet object by path. Its stat is taken before anything reads it; if the stat
+  differs once the bytes are on the Hub, the file changed while it was read (`Changed`).
+- Who computes a large file's sha256 is the one thing that differs between the protocols. LFS needs it before
+  the transfer, so it is computed here (the hash cache, several files at once), where the client would compute
+  it anyway. On Xet, hf_xet computes it in the same read that chunks the file; a file whose digest is not known
+  yet is sent first (`preupload_lfs_files`), and its digest taken back from the client's operation.
+- A large file in object storage is brought to this disk one at a time, sent, and removed.
+
+Everything goes through huggingface_hub's public API (`CommitOperationAdd`, `preupload_lfs_files`); the client
+asks the upload modes, sends and retries the transfers itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import HubError
+from ..hashing import GIT_SHA1_MAX, Digest, FileState, HashCache, digest_bytes
+from ..artifact.plan import ExportPlan, PlannedFile, add_manifest
+from .session import HubSession
+
+
+XET_FILES_AT_ONCE = 4  # sessions in flight; hf_xet parallelizes each file's chunks and xorbs itself
+
+
+class Changed(HubError):
+    """A file changed while it was read for the upload: what landed may not be what the user has."""
+
+
+@dataclass
+class Outgoing:
+    """What one push commits: the plan's files in upload order (manifest last) and the client's operation for
+    each, by path. `states`: each large local file's state (`HashCache.stat`) before anything read it."""
+
+    files: list[PlannedFile]
+    cache: HashCache
+    ops: dict = field(default_factory=dict)
+    states: dict[str, FileState] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def client_hashes_while_uploading() -> bool:
+    """Whether the client uploads through Xet, as it decides (HF_HUB_DISABLE_XET, then whether hf_xet is
+    installed): then hf_xet computes the sha256 while it reads the file, and a pass of ours would be a second read."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_DISABLE_XET:
+        return False
+    from importlib.util import find_spec
+
+    return find_spec("hf_xet") is not None
+
+
+def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: dict) -> Outgoing:
+    """The operations of `todo` and of the manifest (unless `remote`, the revision's files, holds it already).
+    Large files whose sha256 is not known yet are hashed here (LFS) or sent here (Xet); the rest is sent by the
+    commit."""
+    out = Outgoing([], plan.cache)
+    for f in todo:
+        if f.remote is not None and f.size >= GIT_SHA1_MAX:
+            _send_from_storage(s, plan, f, out)
+        else:
+            _add(out, f)
+    unknown = [f for f in todo if f.digest is None]
+    if unknown and not client_hashes_while_uploading():
+        _hash(plan, unknown, out)
+    elif unknown:
+        _send_first(s, plan, unknown, out)
+    manifest = add_manifest(plan)  # every digest is known now: of the bytes that will land
+    if not manifest.matches_remote(remote.get(manifest.path)):
+        _add(out, manifest)
+    return out
+
+
+def _add(out: Outgoing, f: PlannedFile) -> None:
+    from huggingface_hub import CommitOperationAdd
+
+    if f.data is None and (f.remote is not None or f.source is not None and f.size < GIT_SHA1_MAX):
+        local = f.source if f.source is not None else f.fetch()
+        try:
+            f.data = Path(local).read_bytes()  # committed from memory: the bytes the digest is of
+        finally:
+            if f.release is not None:
+                f.release()
+        f.size, f.digest = len(f.data), digest_bytes(f.data)
+    if f.data is not None:
+        op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.data)
+    else:
+        out.states[f.path] = out.cache.stat(f.source)  # before anything reads it
+        op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.source))
+        if f.digest is not None:
+            op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # known: the client does not read it again
+    out.ops[f.path] = op
+    out.files.append(f)
+
+
+def _hash(plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
+    """LFS: the sha256 of every large file before the transfer, several files at once, by the hash cache."""
+    plan.cache.digest_many([f.source for f in files])
+    for f in files:
+        f.digest = plan.cache.digest(f.source)
+        out.ops[f.path].upload_info.sha256 = bytes.fromhex(f.digest.sha256)
+    plan.cache.save()
+
+
+def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
+    """Xet: send the large files whose digest is unknown before the commit, and take the sha256 hf_xet computed
+    while it read each. Each file is a preupload of its own (its own hf_xet session), a few at once: hf_xet
+    registers a session's files only when the whole session ends, so a push killed midway keeps every file sent
+    before (one session for all kept none: measured, `tests/test_push.py` resume). A digest is cached only under
+    the state taken before the read, and only if the file still has it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(f: PlannedFile) -> None:
+        op = out.ops[f.path]
+        try:
+            s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
+                s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
+                create_pr=_opens_pr(s), free_memory=False))
+        except HubError:
+            check_unchanged(out, [f])  # a file rewritten while it was read explains the failure best
+            raise
+        check_unchanged(out, [f])
+        f.digest = Digest(f.size, op.upload_info.sha256.hex(), None)
+        plan.cache.put(f.source, f.digest, before=out.states[f.path])
+
+    with ThreadPoolExecutor(max_workers=min(len(files), XET_FILES_AT_ONCE), thread_name_prefix="send") as pool:
+        futures = [pool.submit(send, f) for f in files]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()  # a failure or Ctrl-C: start nothing more
+            raise
+        finally:
+            plan.cache.save()
+
+
+def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Outgoing) -> None:
+    """A large file in object storage: staged on this disk (hashed as it arrives), sent, removed. One at a time,
+    so the disk holds one such file at most."""
+    from huggingface_hub import CommitOperationAdd
+
+    local = f.fetch()
+    try:
+        op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(local))
+        op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)
+        s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
+            s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
+            create_pr=_opens_pr(s), free_memory=False))
+    finally:
+        f.release()
+    out.ops[f.path] = op
+    out.files.append(f)
+
+
+def check_unchanged(out: Outgoing, files: list[PlannedFile] | None = None) -> None:
+    """A `Changed` error naming the large local files whose stat is not the one taken before they were read."""
+    changed = []
+    for f in files if files is not None else out.files:
+        before = out.states.get(f.path)
+        if before is None:
+            continue
+        try:
+            now = out.cache.stat(f.source)
+        except OSError:
+            now = None
+        if now is None or now.key != before.key:
+            changed.append(str(f.source))
+    if changed:
+        raise Changed(f"{len(changed)} file(s) changed while they were being uploaded: {', '.join(changed[:5])}",
+                      "wait until whatever writes them (a save, a sync) has finished, then push again: it sends "
+                      "only what differs")
+
+
+def _opens_pr(s: HubSession) -> bool:
+    """Whether uploads go to a PR still to be opened (its commit opens it)."""
+    return s.settings.create_pr and not s.report.pr_url

@@ -1,0 +1,133 @@
+"""Uploading what the remote lacks: one atomic commit (or batches of them), and the per-file fallback when that
+keeps failing for a transient reason. A commit whose answer was lost is never simply repeated: the remote is
+compared with the local files first, so a commit that landed is not made twice."""
+
+from __future__ import annotations
+
+from ..errors import HubError
+from ..limits import human_size
+from ..artifact.plan import CARD, MANIFEST, PlannedFile
+from .remote import missing, pr_refs, remote_state
+from .retry import OutOfTime, classify, describe
+from .session import HubSession
+from .transfer import Outgoing
+
+
+def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
+    """Commits of at most `size` files; the card and manifest always ride in the last one."""
+    last = [f for f in files if f.path in (CARD, MANIFEST)]
+    body = [f for f in files if f.path not in (CARD, MANIFEST)]
+    size = max(1, size - len(last))
+    chunks = [body[i:i + size] for i in range(0, len(body), size)] or [[]]
+    chunks[-1] = chunks[-1] + last
+    return [b for b in chunks if b]
+
+
+def _take_pr(s: HubSession, pr_url: str) -> None:
+    s.report.pr_url = pr_url
+    s.revision = s.report.revision = f"refs/pr/{pr_url.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def commit(s: HubSession, out: Outgoing, files: list[PlannedFile], message: str, revision: str,
+           create_pr: bool) -> str:
+    """One commit of `files`, made at most once even when its answer is lost."""
+    s.pace()
+    prs_before = pr_refs(s) if create_pr else set()
+
+    def attempt():
+        info = s.api.create_commit(s.settings.repo_id, [out.ops[f.path] for f in files], commit_message=message,
+                                   commit_description=s.settings.commit_description, revision=revision,
+                                   create_pr=create_pr)
+        return info.oid, info.pr_url
+
+    def landed_anyway(error):
+        # The request may have been carried out: look before trying again, or the commit lands twice.
+        target = revision
+        if create_pr:
+            new = pr_refs(s) - prs_before
+            if not new:
+                return None
+            target = sorted(new)[-1]
+        if missing(s, files, target):
+            return None
+        info = s.api.repo_info(s.settings.repo_id, revision=target)
+        s.console.say(f"the answer to the commit was lost ({describe(error)}), but it landed: {info.sha}")
+        pr = f"{s.repo_url()}/discussions/{target.rsplit('/', 1)[-1]}" if create_pr else None
+        return info.sha, pr
+
+    oid, pr_url = s.call(f"commit of {len(files)} file(s)", attempt, after_failure=landed_anyway)
+    s.committed()
+    s.report.commits.append(oid)
+    s.report.commit_oid = oid
+    if pr_url:
+        _take_pr(s, pr_url)
+    return oid
+
+
+def upload(s: HubSession, out: Outgoing) -> None:
+    """Commit `out`: in one commit (or batches of `files_per_commit`), else, when that keeps failing for a
+    transient reason, one commit per file with the manifest last."""
+    message = s.settings.commit_summary(s.plan.kind)
+    parts = batches(out.files, s.settings.limits.files_per_commit)
+    try:
+        for n, batch in enumerate(parts, start=1):
+            suffix = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
+            s.console.say(f"committing {len(batch)} file(s), {human_size(sum(f.size for f in batch))}{suffix}")
+            commit(s, out, batch, message + suffix, s.revision, s.settings.create_pr and n == 1)
+        return
+    except HubError as e:
+        # Only a step that kept failing for transient reasons falls back; a refusal (4xx) or an exhausted
+        # time budget would fail the same way file by file.
+        if e.__cause__ is None or isinstance(e.__cause__, OutOfTime) or classify(e.__cause__) != "retry":
+            raise
+        s.report.fallback = e.message
+        s.console.say(f"the folder commit keeps failing ({e.message.splitlines()[0]}); "
+                      "falling back to one commit per file")
+    upload_per_file(s, out, message)
+
+
+def upload_per_file(s: HubSession, out: Outgoing, message: str) -> None:
+    remaining = missing(s, out.files)
+    manifest = next(f for f in s.plan.files if f.path == MANIFEST)
+    stale = remote_state(s, [MANIFEST]).get(MANIFEST)
+    if stale is not None and not manifest.matches_remote(stale):
+        # An older manifest says "complete" while the files change under it: remove it first.
+        delete_manifest(s)
+    for f in remaining:  # the plan's order: weights first, card and manifest last
+        s.console.say(f"uploading {f.path} ({human_size(f.size)})")
+        commit(s, out, [f], f"{message}: {f.path}", s.revision, s.settings.create_pr and not s.report.pr_url)
+
+
+def delete_manifest(s: HubSession) -> None:
+    """Take the manifest off the revision: it says \"complete\" while the files are not what it describes."""
+    from huggingface_hub import CommitOperationDelete
+
+    s.pace()
+    create_pr = s.settings.create_pr and not s.report.pr_url
+
+    def attempt():
+        return s.api.create_commit(s.settings.repo_id, [CommitOperationDelete(MANIFEST)],
+                                   commit_message="Mark the export incomplete while it is updated",
+                                   revision=s.revision, create_pr=create_pr)
+
+    def gone_anyway(error):
+        return None if create_pr or MANIFEST in remote_state(s, [MANIFEST]) else "deleted"
+
+    info = s.call("remove stale manifest", attempt, after_failure=gone_anyway)
+    s.committed()
+    if info == "deleted":
+        return
+    s.report.commits.append(info.oid)
+    if info.pr_url:
+        _take_pr(s, info.pr_url)
+
+
+def withdraw_manifest(s: HubSession) -> None:
+    """After a push that failed its verification: the manifest off the revision if it is there, so that nothing
+    claims the repo complete. A failure here is said, not raised: the verification's error is the one to report."""
+    try:
+        if MANIFEST in remote_state(s, [MANIFEST]):
+            delete_manifest(s)
+    except HubError as e:
+        s.console.say(f"could not remove {MANIFEST} after the failed verification ({e.message.splitlines()[0]}); "
+                      "the next push replaces it")

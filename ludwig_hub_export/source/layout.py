@@ -1,0 +1,92 @@
+"""Find the saved model in whatever path the user gives, and say what kind of model it is and why.
+
+Accepted: a ``model.save()`` directory, a run's ``model/`` directory, a run directory
+(``results/<experiment>_run``), a ``results/`` directory (one run, or the newest with ``latest=True``), an
+already normalized ``<x>/model/model_weights`` tree, or a ``ludwig hyperopt`` output (its best trial; a
+``trial_*`` directory: that trial). Layout facts: ``shared/notes/ludwig-layouts.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InvalidModelError, UsageError
+from .saved_model import HYPERPARAMETERS, RUN_FILES, ModelLayout, describe, is_model_dir, is_run_dir
+
+
+def find_layout(path, latest: bool = False, prefer_adapter: bool = False,
+                storage_options: dict | None = None) -> ModelLayout:
+    """`path`: a local path, or a URL (s3://, gs://, ...; see `storage`) whose tree is listed once and then
+    walked by the same code, through `StoragePath`'s pathlib methods."""
+    from .storage import resolve
+
+    source = resolve(path, storage_options)
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or directory",
+                         "give the directory passed to model.save(), or a `ludwig train` results/run directory")
+    if not source.is_dir():
+        raise UsageError(f"{source}: is a file, not a directory",
+                         "give the directory that holds model_hyperparameters.json (or the run directory around it)")
+    model_dir, run_dir = _locate(source.resolve(), latest)
+    if not isinstance(model_dir, Path):  # a listed remote tree: refuse unsafe object names in the model
+        from .storage.tree import require_safe
+
+        require_safe(run_dir or model_dir)
+    return describe(source, model_dir, run_dir, prefer_adapter)
+
+
+def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
+    if is_model_dir(source):
+        parent = source.parent
+        run_dir = parent if source.name == "model" and any((parent / f).is_file() for f in RUN_FILES) else None
+        return source, run_dir
+    if is_run_dir(source):
+        return source / "model", source
+    hyperopt_run = _hyperopt_run(source)
+    if hyperopt_run is not None:
+        return hyperopt_run / "model", hyperopt_run
+    if (source / "results").is_dir() and not any(is_run_dir(d) for d in source.iterdir() if d.is_dir()):
+        source = source / "results"  # the directory `ludwig train` ran in
+    runs = sorted((d for d in source.iterdir() if d.is_dir() and is_run_dir(d)), key=lambda d: d.stat().st_mtime)
+    if len(runs) > 1 and latest:  # say which: a user reading the result must know what was published
+        _say_once(f"--latest: taking {runs[-1]}, the newest of the {len(runs)} runs in {source}")
+    if len(runs) == 1 or (runs and latest):
+        return runs[-1] / "model", runs[-1]
+    if len(runs) > 1:
+        listing = "\n".join(f"    {r}" for r in runs)
+        raise UsageError(f"{source} holds {len(runs)} training runs:\n{listing}",
+                         "name one of them, or pass --latest to take the most recent")
+    if not any(source.iterdir()):
+        raise InvalidModelError(f"{source}: the directory is empty", "train and save a model first (model.save())")
+    raise InvalidModelError(
+        f"{source}: no Ludwig model here (no {HYPERPARAMETERS} in it, in model/, or in a run directory below it)",
+        "give the directory passed to model.save(), or the results/ or run directory written by `ludwig train`",
+    )
+
+
+_said: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    """One line on stderr, once per process (the layout of one source may be found more than once)."""
+    if line not in _said:
+        _said.add(line)
+        import sys
+
+        print(line, file=sys.stderr)
+
+
+def _hyperopt_run(source: Path) -> Path | None:
+    """A `ludwig hyperopt` output: a trial_* directory means its run directory (not Ray's checkpoint copy); an
+    experiment (or the results/ around it) means its best trial's. See `hyperopt`. A
+    hyperopt output in object storage is read the same way, from its listing."""
+    from . import hyperopt
+
+    run = hyperopt.trial_of_run(source)
+    if run is not None:
+        return run
+    if hyperopt.experiment_dir(source) is None:
+        return None
+    return hyperopt.read_experiment(source).best.run_dir
+
+

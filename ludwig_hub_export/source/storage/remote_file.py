@@ -1,0 +1,313 @@
+"""A file in object storage on its way to the Hub: downloaded once into a staging area, hashed as it arrives,
+removed once the Hub holds it; and the digests of files already seen, so that a rerun downloads nothing the Hub
+already has.
+
+The digest cache is keyed by URL + version (ETag, generation) + size + mtime: any change of the object changes
+the key. Objects without a version or mtime are not cached (size alone proves nothing).
+
+Every read of an object is of the version listed (`streams.Pin`), never a splice of two: a cut stream is resumed
+by ranges only where those ranges are pinned (S3); elsewhere the object is read again from byte 0, and an unpinned
+read is checked against a fresh listing of the object afterwards. An object that changed is read again whole, as
+it is now (same size: what the plan says still holds), at most `MAX_TRIES` times; a read fed to an upload as it
+arrives (`stream`) cannot start over and fails instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import ExportError, StorageError
+from ...hashing import GIT_SHA1_MAX, Digest, JsonEntries, default_cache_path
+from .streams import ObjectChanged, pinnable, read_range, streamed
+from .tree import StoragePath, entry_of
+from .urls import display
+
+CHUNK = 32 << 20  # one ranged GET per chunk while staging (AWS suggests 8-16 MB parts; fewer for slow servers)
+PARALLEL_CHUNKS = 4  # ranged GETs in flight per file: object stores serve one stream slower than several
+MAX_TRIES = 3  # reads of an object that changes while it is read, before giving up
+
+
+class _Cut(StorageError):
+    """A stream that ended early where the rest cannot be read pinned: start over from byte 0."""
+
+
+def default_digest_cache_path() -> Path:
+    return default_cache_path().parent / "remote-digests.json"
+
+
+class DigestCache:
+    """sha256 (and git sha1) of remote objects by URL + version; a small JSON file beside `hashing.HashCache`'s."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else default_digest_cache_path()
+        self._entries = JsonEntries(self.path)
+
+    def get(self, key: str | None) -> Digest | None:
+        hit = self._entries.get(key) if key is not None else None
+        try:
+            return Digest(int(hit[0]), str(hit[1]), hit[2]) if hit else None
+        except (TypeError, ValueError, IndexError):
+            return None  # a damaged entry only costs a download
+
+    def put(self, key: str | None, digest: Digest) -> None:
+        if key is None:
+            return
+        self._entries.put(key, [digest.size, digest.sha256, digest.git_sha1])
+        self.save()  # now: an interrupted push keeps what it learned
+
+    def save(self) -> None:
+        self._entries.save()
+
+
+class StagingBudget:
+    """Bytes of staged copies allowed on disk at once (one file larger than that alone is still allowed):
+    downloads wait here until uploads release their copies, so peak disk stays near the largest file."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            while self.used and self.used + n > self.limit:
+                self._cond.wait()
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+@dataclass(eq=False)
+class RemoteFile:
+    """One object to upload. `digest_if_known()` costs nothing; `stage()` downloads (once) and hashes;
+    `release()` removes the staged copy."""
+
+    path: StoragePath
+    cache: DigestCache
+    staged: Path | None = None
+    digest: Digest | None = None
+    bytes_downloaded: int = 0
+    budget: StagingBudget | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def url(self) -> str:
+        return display(self.path.url)
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def cache_key(self) -> str | None:
+        stat = self.path.stat()
+        if self.path.version is None and not stat.st_mtime:
+            return None
+        return f"{self.url}|{self.path.version}|{stat.st_size}|{stat.st_mtime}"
+
+    def digest_if_known(self) -> Digest | None:
+        if self.digest is None:
+            self.digest = self.cache.get(self.cache_key)
+        return self.digest
+
+    def stage(self, staging_dir: Path) -> Path:
+        """Download into `staging_dir` (once: later calls return the same file), hashing as the bytes arrive."""
+        with self._lock:
+            if self.staged is not None and self.staged.exists():
+                return self.staged
+            staging_dir.mkdir(parents=True, exist_ok=True)
+            size = self.size
+            free = shutil.disk_usage(staging_dir).free
+            if free < size:
+                raise ExportError(f"{staging_dir}: {free} bytes free, {self.url} needs {size}",
+                                  "free disk space, or point TMPDIR at a larger disk (files are staged there one "
+                                  "at a time)")
+            token = hashlib.sha1(self.path.url.encode()).hexdigest()[:12]
+            target = staging_dir / f"{token}-{self.path.name}"
+            if self.budget is not None:
+                self.budget.acquire(size)
+            try:
+                with open(target, "wb") as out, self.path.tree.errors(self.path.rel, "downloading"):
+
+                    def restart() -> None:
+                        out.seek(0)
+                        out.truncate()
+
+                    digest = self._read(out.write, size, hashed=True, restart=restart)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                if self.budget is not None:
+                    self.budget.release(size)
+                raise
+            self.staged, self.digest = target, digest
+            self.cache.put(self.cache_key, digest)
+            return target
+
+    def stream(self, write) -> None:
+        """The whole object, in order, into `write`, with no staged copy (for a client that hashes what it is
+        fed while it uploads: the Xet path)."""
+        self._read(write, self.size, hashed=False)
+
+    def head(self, n: int = 512) -> bytes:
+        """The first `n` bytes (the Hub's upload-mode lookup sends them as a sample)."""
+        with self.path.tree.errors(self.path.rel, "reading"):
+            return read_range(self.path.tree.fs, self.path.tree.full(self.path.rel), self.path.pin, 0,
+                              min(n, self.size))
+
+    def _read(self, write, size: int, hashed: bool, restart=None) -> Digest | None:
+        """The object's bytes in order into `write`, each piece hashed (`hashed`) as it arrives: all of one
+        version. When the object changed (or a cut stream cannot be resumed pinned), `restart()` empties what
+        `write` got and the object is read again from byte 0; without `restart`, that is an error."""
+        tries = 1
+        while True:
+            try:
+                return self._read_once(write, size, hashed)
+            except (ObjectChanged, _Cut) as e:
+                if restart is None or tries == MAX_TRIES:
+                    raise self._not_read(e, tries) from None
+                # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
+                if isinstance(e, ObjectChanged):
+                    size = self._relist(size)
+                restart()
+                tries += 1
+
+    def _not_read(self, error: Exception, tries: int) -> StorageError:
+        if isinstance(error, _Cut):
+            return StorageError(f"{self.url}: the download was cut and this storage cannot resume it pinned to "
+                                "one version of the object", "run the same command again")
+        return StorageError(f"{self.url}: the object changed while it was read ({tries} time(s)); nothing mixing "
+                            "two versions of it is published", "run the same command again once whatever writes "
+                            "it has finished: it reads the object as it is then")
+
+    def _relist(self, size: int) -> int:
+        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
+        tree = self.path.tree
+        full = tree.full(self.path.rel)
+        with tree.errors(self.path.rel, "reading"):
+            invalidate = getattr(tree.fs, "invalidate_cache", None)
+            if invalidate is not None:
+                invalidate(full)
+            entry = entry_of(tree.fs.info(full))
+        if entry.size != size or entry.is_dir:
+            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
+                               f"{size} when listed)", "run the same command again: it lists the model again")
+        tree.entries[self.path.rel] = entry
+        return size
+
+    def _read_once(self, write, size: int, hashed: bool) -> Digest | None:
+        tree = self.path.tree
+        sha = hashlib.sha256() if hashed else None
+        git = hashlib.sha1(b"blob %d\0" % size) if hashed and size <= GIT_SHA1_MAX else None
+        pinned = pinnable(tree.fs, self.path.pin)
+        pieces = self._pieces(tree.full(self.path.rel), size, pinned)
+        got = 0
+        try:
+            while True:
+                with tree.errors(self.path.rel, "downloading"):  # not around `write`: its failures are its own
+                    chunk = next(pieces, None)
+                if chunk is None:
+                    break
+                if sha is not None:
+                    sha.update(chunk)
+                if git is not None:
+                    git.update(chunk)
+                write(chunk)
+                got += len(chunk)
+        finally:
+            pieces.close()
+            self.bytes_downloaded += got
+        if not pinned and got == size:
+            self._check_unchanged()
+        if got != size:
+            raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
+                               "the connection dropped)", "run the same command again")
+        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None) if sha is not None else None
+
+    def _check_unchanged(self) -> None:
+        """After an unpinned read: the object must still be the one listed (size, time, version), else what was
+        read may be of another version, or of two."""
+        tree = self.path.tree
+        listed = tree.entries.get(self.path.rel)
+        full = tree.full(self.path.rel)
+        with tree.errors(self.path.rel, "reading"):
+            invalidate = getattr(tree.fs, "invalidate_cache", None)
+            if invalidate is not None:
+                invalidate(full)
+            now = entry_of(tree.fs.info(full))
+        # What both the listing and `info` say (some stores fill different fields in each): a false alarm costs
+        # one more read; a missed change would publish two versions' bytes.
+        if listed is None or now.size != listed.size or (
+                now.version != listed.version if now.version and listed.version else
+                bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
+            raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
+
+    def _pieces(self, full: str, size: int, pinned: bool):
+        """One streamed GET where the filesystem has one: a request per file, not per chunk (some servers read the
+        whole object for every ranged GET: moto's took 6x longer for 32 MiB ranges). If the stream fails midway,
+        or there is none, the rest comes by ranged GETs, which the storage client retries itself: pinned to the
+        listed version, or, where they cannot be, only from byte 0 (a cut stream is `_Cut`: read again)."""
+        got = 0
+        pin = self.path.pin
+        try:
+            stream = streamed(self.path.tree.fs, full, pin)
+        except ObjectChanged:
+            raise
+        except Exception:  # noqa: BLE001 - as below: the ranged reads retry, then say what failed
+            stream = None
+        if stream is not None:
+            try:
+                for piece in stream:
+                    got += len(piece)
+                    yield piece
+            except Exception:  # noqa: BLE001 - a failure that persists is raised by the ranged reads below
+                pass
+            finally:
+                stream.close()
+        if got < size:
+            if got and not pinned:
+                raise _Cut()
+            yield from self._ranged(full, got, size, pin)
+
+    def _ranged(self, full: str, offset: int, size: int, pin):
+        """Ranged GETs, a few in flight, in order; at most PARALLEL_CHUNKS + 1 chunks in memory."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        fs = self.path.tree.fs
+        ranges = iter([(start, min(start + CHUNK, size)) for start in range(offset, size, CHUNK)])
+        with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
+            window = deque((pool.submit(read_range, fs, full, pin, s, e), (s, e))
+                           for _, (s, e) in zip(range(PARALLEL_CHUNKS), ranges))
+            try:
+                while window:
+                    future, (start, end) = window.popleft()
+                    chunk = future.result()
+                    if len(chunk) != end - start:
+                        return  # a short answer: the object changed or the connection dropped (said by `_read`)
+                    following = next(ranges, None)
+                    if following is not None:
+                        window.append((pool.submit(read_range, fs, full, pin, following[0], following[1]),
+                                       following))
+                    yield chunk
+            finally:
+                for future, _ in window:
+                    future.cancel()
+
+    def release(self) -> None:
+        """Remove the staged copy (the Hub holds the bytes now, or they are not needed)."""
+        with self._lock:
+            if self.staged is not None:
+                self.staged.unlink(missing_ok=True)
+                self.staged = None
+                if self.budget is not None:
+                    self.budget.release(self.size)

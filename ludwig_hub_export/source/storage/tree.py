@@ -1,0 +1,326 @@
+"""A remote directory tree, listed once, seen through the subset of pathlib that layout detection and `check` use.
+
+One listing (``fs.find``: for S3 one paginated ListObjectsV2) answers every ``is_file``/``is_dir``/``iterdir``/
+``stat``, so detecting the layout costs no request per file. File contents are read only when asked: whole for
+small files (``read_bytes``), by ranged reads for headers (``open``). The listing is untrusted: a key that would
+not map to a safe relative path (``..``, empty or ``.`` parts, backslashes, control characters) is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from ...errors import InvalidModelError
+from .streams import Pin, read_range
+from .urls import display, filesystem, protocol_of, storage_errors
+
+_UNSAFE_PART = re.compile(r"[\x00-\x1f\x7f\\]")
+HEADER_BLOCK = 64 << 10  # a header read's first request: most headers fit, and it costs what 104 bytes cost
+
+
+@dataclass
+class Entry:
+    size: int
+    is_dir: bool
+    mtime: float
+    version: str | None  # ETag / generation: changes whenever the content does
+    version_id: str | None = None  # S3 VersionId, from a version-aware listing: that version stays readable
+
+
+@dataclass
+class RemoteTree:
+    fs: object
+    root: str  # the path inside fs (bucket/prefix), no trailing slash
+    url: str  # as the user gave it
+    storage_options: dict
+    entries: dict[str, Entry] = field(default_factory=dict)  # relative posix path ("" = root) -> entry
+    refused: dict[str, str] = field(default_factory=dict)  # key -> why it was not taken
+
+    def full(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def url_of(self, rel: str) -> str:
+        base = self.url.rstrip("/")
+        return f"{base}/{rel}" if rel else base
+
+    def errors(self, rel: str, doing: str = "reading"):
+        return storage_errors(self.url_of(rel), self.storage_options, doing)
+
+
+def open_tree(url: str, storage_options: dict) -> StoragePath:
+    fs, root = filesystem(url, storage_options)
+    tree = RemoteTree(fs, root, url, storage_options)
+    with tree.errors(""):
+        listing = fs.find(root, withdirs=True, detail=True)
+        if not listing and not fs.exists(root):
+            raise FileNotFoundError(root)
+    root_key = fs._strip_protocol(root).rstrip("/")
+    for key, info in listing.items():
+        key = fs._strip_protocol(key).rstrip("/")
+        if key == root_key:
+            tree.entries[""] = entry_of(info)
+            continue
+        rel = key[len(root_key) + 1:] if key.startswith(root_key + "/") else None
+        why = _unsafe(rel)
+        if why:
+            tree.refused[key] = why
+            continue
+        tree.entries[rel] = entry_of(info)
+        parts = rel.split("/")
+        for depth in range(len(parts)):  # stores without directory objects: the directories are implied
+            tree.entries.setdefault("/".join(parts[:depth]), Entry(0, True, 0.0, None))
+    tree.entries.setdefault("", Entry(0, True, 0.0, None))
+    return StoragePath(tree, "")
+
+
+def _unsafe(rel: str | None) -> str | None:
+    if rel is None:
+        return "outside the listed prefix"
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in rel.split("/")):
+        return "empty, '.' or '..' path component"
+    if _UNSAFE_PART.search(rel):
+        return "backslash or control character in the name"
+    return None
+
+
+def entry_of(info: dict) -> Entry:
+    """What a listing or `info` says of one object."""
+    is_dir = info.get("type") == "directory"
+    mtime = 0.0
+    for key in ("LastModified", "last_modified", "mtime", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            mtime = value.timestamp()
+        elif isinstance(value, (int, float)):
+            mtime = float(value)
+        elif isinstance(value, str):
+            try:
+                mtime = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+        else:
+            continue
+        break
+    version = next((str(info[k]).strip('"') for k in ("ETag", "etag", "generation", "md5Hash", "content_md5")
+                    if info.get(k)), None)
+    version_id = info.get("VersionId")
+    return Entry(int(info.get("size") or 0), is_dir, mtime, version,
+                 str(version_id) if version_id and version_id != "null" else None)
+
+
+@dataclass(frozen=True)
+class _Stat:
+    st_size: int
+    st_mtime: float
+
+    @property
+    def st_mtime_ns(self) -> int:
+        return int(self.st_mtime * 1e9)
+
+
+class StoragePath:
+    """A path in a `RemoteTree`: the pathlib methods layout detection and `check` call, answered from the
+    listing, plus reads through the filesystem. Shown as its (redacted) URL."""
+
+    def __init__(self, tree: RemoteTree, rel: str) -> None:
+        self.tree = tree
+        self.rel = rel
+
+    # --- names ---------------------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        return display(self.tree.url_of(self.rel))
+
+    def __repr__(self) -> str:
+        return f"StoragePath({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoragePath) and other.tree is self.tree and other.rel == self.rel
+
+    def __hash__(self) -> int:
+        return hash((id(self.tree), self.rel))
+
+    def __lt__(self, other: StoragePath) -> bool:
+        return self.rel < other.rel
+
+    def __truediv__(self, name: str) -> StoragePath:
+        name = str(name).strip("/")
+        return StoragePath(self.tree, f"{self.rel}/{name}" if self.rel else name)
+
+    @property
+    def url(self) -> str:
+        return self.tree.url_of(self.rel)
+
+    @property
+    def protocol(self) -> str:
+        return protocol_of(self.tree.url)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.rel).name if self.rel else PurePosixPath(self.tree.root).name
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.name).suffix
+
+    @property
+    def stem(self) -> str:
+        return PurePosixPath(self.name).stem
+
+    @property
+    def parent(self) -> StoragePath:
+        # The tree's root is the top: nothing above what the user named is listed (or trusted).
+        return StoragePath(self.tree, self.rel.rpartition("/")[0]) if self.rel else self
+
+    @property
+    def parents(self) -> list[StoragePath]:
+        out, path = [], self
+        while path.rel:
+            path = path.parent
+            out.append(path)
+        return out
+
+    def relative_to(self, other: StoragePath) -> PurePosixPath:
+        if not self.is_relative_to(other):
+            raise ValueError(f"{self} is not under {other}")
+        return PurePosixPath(self.rel[len(other.rel):].lstrip("/") or ".")
+
+    def is_relative_to(self, other: object) -> bool:
+        return isinstance(other, StoragePath) and other.tree is self.tree and (
+            not other.rel or self.rel == other.rel or self.rel.startswith(other.rel + "/"))
+
+    def as_posix(self) -> str:
+        return str(self)
+
+    def resolve(self) -> StoragePath:
+        return self
+
+    def expanduser(self) -> StoragePath:
+        return self
+
+    # --- what the listing says -----------------------------------------------------------------------------
+    def _entry(self) -> Entry | None:
+        return self.tree.entries.get(self.rel)
+
+    def exists(self) -> bool:
+        return self._entry() is not None
+
+    def is_file(self) -> bool:
+        entry = self._entry()
+        return entry is not None and not entry.is_dir
+
+    def is_dir(self) -> bool:
+        entry = self._entry()
+        return entry is not None and entry.is_dir
+
+    def is_symlink(self) -> bool:
+        return False  # object stores have none
+
+    def iterdir(self):
+        prefix = f"{self.rel}/" if self.rel else ""
+        for rel in sorted(self.tree.entries):
+            if rel and rel.startswith(prefix) and "/" not in rel[len(prefix):]:
+                yield StoragePath(self.tree, rel)
+
+    def rglob(self, pattern: str):
+        if pattern != "*":
+            raise NotImplementedError("StoragePath.rglob supports '*' only")
+        prefix = f"{self.rel}/" if self.rel else ""
+        for rel in sorted(self.tree.entries):
+            if rel and rel.startswith(prefix):
+                yield StoragePath(self.tree, rel)
+
+    def stat(self) -> _Stat:
+        entry = self._entry()
+        if entry is None:
+            raise FileNotFoundError(str(self))
+        if entry.is_dir:  # a directory's time is its newest file's: "the most recent run" works as locally
+            prefix = f"{self.rel}/" if self.rel else ""
+            mtime = max((e.mtime for r, e in self.tree.entries.items() if r.startswith(prefix)), default=0.0)
+            return _Stat(0, mtime)
+        return _Stat(entry.size, entry.mtime)
+
+    @property
+    def version(self) -> str | None:
+        entry = self._entry()
+        return entry.version if entry else None
+
+    @property
+    def pin(self) -> Pin | None:
+        """What every read of this object is pinned to: the version listed (`streams.Pin`)."""
+        entry = self._entry()
+        return Pin(entry.version, entry.version_id) if entry and not entry.is_dir else None
+
+    # --- contents ------------------------------------------------------------------------------------------
+    def read_bytes(self) -> bytes:
+        with self.tree.errors(self.rel):
+            return read_range(self.tree.fs, self.tree.full(self.rel), self.pin)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read_bytes().decode(encoding)
+
+    def open(self, mode: str = "rb", first_read: int = HEADER_BLOCK):
+        """A seekable binary file whose reads are ranged GETs (headers, a log's tail); see `_Reading`."""
+        if mode != "rb":
+            raise ValueError("storage sources are read-only")
+        return _Reading(self, self.stat().st_size, first_read)
+
+
+class _Reading:
+    """Reads as ranged GETs. A read at offset 0 fetches at least `first_read` bytes: a safetensors header (8 bytes
+    of length, then the JSON) usually fits, so one request instead of two, each a round trip to the bucket. Any
+    other read fetches exactly what it asks beyond what is held. Storage failures become our errors."""
+
+    def __init__(self, path: StoragePath, size: int, first_read: int) -> None:
+        self.path, self.size, self.first_read = path, size, first_read
+        self.pos = 0
+        self._head = b""  # what the first read fetched, from offset 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = self.size if n < 0 else min(self.size, self.pos + n)
+        if self.pos >= end:
+            return b""
+        if self.pos == 0 and not self._head:
+            self._head = self._get(0, max(end, min(self.size, self.first_read)))
+        out = self._head[self.pos:end]
+        if self.pos + len(out) < end:
+            out += self._get(self.pos + len(out), end)
+        self.pos += len(out)
+        return out
+
+    def _get(self, start: int, end: int) -> bytes:
+        with self.path.tree.errors(self.path.rel):  # pinned: a header read in two parts is of one version
+            return read_range(self.path.tree.fs, self.path.tree.full(self.path.rel), self.path.pin, start, end)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = max(0, offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self._head = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def refused_under(path: StoragePath) -> dict[str, str]:
+    """Keys under `path` the listing refused, shown as URLs."""
+    root = path.tree.full(path.rel)
+    return {display(path.tree.url_of(k[len(path.tree.root) + 1:])) if k.startswith(path.tree.root + "/") else k: why
+            for k, why in path.tree.refused.items() if k.startswith(root + "/")}
+
+
+def require_safe(path: StoragePath) -> None:
+    refused = refused_under(path)
+    if refused:
+        shown = "; ".join(f"{k} ({why})" for k, why in list(refused.items())[:3])
+        raise InvalidModelError(f"{path}: {len(refused)} object name(s) cannot be mapped to files safely: {shown}",
+                                "rename or remove those objects; nothing was read or uploaded")

@@ -1,0 +1,102 @@
+"""A sweep's journal: what each trial's export reached, so a rerun publishes only what is missing.
+
+It lives in the cache directory (``LUDWIG_HUB_EXPORT_CACHE``, else ``~/.cache/ludwig-hub-export``), one file per
+(experiment, destination), never in the user's results. It is written atomically after every step, so an
+interrupted sweep loses at most the step in flight, and that step is idempotent anyway (a push compares the
+remote before committing). Losing the journal only costs a few API calls: the remote is the truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..hashing import default_cache_path, racy, signature, write_atomically
+
+FORMAT = 1
+
+
+def journal_path(experiment: Path, destination: str, mode: str) -> Path:
+    key = hashlib.sha256(f"{experiment.resolve()}\0{destination}\0{mode}".encode()).hexdigest()[:24]
+    return default_cache_path().parent / "sweeps" / f"{key}.json"
+
+
+def fingerprint(files: dict[str, Path], extra: str = "") -> str:
+    """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes. A
+    file written so recently that a change within the same timestamp tick would leave its stat as it is
+    (`hashing.racy`) makes a fingerprint that matches no other: that trial is pushed again next time."""
+    at = time.time_ns()
+    h = hashlib.sha256(extra.encode())
+    for name, path in sorted(files.items()):
+        sig = signature(path.stat())
+        if racy((sig[1], sig[3]), at):
+            h.update(os.urandom(16))
+        h.update("\0".join(map(str, [name, *sig])).encode() + b"\n")
+    return h.hexdigest()
+
+
+@dataclass
+class Journal:
+    """What a sweep has published so far, on disk, so that a rerun resumes instead of starting over."""
+
+    path: Path
+    experiment: str
+    destination: str
+    mode: str
+    trials: dict[str, dict] = field(default_factory=dict)  # trial id -> {state, repo_id, revision, commit, ...}
+    creations: list[float] = field(default_factory=list)  # epoch seconds of the repo creations this sweep made
+    collection: str | None = None  # slug, for --trials-as repos
+
+    @classmethod
+    def open(cls, experiment: Path, destination: str, mode: str) -> "Journal":
+        path = journal_path(experiment, destination, mode)
+        journal = cls(path, str(experiment), destination, mode)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return journal  # none yet, or unreadable: start afresh (the remote is checked anyway)
+        if isinstance(data, dict) and data.get("format") == FORMAT:
+            trials = data.get("trials")
+            journal.trials = {str(k): v for k, v in trials.items() if isinstance(v, dict)} \
+                if isinstance(trials, dict) else {}
+            journal.creations = [float(t) for t in data.get("creations") or [] if isinstance(t, (int, float))]
+            slug = data.get("collection")
+            journal.collection = slug if isinstance(slug, str) else None
+        return journal
+
+    def published(self, trial_id: str, fp: str) -> dict | None:
+        entry = self.trials.get(trial_id)
+        if entry and entry.get("state") == "published" and entry.get("fingerprint") == fp:
+            return entry
+        return None
+
+    def record(self, trial_id: str, **fields) -> None:
+        self.trials.setdefault(trial_id, {}).update(fields, at=time.time())
+        self.save()
+
+    def may_create_repo(self) -> float:
+        """Count a repo creation before the push that may make it: a push that fails after creating its repo
+        must not be forgotten (the next run would ask past the quota). `no_repo_created` takes it back."""
+        at = time.time()
+        self.creations.append(at)
+        self.save()
+        return at
+
+    def no_repo_created(self, at: float) -> None:
+        if at in self.creations:
+            self.creations.remove(at)
+            self.save()
+
+    def creations_within(self, window: float) -> list[float]:
+        now = time.time()
+        return sorted(t for t in self.creations if now - t < window)
+
+    def save(self) -> None:
+        body = {"format": FORMAT, "experiment": self.experiment, "destination": self.destination,
+                "mode": self.mode, "trials": self.trials, "creations": self.creations,
+                "collection": self.collection}
+        write_atomically(self.path, json.dumps(body, indent=2) + "\n")

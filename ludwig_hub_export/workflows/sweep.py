@@ -1,0 +1,429 @@
+"""Publish a hyperopt sweep: the best trial, one chosen trial, or several (best on ``main``, the others on
+branches ``trial-<id>`` of the same repo, or each in its own repo grouped in a Collection).
+
+A sweep is a loop over the one-model export (`push.push`), not a second copy of it. Around the loop: choosing
+and checking the trials (all before any request), a rate plan against the account's quotas (`rate_plan.RateQuotas`),
+pacing between trials, a journal (`journal`) so a rerun publishes only what is missing, and deferral (exit 5)
+when the Hub asks for a longer wait than the budget has left. Branches start from the repo's first commit, and
+``main`` is published last, so no branch ever shows another trial's manifest and the leaderboard on ``main``
+links branches that exist.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..artifact.card import hyperopt_section
+from ..errors import DeferredError, ExportError, InvalidModelError, UsageError
+from ..source.hyperopt import Experiment, Trial, read_experiment
+from .journal import Journal, fingerprint
+from .rate_plan import RatePlan, RateQuotas, rate_plan
+from ..settings import ExportSettings, settings_from
+
+BRANCH_PREFIX = "trial-"
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass
+class Target:
+    """Where one trial of a sweep is published: a repo and a revision."""
+
+    trial: Trial
+    repo_id: str
+    revision: str  # "main" or "trial-<id>"
+
+
+@dataclass
+class TrialReport:
+    """What a sweep did with one trial."""
+
+    trial_id: str
+    score: float | None
+    repo_id: str
+    revision: str
+    status: str  # published | already published | planned | pending | deferred | failed | skipped
+    url: str | None = None
+    commit: str | None = None
+    verified: bool = False
+    commits: int = 0
+    bytes_uploaded: int = 0
+    reason: str | None = None
+    export: object | None = field(default=None, repr=False)  # the trial's ExportReport, when pushed in this run
+
+
+@dataclass
+class SweepReport:
+    """What a sweep published, per trial, and the rate plan it followed."""
+
+    experiment: str
+    repo_id: str
+    mode: str  # "best", "trial", "branches" or "repos"
+    metric: str
+    goal: str
+    plan: RatePlan
+    trials: list[TrialReport] = field(default_factory=list)
+    collection: str | None = None
+    journal: str | None = None
+    duration: float = 0.0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for row in out["trials"]:
+            row.pop("export", None)
+        return out
+
+    def summary(self) -> str:
+        lines = []
+        for t in self.trials:
+            where = f"{t.repo_id}@{t.revision}"
+            extra = f" @ {t.commit[:12]}" if t.commit else ""
+            lines.append(f"  {t.status:17} trial {t.trial_id:16} {where}{extra}"
+                         + (f" ({t.reason})" if t.reason else ""))
+        if self.collection:
+            lines.append(f"  collection: {self.collection}")
+        return "\n".join(lines)
+
+
+# --- choosing ---------------------------------------------------------------------------------------------------
+def select(experiment: Experiment, trials: str | None = None, trial: str | None = None) -> tuple[list[Trial], str]:
+    """The trials to publish, best first, and the mode: `trial` (one id), or `trials` = best | all | top-K."""
+    if trial is not None and trials is not None:
+        raise UsageError("--trial and --trials cannot be combined", "publish one trial, or a selection of them")
+    if trial is not None:
+        chosen = experiment.trial(trial)
+        if not chosen.publishable:
+            raise InvalidModelError(f"trial {chosen.trial_id} cannot be published: {chosen.problem}",
+                                    "pick another trial (`ludwig-hub-export check` lists them)")
+        return [chosen], "trial"
+    spec = (trials or "best").strip().lower()
+    ranked = [t for t in experiment.trials if t.publishable and t.score is not None]
+    if spec == "best":
+        return [experiment.best], "best"
+    if spec == "all":
+        chosen = ranked
+    elif (m := re.fullmatch(r"top-?(\d+)", spec)) and int(m.group(1)) >= 1:
+        chosen = ranked[:int(m.group(1))]
+    else:
+        raise UsageError(f"--trials {trials!r}: expected best, all or top-K (e.g. top-3)", "for example: --trials top-3")
+    if not chosen:
+        experiment.best  # raises with every trial's reason
+    kinds = {t.kind for t in chosen}
+    if len(kinds) > 1:
+        listing = ", ".join(f"{t.trial_id}: {t.kind}" for t in chosen)
+        raise InvalidModelError(f"{experiment.directory}: the trials are of different model kinds ({listing})",
+                                "publish them separately (--trial ID), each to its own repo")
+    return chosen, "sweep"
+
+
+def targets_for(chosen: list[Trial], repo_id: str, as_repos: bool) -> list[Target]:
+    """Where each trial goes; every name is checked here, before any request."""
+    from ..card_metadata import is_repo_id
+
+    if as_repos:
+        out = [Target(t, f"{repo_id}-trial-{t.trial_id}", "main") for t in chosen]
+        for target in out:
+            if not is_repo_id(target.repo_id) or len(target.repo_id.split("/")[-1]) > 96:
+                raise UsageError(f"repo name {target.repo_id!r} (for trial {target.trial.trial_id}) is not one the "
+                                 "Hub accepts", "choose a shorter --repo-id, or publish the trials as branches")
+        return out
+    out = [Target(chosen[0], repo_id, "main")]
+    for t in chosen[1:]:
+        branch = f"{BRANCH_PREFIX}{t.trial_id}"
+        check_branch_name(branch, t.trial_id)
+        out.append(Target(t, repo_id, branch))
+    return out
+
+
+def check_branch_name(branch: str, trial_id: str = "") -> None:
+    """Branch names the Hub (git) refuses: no '..', '.lock' ending, control or special characters."""
+    if not _BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", ".")) or branch == "main":
+        raise UsageError(f"branch {branch!r} (for trial {trial_id}) is not a name the Hub accepts",
+                         "publish the trials as repos (--trials-as repos), or this trial alone (--trial)")
+
+
+def _hub_path(target: Target) -> str:
+    return f"/{target.repo_id}" if target.revision == "main" else f"/{target.repo_id}/tree/{target.revision}"
+
+
+# --- publishing -------------------------------------------------------------------------------------------------
+def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, trial: str | None = None,
+                 as_repos: bool = False, quotas: RateQuotas | None = None, **options) -> SweepReport:
+    """Publish trials of the hyperopt at `path`: `trials` = best | all (the default) | top-K, or one `trial`
+    id (see `select`); options are `ExportSettings` fields.
+
+    Returns a report per trial. Raises `DeferredError` (exit 5, with `.report`) when the Hub asks for a wait
+    past the budget: what is published is complete and verified, the rest is left for a rerun."""
+    settings = settings_from(repo_id, options)
+    repo_id = settings.repo_id  # a Hub URL given becomes the id
+    if settings.revision not in (None, "main") or settings.create_pr:
+        raise UsageError("a hyperopt export chooses its own revisions: main for the best trial, trial-<id> "
+                         "branches for the others", "drop --revision / --create-pr")
+    experiment = read_experiment(path, settings.storage_options)
+    chosen, mode = select(experiment, trials if trials or trial else "all", trial)
+    if mode == "sweep":
+        mode = "repos" if as_repos else "branches"
+    targets = targets_for(chosen, repo_id, as_repos and mode == "repos")
+    _check_all(targets, settings)
+    quotas = quotas or RateQuotas()
+    from huggingface_hub import constants
+
+    from ..hub_inputs import redact_url
+
+    # The journal file keeps the destination: never credentials in HF_ENDPOINT
+    journal = Journal.open(experiment.directory, f"{redact_url(settings.endpoint or constants.ENDPOINT)}|{repo_id}",
+                           mode)
+    where = {t.trial.trial_id: _hub_path(t) for t in targets}
+    sections = {t.trial.trial_id: hyperopt_section(experiment, t.trial, where) for t in targets}
+    prints = {t.trial.trial_id: _fingerprint(t, sections[t.trial.trial_id], settings) for t in targets}
+    if mode in ("best", "trial"):
+        journal.trials.clear()  # one model: push itself finds what is already there, and reports it
+    journaled = {t.trial.trial_id: e for t in targets if (e := journal.published(t.trial.trial_id,
+                                                                                  prints[t.trial.trial_id]))}
+    if journaled and not settings.dry_run:  # trust the journal only where the remote still agrees
+        for trial_id in set(journaled) - _still_there(settings, journaled):
+            journal.trials.pop(trial_id, None)
+    todo = [t for t in targets if not journal.published(t.trial.trial_id, prints[t.trial.trial_id])]
+    plan = rate_plan(todo, quotas, settings.limits.files_per_commit,
+                     repo_exists=True if len(todo) < len(targets) and not as_repos else None,
+                     as_repos=mode == "repos", xet=_xet())
+    report = SweepReport(str(experiment.directory), repo_id, mode, experiment.metric_label, experiment.goal, plan,
+                         journal=str(journal.path))
+    say = (lambda m: None) if settings.quiet else _say
+    say(experiment.format())
+    say(plan.format())
+    started = time.monotonic()
+    # main last: its leaderboard links the branches, which then exist.
+    order = [t for t in targets if t.revision != "main"] + [t for t in targets if t.revision == "main"]
+    for target in order:
+        entry = journal.published(target.trial.trial_id, prints[target.trial.trial_id])
+        status = "already published" if entry else ("planned" if settings.dry_run else "pending")
+        report.trials.append(TrialReport(target.trial.trial_id, target.trial.score, target.repo_id, target.revision,
+                                         status, url=entry.get("url") if entry else None,
+                                         commit=entry.get("commit") if entry else None, verified=bool(entry)))
+    for t in experiment.trials:
+        if t.problem:
+            report.trials.append(TrialReport(t.trial_id, t.score, repo_id, "-", "skipped", reason=t.problem))
+    if settings.dry_run:
+        say("dry run: nothing was sent")
+        return report
+    try:
+        _publish(order, report, journal, settings, sections, prints, plan, started, say)
+        if mode == "repos":
+            _collection(report, journal, settings, experiment, order)
+    except DeferredError as e:
+        e.report = report
+        e.message = f"{e.message}\n{_left(report)}"
+        e.args = (f"{e.message}\n  -> {e.remedy}",)
+        raise
+    except ExportError as e:
+        e.report = report  # type: ignore[attr-defined]
+        raise
+    report.duration = time.monotonic() - started
+    return report
+
+
+def _xet() -> bool:
+    from ..hub.transfer import client_hashes_while_uploading
+
+    return client_hashes_while_uploading()
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+
+def _check_all(targets: list[Target], settings: ExportSettings) -> None:
+    """Every selected trial passes `check` before the first request."""
+    from ..source.checks import check
+
+    for t in targets:
+        result = check(t.trial.run_dir, base_model=settings.base_model, prefer_adapter=settings.prefer_adapter,
+                       limits=settings.limits, convert_pickle=settings.convert_pickle)
+        if not result.passed(settings.strict):
+            raise InvalidModelError(f"trial {t.trial.trial_id} fails its check; nothing was sent:\n"
+                                    f"{result.format(settings.strict)}", "fix it, or leave it out (--trials top-K, "
+                                    "--trial ID)")
+
+
+def _fingerprint(target: Target, section: str, settings: ExportSettings) -> str:
+    from ..source.layout import find_layout
+
+    generated = "\0".join(str(x) for x in (section, target.repo_id, target.revision, settings.base_model,
+                                           settings.license, settings.convert_pickle, settings.prefer_adapter))
+    return fingerprint(find_layout(target.trial.run_dir).files, generated)
+
+
+def _publish(order, report: SweepReport, journal: Journal, settings: ExportSettings, sections, prints,
+             plan: RatePlan, started: float, say) -> None:
+    from .push import push
+
+    branch_from: str | None = None
+    branch_from_known = False
+    last_trial = 0.0
+    rows = {(r.repo_id, r.revision): r for r in report.trials}
+    for target in order:
+        row = rows[(target.repo_id, target.revision)]
+        if row.status == "already published":
+            continue
+        left = settings.retry.budget - (time.monotonic() - started)
+        wait = plan.commit_interval - (time.monotonic() - last_trial) if last_trial else 0.0
+        if wait > 0:
+            if wait > left:
+                _defer(row, f"the commits quota ({plan.quotas.commits}) needs {wait:.0f} s between trials", wait)
+            say(f"pacing: waiting {wait:.1f} s before trial {target.trial.trial_id} (commits quota)")
+            time.sleep(wait)
+            left -= wait
+        if report.mode == "repos":
+            recent = journal.creations_within(plan.quotas.repo_create.window)
+            if len(recent) >= plan.quotas.repo_create.limit:
+                _defer(row, f"{len(recent)} repos were created within the creation quota's window "
+                            f"({plan.quotas.repo_create})", recent[0] + plan.quotas.repo_create.window - time.time())
+        if target.revision != "main" and not branch_from_known:
+            branch_from, branch_from_known = _first_commit(settings, target.repo_id), True
+        one = replace(settings, repo_id=target.repo_id, revision=target.revision, card_sections=sections[
+            target.trial.trial_id], branch_from=branch_from if target.revision != "main" else None,
+            min_interval=max(settings.min_interval, plan.commit_interval),
+            retry=replace(settings.retry, budget=max(1.0, left)))
+        say(f"--- trial {target.trial.trial_id} (score {target.trial.score:.6g}) -> {target.repo_id}@{target.revision}")
+        creation = journal.may_create_repo()
+        try:
+            result = push(target.trial.run_dir, one)
+        except DeferredError as e:
+            row.status, row.reason = "deferred", e.message.splitlines()[0]
+            journal.record(target.trial.trial_id, state="deferred", repo_id=target.repo_id, revision=target.revision)
+            raise
+        except ExportError as e:
+            row.status, row.reason = "failed", e.message.splitlines()[0]
+            journal.record(target.trial.trial_id, state="failed", repo_id=target.repo_id, revision=target.revision)
+            raise
+        last_trial = time.monotonic()
+        if not result.created_repo:
+            journal.no_repo_created(creation)
+        url = result.url
+        row.status, row.url, row.commit, row.verified = "published", url, result.commit_oid, result.verified
+        row.commits, row.bytes_uploaded = len(result.commits), result.bytes_uploaded
+        journal.record(target.trial.trial_id, state="published", repo_id=target.repo_id, revision=target.revision,
+                       commit=result.commit_oid, url=url, fingerprint=prints[target.trial.trial_id])
+        row.export = result
+
+
+def _defer(row: TrialReport, why: str, wait: float) -> None:
+    from ..hub.session import deferred_error
+    from ..hub.retry import Deferred, Wait
+
+    row.status, row.reason = "deferred", why
+    raise deferred_error(Deferred(why, Wait(max(0.0, wait), why, required=True)))
+
+
+def _api(settings: ExportSettings):
+    from huggingface_hub import HfApi
+
+    from ..hub import auth
+
+    return HfApi(endpoint=settings.endpoint, token=auth.resolve_token(settings.token).value)
+
+
+def _call(settings: ExportSettings, step: str, fn):
+    """One call outside a push, under the same retry policy (no token refresh: the pushes do that)."""
+    from ..hub.retry import Deadline, Deferred, run_with_retries
+    from ..hub.session import deferred_error
+
+    try:
+        return run_with_retries(step, fn, policy=settings.retry, deadline=Deadline(settings.retry.budget),
+                                on_wait=lambda *a: None, refresh_auth=lambda e: False)
+    except Deferred as e:
+        raise deferred_error(e) from e
+
+
+def _still_there(settings: ExportSettings, entries: dict[str, dict]) -> set[str]:
+    """The journaled trials whose recorded commit is still their branch's head: one refs call per repo."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    api = _api(settings)
+    heads: dict[str, dict[str, str]] = {}
+
+    def refs(repo_id: str) -> dict[str, str]:
+        try:
+            return {b.name: b.target_commit for b in api.list_repo_refs(repo_id).branches}
+        except RepositoryNotFoundError:
+            return {}
+
+    confirmed = set()
+    for trial_id, entry in entries.items():
+        repo_id = str(entry.get("repo_id"))
+        if repo_id not in heads:
+            heads[repo_id] = _call(settings, "list refs", lambda r=repo_id: refs(r))
+        if entry.get("commit") and heads[repo_id].get(str(entry.get("revision"))) == entry.get("commit"):
+            confirmed.add(trial_id)
+    return confirmed
+
+
+def _first_commit(settings: ExportSettings, repo_id: str) -> str | None:
+    """The repo's first commit, where trial branches start (None when the repo does not exist yet: its
+    creation makes main that commit)."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    api = _api(settings)
+
+    def first():
+        try:
+            commits = api.list_repo_commits(repo_id)
+        except (RepositoryNotFoundError, RevisionNotFoundError):
+            return None
+        return commits[-1].commit_id if commits else None
+
+    return _call(settings, "list commits", first)
+
+
+def _collection(report: SweepReport, journal: Journal, settings: ExportSettings, experiment: Experiment,
+                order: list[Target]) -> None:
+    """Group the trial repos in one Hub Collection (created once; adding an item twice is a no-op)."""
+    api = _api(settings)
+    namespace, name = report.repo_id.split("/", 1)
+    if journal.collection is None:
+        created = _call(settings, "create collection", lambda: api.create_collection(
+            title=f"{name} hyperopt", namespace=namespace, private=not settings.public, exists_ok=True,
+            description=f"Trials of the Ludwig hyperopt {experiment.name}, {experiment.metric_label}, goal "
+                        f"{experiment.goal}"[:150]))
+        journal.collection = created.slug
+        journal.save()
+    done = [r for r in report.trials if r.status in ("published", "already published")]
+    present = {i.item_id for i in _call(settings, "get collection", lambda: api.get_collection(journal.collection)).items}
+    for row in done:
+        if row.repo_id not in present:
+            _call(settings, "add to collection", lambda r=row: api.add_collection_item(
+                journal.collection, r.repo_id, "model", note=f"trial {r.trial_id}: {experiment.metric} {r.score:.6g}",
+                exists_ok=True))
+    from huggingface_hub import constants
+
+    from ..hub_inputs import redact_url
+
+    report.collection = redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/collections/"
+                                   f"{journal.collection}")
+
+
+def _left(report: SweepReport) -> str:
+    done = [r for r in report.trials if r.status in ("published", "already published")]
+    left = [r for r in report.trials if r.status in ("pending", "deferred")]
+    lines = [f"published and verified: {len(done)} trial(s)"]
+    lines += [f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in done]
+    lines.append(f"left for the rerun: {len(left)} trial(s)")
+    lines += [f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in left]
+    return "\n".join(lines)
+
+
+def export_best(path: str | Path, repo_id: str, *, trial: str | None = None, **options):
+    """`push.export` for a hyperopt output: the best trial (or `trial`) to `repo_id`'s main, with the
+    leaderboard on its card. Returns that trial's `ExportReport`."""
+    report = export_sweep(path, repo_id, trials=None if trial else "best", trial=trial, **options)
+    row = next(r for r in report.trials if r.revision == "main")
+    if row.export is None:  # a dry run
+        from ..report import ExportReport
+
+        return ExportReport(repo_id, "", "", "main", "", dry_run=True, notes=[report.plan.format()])
+    return row.export
