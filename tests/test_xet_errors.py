@@ -153,7 +153,7 @@ def test_bounded_hf_xet_gives_up_on_a_persistent_503_within_seconds(local_hub: L
     local_hub.add_fault("shard", 503, times=None)
     client = (
         "import sys, time\n"
-        "from ludwig_hub_export import retry, xet_errors\n"
+        "from ludwig_hub_export.hub import retry, xet_errors\n"
         "retry.bound_xet_retries(retry.RetryPolicy())\n"
         "from huggingface_hub import HfApi\n"
         "started = time.monotonic()\n"
