@@ -42,15 +42,10 @@ def isolated_ray():
 
     ray = pytest.importorskip("ray")
     temp = tempfile.mkdtemp(prefix="ray-tests-", dir="/tmp")
-    for attempt in range(3):  # Ray gives its raylet 30 s to register, hard-coded: a loaded machine can miss that
-        try:
-            ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, _temp_dir=temp)
-            break
-        except Exception as e:  # noqa: BLE001 - ray raises a plain Exception for it
-            ray.shutdown()
-            if "timed out during startup" not in str(e) or attempt == 2:
-                raise
+    from helpers import make_fixtures  # noqa: F401 - puts fixtures/ on the path
+    from make_hyperopt_fixture import start_local_ray
+
+    start_local_ray(_temp_dir=temp)
     try:
         yield ray
     finally:

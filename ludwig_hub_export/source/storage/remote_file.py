@@ -15,7 +15,6 @@ arrives (`stream`) cannot start over and fails instead.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -189,15 +188,20 @@ class RemoteFile:
                             "two versions of it is published", "run the same command again once whatever writes "
                             "it has finished: it reads the object as it is then")
 
-    def _relist(self, size: int) -> int:
-        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
+    def _entry_now(self):
+        """The object's entry as the store tells it now, not as its listing (or fsspec's cache of it) said."""
         tree = self.path.tree
         full = tree.full(self.path.rel)
         with tree.errors(self.path.rel, "reading"):
             invalidate = getattr(tree.fs, "invalidate_cache", None)
             if invalidate is not None:
                 invalidate(full)
-            entry = entry_of(tree.fs.info(full))
+            return entry_of(tree.fs.info(full))
+
+    def _relist(self, size: int) -> int:
+        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
+        tree = self.path.tree
+        entry = self._entry_now()
         if entry.size != size or entry.is_dir:
             raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
                                f"{size} when listed)", "run the same command again: it lists the model again")
@@ -236,14 +240,8 @@ class RemoteFile:
     def _check_unchanged(self) -> None:
         """After an unpinned read: the object must still be the one listed (size, time, version), else what was
         read may be of another version, or of two."""
-        tree = self.path.tree
-        listed = tree.entries.get(self.path.rel)
-        full = tree.full(self.path.rel)
-        with tree.errors(self.path.rel, "reading"):
-            invalidate = getattr(tree.fs, "invalidate_cache", None)
-            if invalidate is not None:
-                invalidate(full)
-            now = entry_of(tree.fs.info(full))
+        listed = self.path.tree.entries.get(self.path.rel)
+        now = self._entry_now()
         # What both the listing and `info` say (some stores fill different fields in each): a false alarm costs
         # one more read; a missed change would publish two versions' bytes.
         if listed is None or now.size != listed.size or (
