@@ -22,10 +22,19 @@ def env_token(local_hub, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def child_env(local_hub, transfer_protocol, tmp_path) -> dict:
     """The environment of a command run against the local Hub: its token, a fresh HF_HOME and hash cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(local_hub.env(token=local_hub.token, hf_home=tmp_path / "hf-home"))
-    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
-    return env
+    from helpers import cli_env
+
+    return cli_env(local_hub, tmp_path, local_hub.token)
+
+
+@pytest.fixture
+def base_on_hub(local_hub, hub_api) -> str:
+    """The tiny base model, published so that adapters can name it by Hub id and loaders can fetch it."""
+    from helpers import BASE, FIXTURES
+
+    hub_api.create_repo(BASE, private=False)
+    hub_api.upload_folder(repo_id=BASE, folder_path=FIXTURES / "_base" / "tiny-llama")
+    return BASE
 
 
 @pytest.fixture(scope="session")

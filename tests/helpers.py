@@ -61,3 +61,33 @@ def wait_until_not_racy(*paths: Path) -> None:
 
     while any(racy((p.stat().st_mtime_ns, p.stat().st_ctime_ns), time.time_ns()) for p in paths):
         time.sleep(0.02)
+
+
+# --- one copy of what many tests share ----------------------------------------------------------------------------
+
+BASE = "tester/tiny-llama"  # the tiny base model, as the `base_on_hub` fixture publishes it
+
+
+def fast_retry():
+    """A retry policy for tests: the same rules, short waits."""
+    from ludwig_hub_export.settings import RetryPolicy
+
+    return RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
+
+
+def settings(repo_id: str = "tester/model", **options):
+    """`ExportSettings` for a push in a test: short retries, quiet, never a prompt."""
+    from ludwig_hub_export.settings import ExportSettings
+
+    options.setdefault("retry", fast_retry())
+    options.setdefault("quiet", True)
+    options.setdefault("interactive", False)
+    return ExportSettings(repo_id=repo_id, **options)
+
+
+def cli_env(local_hub, tmp_path: Path, token: str | None) -> dict:
+    """The environment of a command run against the local Hub: its token, a fresh HF_HOME and hash cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(local_hub.env(token=token, hf_home=tmp_path / "hf-home"))
+    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
+    return env

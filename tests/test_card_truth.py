@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import FIXTURES, copy_fixture, make_fixtures
+from helpers import BASE, FIXTURES, copy_fixture, make_fixtures, settings
 
 from ludwig_hub_export.card_metadata import split_front_matter
 from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.artifact.plan import build_plan
-from ludwig_hub_export.workflows.push import ExportSettings, push
-from ludwig_hub_export.hub.retry import RetryPolicy
-
-BASE = "tester/tiny-llama"
-
-
-def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
-    return ExportSettings(repo_id=repo_id, retry=RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60), quiet=True,
-                          interactive=False, **options)
-
+from ludwig_hub_export.workflows.push import push
 
 def planned(source: Path, **options) -> dict[str, bytes]:
     """Every file a push of `source` would upload, with its bytes (the plan, no Hub)."""

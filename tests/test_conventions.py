@@ -9,29 +9,13 @@ import subprocess
 import sys
 
 import pytest
-from helpers import copy_fixture
+from helpers import BASE, cli_env, copy_fixture, fast_retry, settings
 
 from ludwig_hub_export.errors import AuthError
-from ludwig_hub_export.workflows.push import ExportSettings, push
-from ludwig_hub_export.hub.retry import RetryPolicy
+from ludwig_hub_export.workflows.push import push
 from ludwig_hub_export.testing import LocalHub
 
-FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
-BASE = "tester/tiny-llama"
-
-
-def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
-    options.setdefault("retry", FAST)
-    options.setdefault("quiet", True)
-    options.setdefault("interactive", False)
-    return ExportSettings(repo_id=repo_id, **options)
-
-
-def _cli_env(local_hub: LocalHub, tmp_path, token: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(local_hub.env(token=token, hf_home=tmp_path / "hf-home"))
-    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
-    return env
+FAST = fast_retry()
 
 
 # --- tokens: huggingface_hub's sources and order -------------------------------------------------------------
@@ -81,7 +65,7 @@ def test_trusted_publishing_of_a_hub_in_another_process_through_the_cli(tmp_path
 
     hub_api.create_repo("tester/ci")
     issuer = HubControl(local_hub.url, local_hub.admin_key).trust_publisher("tester/ci", "repo:tester/train:ref:x")
-    env = _cli_env(local_hub, tmp_path, None)
+    env = cli_env(local_hub, tmp_path, None)
     env.update(HF_OIDC_RESOURCE="tester/ci",
                HF_OIDC_ID_TOKEN=issuer.id_token(audience=local_hub.url, subject="repo:tester/train:ref:x"))
     out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(copy_fixture("ecd_saved", tmp_path)),
@@ -362,7 +346,7 @@ def _cli(args: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
 
 def test_push_formats_put_results_on_stdout_logs_on_stderr_and_the_url_last(tmp_path, local_hub):
     source = copy_fixture("ecd_saved", tmp_path)
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     url = f"{local_hub.url}/tester/fmt"
 
     human = _cli(["push", str(source), "--repo-id", "tester/fmt"], env, stdin=subprocess.DEVNULL)
@@ -386,7 +370,7 @@ def test_push_formats_put_results_on_stdout_logs_on_stderr_and_the_url_last(tmp_
 
 def test_check_and_pull_formats(tmp_path, local_hub):
     source = copy_fixture("ecd_saved", tmp_path)
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     assert _cli(["check", str(source), "--format", "quiet"], env).stdout == "PASSED\n"
     assert json.loads(_cli(["check", str(source), "--format", "json"], env).stdout)["status"] == "PASSED"
     assert _cli(["push", str(source), "--repo-id", "tester/p", "-q"], env).returncode == 0
@@ -406,7 +390,7 @@ def test_the_clients_progress_bars_on_a_terminal(tmp_path, local_hub, transfer_p
     import termios
 
     source = copy_fixture("lora_run", tmp_path)
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     fd, child_end = os.openpty()
     fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal has a width
     child = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",

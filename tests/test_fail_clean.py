@@ -12,8 +12,8 @@ import sys
 import time
 
 import pytest
-from helpers import copy_fixture
-from test_push import _cli_env, settings
+from helpers import cli_env, copy_fixture
+from test_push import settings
 
 from ludwig_hub_export.cli import main as cli
 from ludwig_hub_export.errors import UsageError
@@ -57,7 +57,7 @@ def test_a_token_no_request_can_carry_is_refused_before_any_request_and_never_sh
 ])
 def test_offline_mode_or_an_endpoint_without_scheme_exits_at_once_naming_the_setting(setting, tmp_path, local_hub):
     source = copy_fixture("ecd_saved", tmp_path)
-    env = {**_cli_env(local_hub, tmp_path, local_hub.token), **setting}
+    env = {**cli_env(local_hub, tmp_path, local_hub.token), **setting}
     name = next(iter(setting))
     started = time.monotonic()
     for command in (["push", str(source), "--repo-id", "tester/m"], ["pull", "tester/m", str(tmp_path / "d")]):
@@ -73,7 +73,7 @@ def test_offline_mode_or_an_endpoint_without_scheme_exits_at_once_naming_the_set
 def test_credentials_in_the_endpoint_are_never_shown_nor_written(tmp_path, local_hub):
     source = copy_fixture("ecd_saved", tmp_path)
     endpoint = local_hub.url.replace("://", "://someone:s3cr3t-pw@")
-    env = {**_cli_env(local_hub, tmp_path, local_hub.token), "HF_ENDPOINT": endpoint}
+    env = {**cli_env(local_hub, tmp_path, local_hub.token), "HF_ENDPOINT": endpoint}
     report = tmp_path / "report.json"
     runs = [_cli(["push", str(source), "--repo-id", "tester/m", "--report", str(report), "--max-retries", "0"],
                  env, timeout=120),

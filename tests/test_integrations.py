@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import FIXTURES, make_fixtures
+from helpers import BASE, FIXTURES, cli_env, make_fixtures
 from test_ludwig_roundtrip import predictions
-from test_push import BASE, FAST, _cli_env, base_on_hub  # noqa: F401 - fixtures
+from test_push import FAST
 
 from ludwig_hub_export import HubExportCallback, export, pull
 from ludwig_hub_export.errors import AuthError, InvalidModelError
@@ -148,7 +148,7 @@ def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 def test_cli_after_ludwig_train_and_ludwig_upload_flags(tmp_path, local_hub, hub_api):
     _ludwig_train(tmp_path, "first")
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     out = _cli(["push", str(tmp_path / "results"), "--repo-id", "tester/from-cli", "--quiet"], env)
     assert out.returncode == 0, out.stderr
     assert "training_statistics.json" in local_hub.files("tester/from-cli")
@@ -179,7 +179,7 @@ def test_cli_push_of_an_llm_ludwig_train_run(kind, tmp_path, local_hub, base_on_
     from transformers import AutoModelForCausalLM
 
     _ludwig_train(tmp_path, "llm", kind)
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     out = _cli(["push", str(tmp_path / "results"), "--repo-id", f"tester/cli-{kind}", "--base-model", BASE, "--json"],
                env)
     assert out.returncode == 0, out.stderr

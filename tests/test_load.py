@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import MANIFEST, ROOT, copy_fixture
 from test_ludwig_roundtrip import make_fixtures, predictions
-from test_push import BASE, base_on_hub, settings  # noqa: F401 - fixtures
+from test_push import BASE, settings
 
 from ludwig_hub_export.errors import UntrustedRepoError, UsageError
 from ludwig_hub_export.workflows.load import VERIFIED, model_dir

@@ -9,13 +9,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from helpers import copy_fixture
+from helpers import copy_fixture, fast_retry
 
 from ludwig_hub_export import HubExportCallback, export
-from ludwig_hub_export.hub.retry import RetryPolicy
 
 DEDUPLICATED = ("xorb_grant", "xorb", "xorb_commit", "dedup", "xet_telemetry", "lfs_upload", "lfs_verify")
-FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
+FAST = fast_retry()
 
 
 class _SavedModel:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import MANIFEST, copy_fixture
-from test_push import BASE, _cli_env, base_on_hub, settings  # noqa: F401 - fixtures
+from helpers import MANIFEST, cli_env, copy_fixture
+from test_push import BASE, settings
 from test_ludwig_roundtrip import make_fixtures, predictions
 
 from ludwig_hub_export.errors import InvalidModelError, UntrustedRepoError, UsageError
@@ -83,7 +83,7 @@ def test_pull_refuses_a_repo_without_manifest_and_a_tampered_file(tmp_path, loca
 
 def test_pull_cli(tmp_path, local_hub, env_token):
     push(copy_fixture("ecd_saved", tmp_path), settings("tester/ecd", base_model=None))
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     out = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "pull", "tester/ecd", str(tmp_path / "p")],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import FIXTURES, copy_fixture, tree_digest, wait_until_not_racy
+from helpers import BASE, cli_env, copy_fixture, fast_retry, tree_digest, wait_until_not_racy
+from helpers import settings as _settings
 from huggingface_hub import HfApi
 
 from ludwig_hub_export.errors import AuthError, HubError, InvalidModelError
@@ -22,24 +23,13 @@ from ludwig_hub_export.workflows.push import ExportSettings, push
 from ludwig_hub_export.hub.retry import RetryPolicy
 from ludwig_hub_export.testing import LocalHub
 
-FAST = RetryPolicy(base_delay=0.01, max_delay=1.5, budget=60)
-BASE = "tester/tiny-llama"
-
-
-@pytest.fixture
-def base_on_hub(local_hub: LocalHub, hub_api: HfApi) -> str:
-    """The tiny base model, published so that adapters can name it by Hub id and loaders can fetch it."""
-    hub_api.create_repo(BASE, private=False)
-    hub_api.upload_folder(repo_id=BASE, folder_path=FIXTURES / "_base" / "tiny-llama")
-    return BASE
+FAST = fast_retry()
 
 
 def settings(repo_id: str = "tester/model", **options) -> ExportSettings:
-    options.setdefault("retry", FAST)
-    options.setdefault("quiet", True)
-    options.setdefault("interactive", False)
+    """`helpers.settings` with the tiny base model as the base model, as most pushes here name it."""
     options.setdefault("base_model", BASE)
-    return ExportSettings(repo_id=repo_id, **options)
+    return _settings(repo_id, **options)
 
 
 def logits(model, ids=(1, 5, 9, 12)) -> torch.Tensor:
@@ -343,13 +333,6 @@ def _big_sharded_model(tmp_path: Path, floats: int = 2 * 1024 * 1024, seed: int 
     return root, sizes
 
 
-def _cli_env(local_hub: LocalHub, tmp_path: Path, token: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(local_hub.env(token=token, hf_home=tmp_path / "hf-home"))
-    env["LUDWIG_HUB_EXPORT_CACHE"] = str(tmp_path / "cache")
-    return env
-
-
 # What holds a file back mid-upload, and where its bytes are counted: the LFS PUT, or Xet's shard (the file is
 # registered by its shard, after its xorbs) and xorb uploads.
 RESUME_KINDS = {"lfs": ("lfs_upload", "lfs_upload"), "xet": ("shard", "xorb")}
@@ -358,7 +341,7 @@ RESUME_KINDS = {"lfs": ("lfs_upload", "lfs_upload"), "xet": ("shard", "xorb")}
 def test_interrupted_push_resumes_and_sends_only_the_rest(tmp_path, local_hub, transfer_protocol):
     source, sizes = _big_sharded_model(tmp_path, floats=3 << 20)  # 12 MB: sent from disk, each on its own
     hold, data = RESUME_KINDS[transfer_protocol]
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     command = [sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/big",
                "--base-model", BASE, "--quiet"]
     local_hub.add_fault(hold, delay=60, times=1)  # holds one file's upload; the others go through
@@ -390,7 +373,7 @@ def test_interrupted_push_resumes_and_sends_only_the_rest(tmp_path, local_hub, t
 
 def test_no_token_value_in_any_output_or_report(tmp_path, local_hub):
     source = copy_fixture("lora_saved", tmp_path)
-    env = _cli_env(local_hub, tmp_path, local_hub.token)
+    env = cli_env(local_hub, tmp_path, local_hub.token)
     report_file = tmp_path / "report.json"
     ok = subprocess.run([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id", "tester/m",
                          "--base-model", BASE, "--report", str(report_file), "--json"],
@@ -418,7 +401,7 @@ def test_401_on_a_terminal_asks_for_a_token_and_finishes(tmp_path, local_hub):
     stale = local_hub.add_token("tester")
     local_hub.revoke(stale)
     fresh = local_hub.add_token("tester")
-    env = _cli_env(local_hub, tmp_path, stale)
+    env = cli_env(local_hub, tmp_path, stale)
     env["HF_TOKEN_PATH"] = str(tmp_path / "no-token-file")
     fd, child_end = os.openpty()
     # A new session whose first opened terminal becomes its controlling terminal (getpass reads /dev/tty).
@@ -598,7 +581,7 @@ def test_ctrl_c_during_an_upload_ends_the_push_at_once(tmp_path, local_hub, tran
     hold = RESUME_KINDS[transfer_protocol][0]
     local_hub.add_fault(hold, delay=60, times=1)
     process = subprocess.Popen([sys.executable, "-m", "ludwig_hub_export", "push", str(source), "--repo-id",
-                                "tester/ecd", "--quiet"], env=_cli_env(local_hub, tmp_path, local_hub.token),
+                                "tester/ecd", "--quiet"], env=cli_env(local_hub, tmp_path, local_hub.token),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not local_hub.stats.requests.get(hold) and time.monotonic() < deadline:  # counted on arrival

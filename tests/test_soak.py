@@ -3,8 +3,7 @@ export verified, no commit made twice, no incomplete repo marked complete, sourc
 
 from __future__ import annotations
 
-from helpers import copy_fixture
-from test_push import BASE, base_on_hub  # noqa: F401 - fixture
+from helpers import BASE, copy_fixture
 
 from ludwig_hub_export.testing.soak import run_soak
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import fsspec
 import pytest
 from helpers import FIXTURES, MANIFEST, copy_fixture
-from test_push import BASE, _big_sharded_model, settings  # noqa: F401 - fixtures
+from test_push import BASE, _big_sharded_model, settings
 
 from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.cli.main import main
