@@ -158,7 +158,8 @@ def test_a_card_this_tool_wrote_is_replaced_and_replace_card_replaces_any(tmp_pa
 
 
 def test_replace_card_flag_reaches_the_settings():
-    from ludwig_hub_export.cli.main import _settings, build_parser
+    from ludwig_hub_export.cli.commands import _settings
+    from ludwig_hub_export.cli.parser import build_parser
 
     for argv, expected in ((["--replace-card"], True), ([], False)):
         args = build_parser().parse_args(["push", str(FIXTURES / "ecd_saved"), "--repo-id", "tester/m", *argv])
