@@ -597,3 +597,18 @@ def test_ctrl_c_during_an_upload_ends_the_push_at_once(tmp_path, local_hub, tran
     assert process.returncode == 130 and "interrupted" in err
     assert "nothing on the Hub changed unless a commit was reported" in err and "the same command resumes" in err
     assert "ludwig_export.json" not in local_hub.files("tester/ecd")
+
+
+def test_a_push_split_into_commits_asks_upload_modes_and_sends_once(tmp_path, local_hub, env_token,
+                                                                   transfer_protocol):
+    """Past `files_per_commit` a push is several commits, the manifest in the last: the files' upload modes come
+    from one request and the large files travel before the first commit, not once per commit."""
+    from ludwig_hub_export.limits import HubLimits
+
+    source, sizes = _big_sharded_model(tmp_path, floats=3 << 20)  # 12 MB shards, sent from disk
+    report = push(source, settings(limits=HubLimits(files_per_commit=3)))
+    commits = local_hub.commits("tester/model")[1:]  # after the repo's first
+    assert report.verified and len(commits) == len(report.commits) >= 3
+    assert len(local_hub.requests("preupload")) == 1 + (len(sizes) if transfer_protocol == "xet" else 0)
+    manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
+    assert {e["path"] for e in manifest["files"]} == {f.path for f in report.files if f.path != "ludwig_export.json"}

@@ -165,6 +165,14 @@ def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Out
     out.files.append(f)
 
 
+def send_before_commits(s: HubSession, out: Outgoing) -> None:
+    """Before a push split into several commits: every file's upload mode in one lookup (256 files a request) and
+    every LFS/Xet file sent in one transfer, so that each commit carries no lookup and no transfer of its own."""
+    ops = [out.ops[f.path] for f in out.files]
+    s.call(f"upload of {len(ops)} file(s)", lambda: s.api.preupload_lfs_files(
+        s.settings.repo_id, additions=ops, revision=s.revision, free_memory=False))
+
+
 def check_unchanged(out: Outgoing, files: list[PlannedFile] | None = None) -> None:
     """A `Changed` error naming the large local files whose stat is not the one taken before they were read."""
     changed = []

@@ -10,7 +10,7 @@ from ..artifact.plan import CARD, MANIFEST, PlannedFile
 from .remote import missing, pr_refs, remote_state
 from .retry import OutOfTime, classify, describe
 from .session import HubSession
-from .transfer import Outgoing
+from .transfer import Outgoing, send_before_commits
 
 
 def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
@@ -70,6 +70,8 @@ def upload(s: HubSession, out: Outgoing) -> None:
     message = s.settings.commit_summary(s.plan.kind)
     parts = batches(out.files, s.settings.limits.files_per_commit)
     try:
+        if len(parts) > 1 and not s.settings.create_pr:
+            send_before_commits(s, out)
         for n, batch in enumerate(parts, start=1):
             suffix = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
             s.console.say(f"committing {len(batch)} file(s), {human_size(sum(f.size for f in batch))}{suffix}")
