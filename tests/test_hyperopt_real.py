@@ -12,6 +12,8 @@ from ludwig_hub_export.source.hyperopt import read_experiment
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a Ray hyperopt of 3 trials: on a busy 2-core machine it nears the default 900 s
+@pytest.mark.xdist_group("ray")  # one Ray instance at a time: two starting side by side miss Ray's own timeouts
 def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, local_hub, monkeypatch, isolated_ray):
     import make_hyperopt_fixture as gen
 

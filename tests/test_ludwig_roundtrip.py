@@ -42,6 +42,8 @@ def _shape(files: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # trains every fixture and runs a Ray hyperopt: on a busy 2-core machine, > 900 s
+@pytest.mark.xdist_group("ray")  # one Ray instance at a time: two starting side by side miss Ray's own timeouts
 def test_regenerated_fixtures_still_have_the_committed_layouts(tmp_path: Path):
     """A Ludwig release that changes what it writes fails here, not in a user's export."""
     built = make_fixtures.build_all(tmp_path / "models")
