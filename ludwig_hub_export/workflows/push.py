@@ -61,11 +61,11 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
     """Everything after the plan, on the Hub: the target revision read once, then what it lacks sent and
     committed, and the result read back. `left_out`: the files of the model the plan does not upload, and why
     (said in a dry run)."""
+    from ..artifact.plan import MANIFEST
     from ..hub.remote import differing, snapshot, verify
     from ..hub.repo import authenticate, ensure_repo
     from ..hub.retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
     from ..hub.session import HubSession, PutBytes, client_settings, deferred_error
-    from ..artifact.plan import MANIFEST
     from ..hub.transfer import check_unchanged, prepare
     from ..hub.upload import upload, withdraw_manifest
 
