@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until_not_racy
 from test_push import BASE, _big_sharded_model, settings
 
 from ludwig_hub_export.errors import HubError
@@ -18,10 +19,12 @@ MANIFEST = "ludwig_export.json"
 
 
 def _when(local_hub, kind: str, action, timeout: float = 30) -> threading.Thread:
-    """Run `action` in a thread as soon as the Hub has seen a request of `kind`."""
+    """Run `action` in a thread as soon as the Hub sees a new request of `kind`."""
+    seen = len(local_hub.requests(kind))
+
     def wait_then_act():
         deadline = time.monotonic() + timeout
-        while not local_hub.requests(kind) and time.monotonic() < deadline:
+        while len(local_hub.requests(kind)) <= seen and time.monotonic() < deadline:
             time.sleep(0.005)
         action()
 
@@ -106,3 +109,31 @@ def test_a_card_this_tool_did_not_write_is_kept_and_the_dry_run_says_so(
 
     replaced = push(source, settings(base_model=None, replace_card=True))
     assert replaced.verified and "Written by hand" not in local_hub.read_file("tester/model", "README.md").decode()
+
+
+def test_a_large_file_rewritten_between_the_plan_and_the_send_lands_as_it_is_then(
+        tmp_path, local_hub, env_token, transfer_protocol):
+    """The digest the plan took from the hash cache is of the old bytes: a file rewritten after the plan (same
+    size, same names) is hashed or sent again, never committed under the old digest."""
+    source, _ = _big_sharded_model(tmp_path, floats=3 * 1024 * 1024)  # 12 MB: sent from its path
+    shards = sorted((source / "model_weights").glob("*.safetensors"))
+    wait_until_not_racy(*shards)
+    push(source, settings(base_model=BASE, repo_id="tester/first"))  # the hash cache now knows every shard
+
+    from ludwig_hub_export.artifact.plan import build_plan
+    from ludwig_hub_export.hub.progress import Console
+    from ludwig_hub_export.source.checks import check
+    from ludwig_hub_export.workflows.push import publish
+
+    plan = build_plan(check(source, base_model=BASE), "tester/model", base_model=BASE)  # digests from the cache
+    newer, _ = _big_sharded_model(tmp_path / "newer", floats=3 * 1024 * 1024, seed=7)
+    for shard in shards:  # a second save between the plan and the send: same names, same sizes
+        shard.write_bytes((newer / "model_weights" / shard.name).read_bytes())
+    try:
+        report = publish(plan, settings(base_model=BASE), Console(quiet=True))
+    finally:
+        plan.cleanup()
+    assert report.verified
+    _manifest_matches_the_revision(local_hub, "tester/model")
+    for shard in shards:
+        assert local_hub.files("tester/model")[shard.name].lfs_oid == hashlib.sha256(shard.read_bytes()).hexdigest()

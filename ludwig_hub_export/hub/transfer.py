@@ -97,6 +97,8 @@ def _add(out: Outgoing, f: PlannedFile) -> None:
         op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=f.data)
     else:
         out.states[f.path] = out.cache.stat(f.source)  # before anything reads it
+        if f.digest is not None and out.cache.cached(f.source) != f.digest:
+            f.digest = None  # the file changed since it was planned: hashed or sent again, as unknown
         op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(f.source))
         if f.digest is not None:
             op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # known: the client does not read it again
