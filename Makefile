@@ -47,10 +47,10 @@ demo: $(STAMP)
 
 # Independent tests side by side (pytest-xdist): most wait on a subprocess, the local Hub or Ludwig's imports.
 test: $(STAMP)
-	$(PY) -m pytest -n 4 --dist loadgroup
+	$(PY) -m pytest -n 4
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 4 --dist loadgroup -m 'not slow'
+	$(PY) -m pytest -n 4 -m 'not slow'
 
 hub: $(STAMP)
 	$(VENV)/bin/ludwig-hub-export hub serve

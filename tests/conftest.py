@@ -12,6 +12,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 pytest_plugins = ["ludwig_hub_export.testing.pytest_plugin"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: each takes minutes on one worker, so one that starts last ends the suite late."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def env_token(local_hub, monkeypatch: pytest.MonkeyPatch) -> str:
     """The local Hub's write token in HF_TOKEN, where the client and the exporter look for it."""

@@ -9,11 +9,11 @@ from helpers import FIXTURES  # also puts fixtures/ on sys.path
 from huggingface_hub import hf_hub_download
 
 from ludwig_hub_export.source.hyperopt import read_experiment
+from ludwig_hub_export.source.layout import find_layout
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # a Ray hyperopt of 3 trials: on a busy 2-core machine it nears the default 900 s
-@pytest.mark.xdist_group("ray")  # one Ray instance at a time: two starting side by side miss Ray's own timeouts
 def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, local_hub, monkeypatch, isolated_ray):
     import make_hyperopt_fixture as gen
 
@@ -30,6 +30,7 @@ def test_a_real_hyperopt_publishes_its_best_trial_from_the_driver(tmp_path, loca
     # The layout Ludwig and Ray write today is the one the fixture (and so the fast tests) assume.
     assert gen.layout_signature(experiment_dir) == gen.layout_signature(FIXTURES / "hyperopt_ecd" / "results" /
                                                                         "hyperopt")
+    assert find_layout(out).kind == find_layout(FIXTURES / "hyperopt_ecd").kind
     assert callback.error is None, callback.error
     experiment = read_experiment(experiment_dir)
     assert len(experiment.trials) == 3 and all(t.publishable for t in experiment.trials)

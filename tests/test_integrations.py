@@ -146,6 +146,7 @@ def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+@pytest.mark.slow  # two `ludwig train` processes: minutes on 2 cores
 def test_cli_after_ludwig_train_and_ludwig_upload_flags(tmp_path, local_hub, hub_api):
     _ludwig_train(tmp_path, "first")
     env = cli_env(local_hub, tmp_path, local_hub.token)

@@ -42,12 +42,13 @@ def _shape(files: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # trains every fixture and runs a Ray hyperopt: on a busy 2-core machine, > 900 s
-@pytest.mark.xdist_group("ray")  # one Ray instance at a time: two starting side by side miss Ray's own timeouts
 def test_regenerated_fixtures_still_have_the_committed_layouts(tmp_path: Path):
-    """A Ludwig release that changes what it writes fails here, not in a user's export."""
-    built = make_fixtures.build_all(tmp_path / "models")
+    """A Ludwig release that changes what it writes fails here, not in a user's export. The hyperopt fixture's
+    layout is held by test_hyperopt_real, which runs the same Ray hyperopt: one Ray start per suite, not two."""
+    built = make_fixtures.build_all(tmp_path / "models", hyperopt=False)
     for name in MANIFEST:
+        if name == "hyperopt_ecd":
+            continue
         fresh, committed = built[name], FIXTURES / name
         assert _shape(list(tree_digest(fresh))) == _shape(list(tree_digest(committed))), name
         assert find_layout(fresh).kind == find_layout(committed).kind, name
