@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "check": ("source.checks", "check"),
-    "CheckReport": ("source.checks", "CheckReport"),
+    "CheckReport": ("source.check_report", "CheckReport"),
     "normalize": ("source.normalization", "normalize"),
     "find_layout": ("source.layout", "find_layout"),
     "export": ("workflows.api", "export"),

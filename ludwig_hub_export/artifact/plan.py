@@ -27,7 +27,7 @@ from pathlib import Path
 from .. import __version__
 from . import card
 from ..source.adapters import base_model_kind, convert_pickle_to_safetensors
-from ..source.checks import CheckReport
+from ..source.check_report import CheckReport
 from ..hashing import GIT_SHA1_MAX, Digest, HashCache, digest_bytes
 from ..source.saved_model import ADAPTER_CONFIG, HYPERPARAMETERS, METADATA
 from ..source.local_paths import model_paths, rewrite_json_bytes, rewrite_local_paths
