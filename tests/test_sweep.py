@@ -197,7 +197,7 @@ def test_mixed_model_kinds_are_refused_before_any_request(results, local_hub, tm
 
 
 def test_a_branch_name_the_hub_refuses_is_refused_first(results, local_hub):
-    from ludwig_hub_export.workflows.sweep import check_branch_name
+    from ludwig_hub_export.workflows.sweep_targets import check_branch_name
 
     # A trial id from result.json is only used when it is a plain Ray id: anything else never becomes a name.
     trial = sorted((results / "hyperopt").glob("trial_*"))[0]

@@ -2,38 +2,26 @@
 branches ``trial-<id>`` of the same repo, or each in its own repo grouped in a Collection).
 
 A sweep is a loop over the one-model export (`push.push`), not a second copy of it. Around the loop: choosing
-and checking the trials (all before any request), a rate plan against the account's quotas (`rate_plan.RateQuotas`),
-pacing between trials, a journal (`journal`) so a rerun publishes only what is missing, and deferral (exit 5)
-when the Hub asks for a longer wait than the budget has left. Branches start from the repo's first commit, and
-``main`` is published last, so no branch ever shows another trial's manifest and the leaderboard on ``main``
-links branches that exist.
+(`sweep_targets`) and checking the trials (all before any request), a rate plan against the account's quotas
+(`rate_plan.RateQuotas`), pacing between trials, a journal (`journal`) so a rerun publishes only what is missing,
+and deferral (exit 5) when the Hub asks for a longer wait than the budget has left. Branches start from the repo's
+first commit, and ``main`` is published last, so no branch ever shows another trial's manifest and the leaderboard
+on ``main`` links branches that exist.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..artifact.card import hyperopt_section
 from ..errors import DeferredError, ExportError, InvalidModelError, UsageError
-from ..source.hyperopt import Experiment, Trial, read_experiment
+from ..source.hyperopt import Experiment, read_experiment
 from .journal import Journal, fingerprint
 from .rate_plan import RatePlan, RateQuotas, rate_plan
+from .sweep_targets import Target, hub_path, select, targets_for
 from ..settings import ExportSettings, settings_from
-
-BRANCH_PREFIX = "trial-"
-_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-@dataclass
-class Target:
-    """Where one trial of a sweep is published: a repo and a revision."""
-
-    trial: Trial
-    repo_id: str
-    revision: str  # "main" or "trial-<id>"
 
 
 @dataclass
@@ -87,68 +75,6 @@ class SweepReport:
         return "\n".join(lines)
 
 
-# --- choosing ---------------------------------------------------------------------------------------------------
-def select(experiment: Experiment, trials: str | None = None, trial: str | None = None) -> tuple[list[Trial], str]:
-    """The trials to publish, best first, and the mode: `trial` (one id), or `trials` = best | all | top-K."""
-    if trial is not None and trials is not None:
-        raise UsageError("--trial and --trials cannot be combined", "publish one trial, or a selection of them")
-    if trial is not None:
-        chosen = experiment.trial(trial)
-        if not chosen.publishable:
-            raise InvalidModelError(f"trial {chosen.trial_id} cannot be published: {chosen.problem}",
-                                    "pick another trial (`ludwig-hub-export check` lists them)")
-        return [chosen], "trial"
-    spec = (trials or "best").strip().lower()
-    ranked = [t for t in experiment.trials if t.publishable and t.score is not None]
-    if spec == "best":
-        return [experiment.best], "best"
-    if spec == "all":
-        chosen = ranked
-    elif (m := re.fullmatch(r"top-?(\d+)", spec)) and int(m.group(1)) >= 1:
-        chosen = ranked[:int(m.group(1))]
-    else:
-        raise UsageError(f"--trials {trials!r}: expected best, all or top-K (e.g. top-3)", "for example: --trials top-3")
-    if not chosen:
-        experiment.best  # raises with every trial's reason
-    kinds = {t.kind for t in chosen}
-    if len(kinds) > 1:
-        listing = ", ".join(f"{t.trial_id}: {t.kind}" for t in chosen)
-        raise InvalidModelError(f"{experiment.directory}: the trials are of different model kinds ({listing})",
-                                "publish them separately (--trial ID), each to its own repo")
-    return chosen, "sweep"
-
-
-def targets_for(chosen: list[Trial], repo_id: str, as_repos: bool) -> list[Target]:
-    """Where each trial goes; every name is checked here, before any request."""
-    from ..card_metadata import is_repo_id
-
-    if as_repos:
-        out = [Target(t, f"{repo_id}-trial-{t.trial_id}", "main") for t in chosen]
-        for target in out:
-            if not is_repo_id(target.repo_id) or len(target.repo_id.split("/")[-1]) > 96:
-                raise UsageError(f"repo name {target.repo_id!r} (for trial {target.trial.trial_id}) is not one the "
-                                 "Hub accepts", "choose a shorter --repo-id, or publish the trials as branches")
-        return out
-    out = [Target(chosen[0], repo_id, "main")]
-    for t in chosen[1:]:
-        branch = f"{BRANCH_PREFIX}{t.trial_id}"
-        check_branch_name(branch, t.trial_id)
-        out.append(Target(t, repo_id, branch))
-    return out
-
-
-def check_branch_name(branch: str, trial_id: str = "") -> None:
-    """Branch names the Hub (git) refuses: no '..', '.lock' ending, control or special characters."""
-    if not _BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", ".")) or branch == "main":
-        raise UsageError(f"branch {branch!r} (for trial {trial_id}) is not a name the Hub accepts",
-                         "publish the trials as repos (--trials-as repos), or this trial alone (--trial)")
-
-
-def _hub_path(target: Target) -> str:
-    return f"/{target.repo_id}" if target.revision == "main" else f"/{target.repo_id}/tree/{target.revision}"
-
-
-# --- publishing -------------------------------------------------------------------------------------------------
 def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, trial: str | None = None,
                  as_repos: bool = False, quotas: RateQuotas | None = None, **options) -> SweepReport:
     """Publish trials of the hyperopt at `path`: `trials` = best | all (the default) | top-K, or one `trial`
@@ -175,7 +101,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     # The journal file keeps the destination: never credentials in HF_ENDPOINT
     journal = Journal.open(experiment.directory, f"{redact_url(settings.endpoint or constants.ENDPOINT)}|{repo_id}",
                            mode)
-    where = {t.trial.trial_id: _hub_path(t) for t in targets}
+    where = {t.trial.trial_id: hub_path(t) for t in targets}
     sections = {t.trial.trial_id: hyperopt_section(experiment, t.trial, where) for t in targets}
     prints = {t.trial.trial_id: _fingerprint(t, sections[t.trial.trial_id], settings) for t in targets}
     if mode in ("best", "trial"):
