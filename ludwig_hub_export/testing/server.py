@@ -25,7 +25,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .accounts import INVALID_CREDENTIALS, Accounts, Token
-from .api import Call, HubApi, Limits
+from .api import HubApi, Limits
+from .api_call import Call
 from .faults import Fault, FaultInjector
 from .ratelimit import DEFAULT_API_QUOTA, RateLimiter
 from .shape import Link, NetworkShape

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .accounts import Token
-from .api import Call
+from .api_call import Call
 from .wire import HubError, Response, read_range
 from .xet_format import FormatError, ShardFile, Term, dedup_shard, parse_shard
 from .xet_grants import XorbGrants

@@ -29,7 +29,7 @@ from .wire import HubError, Response, read_range
 from .xet_store import MAX_XORB_BYTES
 
 if TYPE_CHECKING:
-    from .api import Call
+    from .api_call import Call
     from .xet_cas import XetCas
 
 GRANT_SECONDS = 900  # a presigned URL's lifetime
