@@ -9,6 +9,7 @@ It has accounts, rate limits and scripted faults, and records every request.
 from .api import Limits
 from .control import HubControl
 from .faults import Fault
-from .server import LocalHub, RequestRecord
+from .request_log import RequestRecord
+from .server import LocalHub
 
 __all__ = ["LocalHub", "Limits", "Fault", "HubControl", "RequestRecord"]

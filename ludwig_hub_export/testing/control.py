@@ -6,7 +6,7 @@ import json
 import urllib.request
 from pathlib import Path
 
-from .server import ADMIN_HEADER
+from .http_handler import ADMIN_HEADER
 
 
 class HubControl:
