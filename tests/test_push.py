@@ -599,6 +599,33 @@ def test_ctrl_c_during_an_upload_ends_the_push_at_once(tmp_path, local_hub, tran
     assert "ludwig_export.json" not in local_hub.files("tester/ecd")
 
 
+def test_a_few_megabytes_of_new_large_files_cost_one_upload_mode_lookup(tmp_path, local_hub, env_token,
+                                                                      transfer_protocol):
+    """A new file just past the regular-file limit (an adapter's weights): hashed before the transfer on Xet too,
+    so the push asks the upload modes once, as on LFS, rather than sending it first in a lookup of its own."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    source = copy_fixture("full_sharded", tmp_path)
+    weights = source / "model_weights"
+    index = json.loads((weights / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    for n, shard in enumerate(shards):  # the first shard 10.5 MB (large), the others small
+        names = [k for k, v in index["weight_map"].items() if v == shard]
+        floats = 2_625_000 if n == 0 else 1024
+        save_file({k: torch.randn(floats // len(names)) for k in names}, str(weights / shard),
+                  metadata={"format": "pt"})
+    large = weights / shards[0]
+    assert large.stat().st_size >= GIT_SHA1_MAX
+    report = push(source, settings())
+    assert report.verified and len(local_hub.requests("preupload")) == 1
+    manifest = json.loads(local_hub.read_file("tester/model", "ludwig_export.json"))
+    path = shards[0]  # a full model's weights sit at the repo's root, where transformers looks
+    assert {e["path"]: e["sha256"] for e in manifest["files"]}[path] == hashlib.sha256(large.read_bytes()).hexdigest()
+    assert local_hub.read_file("tester/model", path) == large.read_bytes()
+
+
 def test_a_push_split_into_commits_asks_upload_modes_and_sends_once(tmp_path, local_hub, env_token,
                                                                    transfer_protocol):
     """Past `files_per_commit` a push is several commits, the manifest in the last: the files' upload modes come

@@ -8,8 +8,9 @@ that land.
   differs once the bytes are on the Hub, the file changed while it was read (`Changed`).
 - Who computes a large file's sha256 is the one thing that differs between the protocols. LFS needs it before
   the transfer, so it is computed here (the hash cache, several files at once), where the client would compute
-  it anyway. On Xet, hf_xet computes it in the same read that chunks the file; a file whose digest is not known
-  yet is sent first (`preupload_lfs_files`), and its digest taken back from the client's operation.
+  it anyway. On Xet, hf_xet computes it in the same read that chunks the file; files whose digest is not known
+  yet are sent first (`preupload_lfs_files`), and their digests taken back from the client's operation, unless
+  they are few bytes in all (an adapter): hashing those here costs less than the lookup sending first adds.
 - A large file in object storage is brought to this disk one at a time, sent, and removed.
 
 Everything goes through huggingface_hub's public API (`CommitOperationAdd`, `preupload_lfs_files`); the client
@@ -28,6 +29,9 @@ from .session import HubSession
 
 
 XET_FILES_AT_ONCE = 4  # sessions in flight; hf_xet parallelizes each file's chunks and xorbs itself
+# Unknown files up to this many bytes in all are hashed before a Xet push rather than sent first: ~10 ms of
+# hashing against a round trip of 20-80 ms to the Hub; a push killed midway sends them again, seconds at most.
+XET_HASH_FIRST_BYTES = 16 << 20
 
 
 class Changed(HubError):
@@ -72,9 +76,9 @@ def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: di
         else:
             _add(out, f)
     unknown = [f for f in todo if f.digest is None]
-    if unknown and not client_hashes_while_uploading():
+    if not client_hashes_while_uploading() or sum(f.size for f in unknown) <= XET_HASH_FIRST_BYTES:
         _hash(plan, unknown, out)
-    elif unknown:
+    else:
         _send_first(s, plan, unknown, out)
     manifest = add_manifest(plan)  # every digest is known now: of the bytes that will land
     if not manifest.matches_remote(remote.get(manifest.path)):
@@ -107,7 +111,9 @@ def _add(out: Outgoing, f: PlannedFile) -> None:
 
 
 def _hash(plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
-    """LFS: the sha256 of every large file before the transfer, several files at once, by the hash cache."""
+    """The sha256 of large files before the transfer, several files at once, by the hash cache."""
+    if not files:
+        return
     plan.cache.digest_many([f.source for f in files])
     for f in files:
         f.digest = plan.cache.digest(f.source)
