@@ -17,20 +17,18 @@ def authenticate(s: HubSession) -> auth.Identity:
     return identity
 
 
-def ensure_repo(s: HubSession, seen: Snapshot | None = None, created: bool = False) -> Snapshot:
+def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:
     """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
     would be created. Returns the snapshot of the target revision (`remote.snapshot`; `seen` when already taken),
-    taken before any change when nothing had to be created. `created`: the head start made the repo already."""
+    taken before any change when nothing had to be created."""
     repo_id = s.settings.repo_id
     # Look before creating: creations have their own, strict rate limit.
     seen = seen or snapshot(s)
-    if not seen.repo_exists or created:  # `seen` may be a read after the head start's commit
+    if not seen.repo_exists:
         if s.settings.dry_run:
             s.report.notes.append(f"would create {'public' if s.settings.public else 'private'} repo")
         else:
-            if not created:
-                s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public,
-                                                                exist_ok=True))
+            s.call("create repo", lambda: s.api.create_repo(repo_id, private=not s.settings.public, exist_ok=True))
             s.report.created_repo = True
             s.console.once(f"created {'public' if s.settings.public else 'private'} repo {repo_id}")
     if s.revision == "main" or s.settings.create_pr or seen.commit is not None:
