@@ -26,7 +26,7 @@ $(UV):
 # Rebuilt only when pyproject.toml or the lock changes, so a second run installs nothing.
 $(STAMP): pyproject.toml uv.lock $(UV)
 	@python=$$(./scripts/find-python.sh) || exit 1; \
-	$(UV) sync --locked --extra dev --python "$$python" --quiet || { \
+	$(UV) sync --locked --extra dev --compile-bytecode --python "$$python" --quiet || { \
 	  echo "error: could not install the locked environment (see above); if pyproject.toml changed, run 'make lock'" >&2; exit 1; }
 	@$(PY) -m ludwig_hub_export.deps --check
 	@touch $(STAMP)
