@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES, KIND_OF_LAYOUT, MANIFEST, copy_fixture, tree_digest
+from helpers import FIXTURES, KIND_OF_LAYOUT, MANIFEST, tree_digest
 
 from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.errors import InvalidModelError, UsageError

@@ -20,7 +20,7 @@ from test_push import BASE, _big_sharded_model, settings
 
 from ludwig_hub_export.source.checks import check
 from ludwig_hub_export.cli.main import main
-from ludwig_hub_export.errors import AuthError, InvalidModelError, StorageError
+from ludwig_hub_export.errors import AuthError, StorageError
 from ludwig_hub_export.artifact.plan import MANIFEST as MANIFEST_FILE
 from ludwig_hub_export.workflows.push import push
 from ludwig_hub_export.source.storage import streams
@@ -296,7 +296,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
 
 def test_missing_bucket_key_and_model(local_s3, local_hub, capsys, tmp_path):
     upload(copy_fixture("ecd_saved", tmp_path), f"s3://{BUCKET}/somewhere/else")
-    for url, says in ((f"s3://no-such-bucket/run", "no such bucket, key or prefix"),
+    for url, says in (("s3://no-such-bucket/run", "no such bucket, key or prefix"),
                       (f"s3://{BUCKET}/no/such/key", "no such bucket, key or prefix"),
                       (f"s3://{BUCKET}/somewhere", "no Ludwig model here")):
         code, out = run_cli(capsys, "check", url)

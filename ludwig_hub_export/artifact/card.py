@@ -3,7 +3,6 @@ the run, and how to load it with PEFT, transformers or Ludwig."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field

@@ -50,10 +50,6 @@ class Manifest:
     versions: dict[str, str]
     files: tuple[ManifestEntry, ...]
 
-    @property
-    def total_size(self) -> int:
-        return sum(e.size for e in self.files)
-
     def pickle_entries(self) -> list[ManifestEntry]:
         return [e for e in self.files if is_pickle(e.path) or is_pickle(e.target)]
 

@@ -127,10 +127,6 @@ class ExportPlan:
             self.workdir = tempfile.TemporaryDirectory(prefix="ludwig-hub-export-")
         return self.workdir
 
-    def ready(self) -> list[PlannedFile]:
-        """The files that are not generated: their bytes exist already."""
-        return [f for f in self.files if not f.generated]
-
     def generate(self) -> list[PlannedFile]:
         """The generated files, made now if they were not: making them on a cold cache loads the card code, the
         YAML library and package metadata (~40 ms), which a push does while the weights upload."""
@@ -142,10 +138,6 @@ class ExportPlan:
 
     def by_path(self) -> dict[str, PlannedFile]:
         return {f.path: f for f in self.files}
-
-    @property
-    def total_size(self) -> int:
-        return sum(f.size for f in self.files)
 
     def cleanup(self) -> None:
         if self.workdir is not None:

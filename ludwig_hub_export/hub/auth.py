@@ -130,19 +130,6 @@ def find_tokens(explicit: str | None = None) -> list[Token]:
     return unique
 
 
-def quick_token(explicit: str | None = None) -> Token | None:
-    """`resolve_token()`'s answer when finding it needs nothing of the client (the argument, the environment,
-    the token file, in the library's order); None when only the library can say (OIDC trusted publishing, a
-    Colab secret, or no token at all, which it explains)."""
-    if explicit and explicit.strip():
-        return Token(explicit.strip(), "argument")
-    if os.environ.get("HF_OIDC_RESOURCE"):
-        return None
-    # The library's expression (`_get_token_from_environment`): a blank HF_TOKEN hides HUGGING_FACE_HUB_TOKEN.
-    value = _clean(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")) or _read_token_file()
-    return Token(value, _origin_of(value)) if value else None
-
-
 def resolve_token(explicit: str | None = None) -> Token:
     tokens = find_tokens(explicit)
     if not tokens:

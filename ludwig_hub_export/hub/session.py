@@ -75,7 +75,6 @@ class HubSession:
         self.revision = settings.revision or "main"
         self.report = new_report(settings, plan.kind, plan.notes, self.token, plan.bytes_hashed)
         self._last_commit = 0.0
-        self.manifest_lookup = None  # the manifest's stand-in in the upload-mode lookup (`transfer`)
         self._make_api()
 
     def _make_api(self) -> None:

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 
 _STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3})\b")
 _URL = re.compile(r"(?:domain: |for url \()(?P<url>[a-z][a-z0-9+.-]*://[^\s)]+)")
-_TOKEN_ROUTE = re.compile(r"/xet-(?:read|write)-token/")
 # What hf_xet (reqwest, hyper) says when the request got no complete answer: worth another try.
 _NO_ANSWER = ("error sending request", "connection closed", "connection reset", "broken pipe", "timed out",
               "error decoding response body", "unexpected eof", "incomplete message")
@@ -72,12 +71,6 @@ def xet_url(error: BaseException) -> str | None:
         if match:
             return match.group("url")
     return None
-
-
-def is_token_refusal(error: BaseException) -> bool:
-    """The Hub refused to hand out a Xet token (as opposed to the CAS refusing a call)."""
-    url = xet_url(error)
-    return url is not None and bool(_TOKEN_ROUTE.search(url))
 
 
 def is_xet_auth_error(error: BaseException) -> bool:

@@ -60,10 +60,6 @@ def is_local_path(value: object, *, reference: bool = False) -> bool:
     return os.path.isdir(value)  # transformers' from_pretrained loads a directory of that name first
 
 
-def same_path(a: str, b: str) -> bool:
-    return _norm(a) == _norm(b)
-
-
 def model_paths(*documents: object) -> set[str]:
     """The local paths that name the base model in these JSON documents: the values of `BASE_KEYS`; when none is
     local (an ECD model with one pretrained encoder), the one local path the `REFERENCE_KEYS` name, if only one."""

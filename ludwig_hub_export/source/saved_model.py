@@ -52,16 +52,9 @@ class ModelLayout:
         return KINDS[self.kind]
 
     @property
-    def weights_dir(self) -> str:
-        return f"model/{WEIGHTS}"
-
-    @property
     def adapter_prefix(self) -> str:
         """Where the adapter files sit: model/model_weights/ or, for a named adapter, model/model_weights/<name>/."""
         return f"model/{WEIGHTS}/{self.adapter_name}/" if self.adapter_name else f"model/{WEIGHTS}/"
-
-    def weight_files(self) -> list[str]:
-        return sorted(p for p in self.files if p.startswith(f"model/{WEIGHTS}"))
 
 
 def is_model_dir(d: Path) -> bool:

@@ -98,7 +98,6 @@ def _manifest_lies(hub: LocalHub, repo_id: str) -> bool:
 def run_soak(hub: LocalHub, sources: list[Path], exports: int, probability: float = 0.15, seed: int = 0,
              base_model: str | None = None, say=print) -> SoakResult:
     """Run `exports` pushes of the given saved models (round robin) under random faults."""
-    import os
 
     from ..errors import HubError
     from ..workflows.push import ExportSettings, push

@@ -159,7 +159,7 @@ def _verify(manifest: Manifest, snapshot: Path, label: str) -> dict[str, list]:
                 f"{label}: {entry.path} does not match {MANIFEST} files[{n}] (got {size} bytes, sha256 "
                 f"{digest[:12]}...; expected {entry.size} bytes, {entry.sha256[:12]}...)",
                 "the repo changed after its export, or the cached file was altered: push the model again, or "
-                f"delete the cached copy (hf cache delete) and load again")
+                "delete the cached copy (hf cache delete) and load again")
         if before != after:
             raise UsageError(f"{snapshot / entry.path} changed while it was being verified",
                              "load again once nothing else writes to the Hugging Face cache")
