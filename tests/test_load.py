@@ -85,6 +85,10 @@ def test_a_second_load_downloads_nothing_offline_asks_nothing_and_a_branch_follo
     frame, _ = model.predict(make_fixtures.ecd_dataframe(8))
     expected = predictions(tmp_path / MANIFEST["ecd_saved"]["model_dir"], "ecd")
     assert frame.iloc[:, 0].tolist() == expected
+    # Online, one request: the HEAD that says the branch has not moved (and the manifest's size).
+    local_hub.log.clear()
+    assert model_dir("tester/ecd") == cold
+    assert [(r.method, r.kind) for r in local_hub.log] == [("HEAD", "resolve")]
     # Offline: the branch resolves from the cache, and not one request is made.
     local_hub.log.clear()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

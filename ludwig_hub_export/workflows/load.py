@@ -93,13 +93,15 @@ def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = 
 
 def _read_manifest(repo_id: str, revision: str | None, token: str | None, offline: bool,
                    endpoint: str | None) -> tuple[bytes, str, bool]:
-    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. Online, its size is
-    checked (a HEAD) before it is fetched; the branch is then resolved by ``hf_hub_download``, which records it
-    in the cache for offline use."""
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. Online, one HEAD says
+    the revision's commit and the manifest's size, checked before anything is fetched; when the cache already
+    records the revision at that commit, with its manifest, that is all. Otherwise ``hf_hub_download`` fetches
+    it and records the branch in the cache for offline use."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 
     from ..hub.retry import is_connection_failure
 
+    path = None
     if not offline:
         try:
             meta = get_hf_file_metadata(hf_hub_url(repo_id, MANIFEST, revision=revision, endpoint=endpoint),
@@ -113,8 +115,12 @@ def _read_manifest(repo_id: str, revision: str | None, token: str | None, offlin
                 raise UntrustedRepoError(f"{repo_id}: {MANIFEST} is {meta.size} bytes; at most "
                                          f"{MAX_MANIFEST_BYTES} are accepted", "this is not a manifest written by "
                                          "ludwig-hub-export: push the model again")
-    path = Path(hf_hub_download(repo_id, MANIFEST, revision=revision, token=token, endpoint=endpoint,
-                                local_files_only=offline))
+            cached = try_to_load_from_cache(repo_id, MANIFEST, revision=revision or "main")
+            if isinstance(cached, str) and Path(cached).parent.name == meta.commit_hash:
+                path = Path(cached)  # the revision has not moved since the cache recorded it
+    if path is None:
+        path = Path(hf_hub_download(repo_id, MANIFEST, revision=revision, token=token, endpoint=endpoint,
+                                    local_files_only=offline))
     commit = path.parent.name  # the cache's documented layout: snapshots/<commit>/<file>
     if not _COMMIT.fullmatch(commit):
         raise HubError(f"{repo_id}: huggingface_hub put {MANIFEST} at {path}, not in a commit's snapshot",
