@@ -2,7 +2,8 @@
 directory by hand (symlinks, nothing verified), then ``LudwigModel.load``; and a warm `load` (the same commit
 again): requests made, bytes read for verification.
 
-    .venv/bin/python benchmarks/load_speed.py [--pairs 5] [--size-mib 64] [--transfers xet,lfs]
+    .venv/bin/python benchmarks/load_speed.py [--pairs 5] [--size-mib 64] [--transfers xet,lfs] \
+        [--shapes 0:0,20:1000,80:100]
 
 The model: a LLaMA full fine-tune (random weights, the fixtures' tokenizer) saved in 8 safetensors shards of
 SIZE/8, pushed once with `push`. Each measurement runs in a fresh process with a fresh HF_HOME (cold), the two
@@ -11,7 +12,8 @@ ways alternating and which goes first alternating too; the clock starts after th
 The warm runs are two more processes on the HF_HOME a cold `load` just filled, online and with
 HF_HUB_OFFLINE=1, each building the model directory only (what LudwigModel.load then reads and asks is Ludwig's).
 Prints medians and each sample.
-The hub runs in its own process on loopback.
+The hub runs in its own process, at each network shape RTT_MS:MBIT (`hub serve --rtt --bandwidth`; 0:0 is
+loopback).
 """
 
 from __future__ import annotations
@@ -112,65 +114,87 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--size-mib", type=int, default=64, help="total weights of the 8-shard model")
     parser.add_argument("--transfers", default="xet,lfs")
+    parser.add_argument("--shapes", default="0:0,20:1000,80:100", help="RTT_MS:MBIT,... (0:0: loopback)")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "REPO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(*args.child)
     from _hub import HubProcess
-    from huggingface_hub import HfApi
 
     work = Path(tempfile.mkdtemp(prefix="load-bench-"))
-    hub = HubProcess(work / "hub")
-    base_env = {**{k: v for k, v in os.environ.items() if not k.startswith("HF_")},
+    try:
+        model = make_model(work / "src", args.size_mib * MIB)
+        for shape in args.shapes.split(","):
+            rtt, _, mbit = shape.partition(":")
+            mbit = mbit or "0"
+            where = "loopback" if float(rtt) == 0 and float(mbit) == 0 else f"{rtt} ms, {mbit} Mbit/s"
+            hub = HubProcess(work / f"hub-{rtt}-{mbit}", ["--rtt", rtt, "--bandwidth", mbit])
+            try:
+                measure(hub, work, model, args, where)
+            finally:
+                hub.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(hub, work: Path, model: Path, args, where: str) -> None:
+    """Push the model once per transfer, then the alternating pairs and the warm runs; prints the results."""
+    from huggingface_hub import HfApi
+
+    # Compiled bytecode, as after `pip install`: some machines set PYTHONDONTWRITEBYTECODE.
+    base_env = {**{k: v for k, v in os.environ.items() if not k.startswith("HF_") and k != "PYTHONDONTWRITEBYTECODE"},
                 "HF_ENDPOINT": hub.endpoint, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_PROGRESS_BARS": "1",
                 "HF_HUB_DISABLE_TELEMETRY": "1", "LUDWIG_HUB_EXPORT_CACHE": str(work / "cache"),
                 "PYTHONPATH": str(ROOT)}
-    try:
-        api = HfApi(endpoint=hub.endpoint, token=hub.token)
-        api.create_repo(BASE, exist_ok=True)
-        api.upload_folder(repo_id=BASE, folder_path=ROOT / "fixtures" / "models" / "_base" / "tiny-llama")
-        model = make_model(work / "src", args.size_mib * MIB)
-        control = hub.control()
-        print(f"cold load vs snapshot_download + LudwigModel.load, 8 shards of {args.size_mib / 8:.0f} MiB, "
-              f"{args.pairs} alternating pairs, medians after imports ({os.cpu_count()} CPUs, loopback)")
-        for transfer in args.transfers.split(","):
-            env = {**base_env, "HF_HUB_DISABLE_XET": "1" if transfer == "lfs" else "0"}
-            repo_id = f"tester/shards8-{transfer}"
-            pushed = subprocess.run([sys.executable, "-c", "import sys; from ludwig_hub_export import export; "
-                                     "export(sys.argv[1], sys.argv[2], base_model=sys.argv[3], quiet=True, "
-                                     "interactive=False)", str(model), repo_id, BASE],
-                                    env={**env, "HF_HOME": str(work / "push-home")}, capture_output=True, text=True)
-            if pushed.returncode != 0:
-                raise SystemExit(f"push failed: {pushed.stderr[-1500:]}")
-            samples: dict[str, list[float]] = {w: [] for w in WAYS}
-            warm = []
-            for n in range(-1, args.pairs):  # pair -1 warms the bytecode, not counted
-                for way in (WAYS if n % 2 == 0 else WAYS[::-1]):
-                    home = work / f"home-{transfer}-{way[:4]}-{n}"
-                    result = run(way, repo_id, {**env, "HF_HOME": str(home)})
-                    if n >= 0:
-                        samples[way].append(result["wall"])
-                    if way == "load" and n >= 0:
-                        for offline in ("0", "1"):
-                            before = control.stats()["requests"]
-                            again = run("warm", repo_id, {**env, "HF_HOME": str(home), "HF_HUB_OFFLINE": offline})
-                            after = control.stats()["requests"]
-                            requests = {k: v - before.get(k, 0) for k, v in after.items()
-                                        if v != before.get(k, 0) and k != "admin"}
-                            warm.append((offline, again["wall"], again["verify_read"], requests))
-                    shutil.rmtree(home, ignore_errors=True)
-            ours, theirs = (statistics.median(samples[w]) for w in WAYS)
-            print(f"  {transfer}: load {ours:.2f} s, snapshot_download + LudwigModel.load {theirs:.2f} s, ratio "
-                  f"{ours / theirs:.2f}  (load: {' '.join(f'{w:.2f}' for w in samples['load'])}; by hand: "
-                  f"{' '.join(f'{w:.2f}' for w in samples['snapshot+load'])})")
-            for offline in ("0", "1"):
-                runs = [w for w in warm if w[0] == offline]
-                print(f"  {transfer}: warm model_dir{' offline' if offline == '1' else ''}: "
-                      f"{statistics.median(w[1] for w in runs):.3f} s, bytes read (any file, modules included) "
-                      f"{max(w[2] for w in runs)} at most, requests {runs[-1][3] or 'none'}", flush=True)
-    finally:
-        hub.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    api = HfApi(endpoint=hub.endpoint, token=hub.token)
+    api.create_repo(BASE, exist_ok=True)
+    api.upload_folder(repo_id=BASE, folder_path=ROOT / "fixtures" / "models" / "_base" / "tiny-llama")
+    control = hub.control()
+    print(f"cold load vs snapshot_download + LudwigModel.load, 8 shards of {args.size_mib / 8:.0f} MiB, "
+          f"{args.pairs} alternating pairs, medians after imports ({os.cpu_count()} CPUs, {where})")
+    for transfer in args.transfers.split(","):
+        env = {**base_env, "HF_HUB_DISABLE_XET": "1" if transfer == "lfs" else "0"}
+        repo_id = f"tester/shards8-{transfer}"
+        pushed = subprocess.run([sys.executable, "-c", "import sys; from ludwig_hub_export import export; "
+                                 "export(sys.argv[1], sys.argv[2], base_model=sys.argv[3], quiet=True, "
+                                 "interactive=False)", str(model), repo_id, BASE],
+                                env={**env, "HF_HOME": str(work / "push-home")}, capture_output=True, text=True)
+        if pushed.returncode != 0:
+            raise SystemExit(f"push failed: {pushed.stderr[-1500:]}")
+        samples: dict[str, list[float]] = {w: [] for w in WAYS}
+        cold_requests: dict[str, dict] = {}
+        warm = []
+        for n in range(-1, args.pairs):  # pair -1 warms the bytecode, not counted
+            for way in (WAYS if n % 2 == 0 else WAYS[::-1]):
+                home = work / f"home-{transfer}-{way[:4]}-{n}"
+                before = control.stats()["requests"]
+                result = run(way, repo_id, {**env, "HF_HOME": str(home)})
+                if n >= 0:
+                    samples[way].append(result["wall"])
+                    cold_requests[way] = _delta(before, control.stats()["requests"])
+                if way == "load" and n >= 0:
+                    for offline in ("0", "1"):
+                        before = control.stats()["requests"]
+                        again = run("warm", repo_id, {**env, "HF_HOME": str(home), "HF_HUB_OFFLINE": offline})
+                        warm.append((offline, again["wall"], again["verify_read"],
+                                     _delta(before, control.stats()["requests"])))
+                shutil.rmtree(home, ignore_errors=True)
+        ours, theirs = (statistics.median(samples[w]) for w in WAYS)
+        print(f"  {transfer}: load {ours:.2f} s, snapshot_download + LudwigModel.load {theirs:.2f} s, ratio "
+              f"{ours / theirs:.2f}  (load: {' '.join(f'{w:.2f}' for w in samples['load'])}; by hand: "
+              f"{' '.join(f'{w:.2f}' for w in samples['snapshot+load'])})")
+        for way in WAYS:
+            print(f"  {transfer}: cold {way} requests {cold_requests[way]}")
+        for offline in ("0", "1"):
+            runs = [w for w in warm if w[0] == offline]
+            print(f"  {transfer}: warm model_dir{' offline' if offline == '1' else ''}: "
+                  f"{statistics.median(w[1] for w in runs):.3f} s, bytes read (any file, modules included) "
+                  f"{max(w[2] for w in runs)} at most, requests {runs[-1][3] or 'none'}", flush=True)
+
+
+def _delta(before: dict, after: dict) -> dict:
+    """Requests by endpoint between two stats, the admin API's own left out."""
+    return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v != before.get(k, 0) and k != "admin"}
 
 
 if __name__ == "__main__":
