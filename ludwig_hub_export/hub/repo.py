@@ -8,9 +8,19 @@ from .remote import Snapshot, snapshot
 from .session import HubSession
 
 
-def authenticate(s: HubSession) -> auth.Identity:
-    """Who the token belongs to, and that it may write to the repo (else an `AuthError` saying why)."""
-    info = s.call("whoami", lambda: s.api.whoami(cache=False))
+def authenticate(s: HubSession, ahead=None) -> auth.Identity:
+    """Who the token belongs to, and that it may write to the repo (else an `AuthError` saying why). `ahead`: a
+    future of (token, whoami's answer) asked earlier; used if it answered for the session's current token."""
+    info = None
+    if ahead is not None:
+        try:
+            token, info = ahead.result()
+        except Exception:  # noqa: BLE001 - asked again below, under the retry policy
+            info = None
+        else:
+            info = info if token is s.token else None
+    if info is None:
+        info = s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)
     auth.check_can_write(identity, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
     s.console.once(f"authenticated as {identity.user} with the {s.token}")

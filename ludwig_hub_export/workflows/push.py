@@ -79,6 +79,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
             s = HubSession(settings, plan, console, deadline, put_bytes)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
+            ahead = _whoami_ahead(s, plan)
             seen = ensure_repo(s, snapshot(s))
             result.url = s.repo_url()
             card = _settle_card(s, plan, seen)
@@ -91,7 +92,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
                     result.files.append(FileResult(MANIFEST, 0, None, "uploaded"))
                 return result
             if not todo and _manifest_there(plan, seen):
-                authenticate(s)  # nothing is written: whoami is what says the token may write here
+                authenticate(s, ahead)  # nothing is written: whoami is what says the token may write here
                 console.say("every file is already on the Hub: nothing to upload")
                 verify(s, seen)  # nothing changed since the snapshot, which is the verification
                 result.files = _file_results(plan, set())
@@ -118,6 +119,26 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
     except Deferred as e:  # the pacer, inside a client call, found the quota spent for longer than the budget
         raise deferred_error(e) from e
     return result
+
+
+def _whoami_ahead(s, plan: ExportPlan):
+    """When the push is likely an unchanged re-push (every large file is one the hash cache knows: hashed here
+    before), whoami is asked beside the revision's read rather than after it: a push that writes nothing needs it,
+    and the two are independent, so a round trip is saved. A future of the answer, or None. Asked without the
+    retry policy or a token refresh (two refreshes at once could prompt twice): if it fails, `authenticate` asks
+    again in sequence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..hashing import GIT_SHA1_MAX
+
+    large = [f for f in plan.files if f.make is None and f.size >= GIT_SHA1_MAX]
+    if s.settings.dry_run or not large or any(f.digest is None for f in large):
+        return None
+    api, token = s.api, s.token
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whoami")
+    future = pool.submit(lambda: (token, api.whoami(cache=False)))
+    pool.shutdown(wait=False)  # the answer is awaited only where it is needed
+    return future
 
 
 def _settle_card(s, plan: ExportPlan, seen) -> str:
