@@ -99,7 +99,9 @@ def test_a_second_load_downloads_nothing_offline_asks_nothing_and_a_branch_follo
     hub_api.upload_file(path_or_fileobj=b"notes\n", path_in_repo="NOTES.txt", repo_id="tester/ecd")
     second = model_dir("tester/ecd")
     assert second != cold and local_hub.commits("tester/ecd")[0].oid in str(second)
+    local_hub.log.clear()
     assert model_dir("tester/ecd", revision=first) == cold
+    assert local_hub.log == []  # a commit id, cached: not one request, online too
     with pytest.raises(UsageError, match="HF_HUB_OFFLINE|local_files_only"):
         model_dir("tester/ecd", revision="v9", local_files_only=True)
 

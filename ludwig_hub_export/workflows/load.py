@@ -93,7 +93,8 @@ def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = 
 
 def _read_manifest(repo_id: str, revision: str | None, token: str | None, offline: bool,
                    endpoint: str | None) -> tuple[bytes, str, bool]:
-    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. Online, one HEAD says
+    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. A commit id whose
+    manifest is cached needs no request, as ``hf_hub_download`` does for one. Otherwise, online, one HEAD says
     the revision's commit and the manifest's size, checked before anything is fetched; when the cache already
     records the revision at that commit, with its manifest, that is all. Otherwise ``hf_hub_download`` fetches
     it and records the branch in the cache for offline use."""
@@ -102,7 +103,10 @@ def _read_manifest(repo_id: str, revision: str | None, token: str | None, offlin
     from ..hub.retry import is_connection_failure
 
     path = None
-    if not offline:
+    if revision is not None and _COMMIT.fullmatch(revision):  # a commit never moves: the cache answers
+        cached = try_to_load_from_cache(repo_id, MANIFEST, revision=revision)
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None and not offline:
         try:
             meta = get_hf_file_metadata(hf_hub_url(repo_id, MANIFEST, revision=revision, endpoint=endpoint),
                                         token=token)
