@@ -59,15 +59,21 @@ def _format(args: argparse.Namespace) -> str:
     return chosen or alias or "human"
 
 
+def _name_values(flag: str, specs: list[str] | None, form: str, example: str) -> dict[str, str]:
+    """Repeated ``FLAG NAME=VALUE`` options as a dict (a UsageError naming the form for one without ``=``)."""
+    overrides = {}
+    for spec in specs or []:
+        key, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"{flag} {spec!r} is not {form}", f"for example: {flag} {example}")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
 def _limits(args: argparse.Namespace):
     from ..limits import HubLimits
 
-    overrides = {}
-    for spec in getattr(args, "limit", None) or []:
-        key, sep, value = spec.partition("=")
-        if not sep:
-            raise UsageError(f"--limit {spec!r} is not NAME=VALUE", "for example: --limit max_file_size=50GB")
-        overrides[key.strip()] = value.strip()
+    overrides = _name_values("--limit", getattr(args, "limit", None), "NAME=VALUE", "max_file_size=50GB")
     try:
         return HubLimits().with_overrides(overrides)
     except ValueError as e:
@@ -158,12 +164,7 @@ def _settings(args: argparse.Namespace, repo_id: str):
 def _quotas(args: argparse.Namespace):
     from ..workflows.rate_plan import RateQuotas
 
-    overrides = {}
-    for spec in args.quota or []:
-        key, sep, value = spec.partition("=")
-        if not sep:
-            raise UsageError(f"--quota {spec!r} is not NAME=LIMIT/SECONDS", "for example: --quota commits=128/3600")
-        overrides[key.strip()] = value.strip()
+    overrides = _name_values("--quota", args.quota, "NAME=LIMIT/SECONDS", "commits=128/3600")
     try:
         return RateQuotas().with_overrides(overrides)
     except ValueError as e:
