@@ -628,19 +628,19 @@ def test_a_few_megabytes_of_new_large_files_cost_one_upload_mode_lookup(tmp_path
 
 def test_an_unchanged_re_push_asks_whoami_beside_the_revision_read(tmp_path, local_hub, env_token):
     """A re-push whose large files the hash cache knows asks whoami (nothing written says the token may write)
-    and the revision at once: each answer held 2 s here, the push waits for them once, not twice."""
+    and the revision at once: each answer held 3 s here, the push waits for them once (3 s), not twice (6 s)."""
     source, _ = _big_sharded_model(tmp_path, floats=3 << 20)  # 12 MB shards: large, hashed by the first push
     wait_until_not_racy(*(source / "model_weights").glob("*.safetensors"))  # so that their digests are cached
     assert push(source, settings()).verified
     local_hub.log.clear()
-    local_hub.add_fault("repo_info", delay=2.0, times=None)
-    local_hub.add_fault("whoami", delay=2.0, times=None)
+    local_hub.add_fault("repo_info", delay=3.0, times=None)
+    local_hub.add_fault("whoami", delay=3.0, times=None)
     started = time.monotonic()
     report = push(source, settings())
     elapsed = time.monotonic() - started
     assert report.verified and not [f for f in report.files if f.status == "uploaded"]
     assert sorted(r.kind for r in local_hub.log) == ["repo_info", "whoami"]
-    assert elapsed < 3.5, elapsed
+    assert elapsed < 5.0, elapsed  # 2 s to spare for a loaded CI machine
 
 
 def test_a_push_split_into_commits_asks_upload_modes_and_sends_once(tmp_path, local_hub, env_token,
