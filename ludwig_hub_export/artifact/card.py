@@ -86,24 +86,6 @@ def eval_results(kind: str, config: dict, saved: SavedMetrics | None, dataset: s
     return results
 
 
-def front_matter(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
-                 license: str | None = None, license_name: str | None = None, license_link: str | None = None,
-                 dataset: str | None = None, adapter_config: dict | None = None, progress: dict | None = None) -> str:
-    """The card's YAML, built with huggingface_hub's `ModelCardData` (model-index from `EvalResult`s)."""
-    from huggingface_hub import ModelCardData
-
-    results = eval_results(kind, config, saved_metrics(statistics, progress, config), dataset)
-    data = ModelCardData(
-        library_name=LIBRARY[kind], base_model=base_model or None, license=license or None,
-        license_name=license_name if license == "other" else None,
-        license_link=license_link if license == "other" else None,
-        datasets=[dataset] if dataset else None, tags=card_tags(kind, config, base_model, adapter_config),
-        pipeline_tag=pipeline_tag(kind, config), eval_results=results or None,
-        model_name=repo_id.split("/")[-1] if results else None, base_model_relation=relation(kind, base_model))
-    return data.to_yaml(original_order=["library_name", "base_model", "base_model_relation", "license",
-                                        "license_name", "license_link", "datasets", "tags", "pipeline_tag"])
-
-
 def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, statistics: dict | None,
            adapter_name: str | None, versions: dict[str, str], license: str | None = None,
            license_name: str | None = None, license_link: str | None = None, dataset: str | None = None,
@@ -111,9 +93,19 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
            progress: dict | None = None) -> str:
     """The card. `statistics`: the run's training_statistics.json; `progress`: its model/training_progress.json,
     which says which evaluation's weights Ludwig saved (the metrics shown are theirs)."""
-    front = front_matter(repo_id=repo_id, kind=kind, config=config, base_model=base_model, statistics=statistics,
-                         license=license, license_name=license_name, license_link=license_link, dataset=dataset,
-                         adapter_config=adapter_config, progress=progress)
+    from huggingface_hub import ModelCardData
+
+    saved = saved_metrics(statistics, progress, config)
+    results = eval_results(kind, config, saved, dataset)  # the model-index, from huggingface_hub's EvalResults
+    front = ModelCardData(
+        library_name=LIBRARY[kind], base_model=base_model or None, license=license or None,
+        license_name=license_name if license == "other" else None,
+        license_link=license_link if license == "other" else None,
+        datasets=[dataset] if dataset else None, tags=card_tags(kind, config, base_model, adapter_config),
+        pipeline_tag=pipeline_tag(kind, config), eval_results=results or None,
+        model_name=repo_id.split("/")[-1] if results else None, base_model_relation=relation(kind, base_model),
+    ).to_yaml(original_order=["library_name", "base_model", "base_model_relation", "license", "license_name",
+                              "license_link", "datasets", "tags", "pipeline_tag"])
     name = repo_id.split("/")[-1]
     lines = ["---", front, "---", MARKER, "", f"# {name}", "",
              f"A {_kind_text(kind)} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
@@ -124,7 +116,7 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
     lines += _hyperparameters(kind, config, adapter_config)
     if sections:  # e.g. a hyperopt trial's score, parameters and the sweep's leaderboard
         lines += [sections.rstrip(), ""]
-    lines += _metrics(saved_metrics(statistics, progress, config))
+    lines += _metrics(saved)
     lines += _usage(repo_id, kind, base_model, adapter_name)
     lines += ["## Files", "",
               "- `ludwig_config.json`: the Ludwig config; `training_set_metadata.json`: the preprocessing metadata "
@@ -307,18 +299,6 @@ def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | 
         lines += [f"The adapter was trained under the name `{adapter_name}`; on the Hub it sits at the repo root.",
                   ""]
     return lines
-
-
-def load_statistics(raw: bytes | None) -> dict | None:
-    if raw is None:
-        return None
-    from ..source.user_files import parse_json
-
-    try:
-        value = parse_json(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:

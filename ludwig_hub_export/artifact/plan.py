@@ -16,9 +16,11 @@ never edited. Weights are uploaded from their own paths: never copied.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ DOWNLOAD_COUNTED = ("adapter_config.json", "config.json", "config.yaml", "hyperp
 PROGRESS = "training_progress.json"
 TRAIN_PROMPTS = ("hyperopt",)  # config keys on which `ludwig train` stops to ask (see `train_config`)
 TOKENIZER_JSON = "tokenizer.json"  # a vocabulary, and large: no model paths in it
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf")
 ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 
@@ -145,26 +148,16 @@ class ExportPlan:
             self.workdir = None
 
 
-def _read_versions() -> dict[str, str]:
+@functools.cache
+def versions() -> dict[str, str]:
+    """Installed versions, from package metadata (no import of the heavy packages), read once a process."""
     from importlib import metadata
 
     out = {"ludwig_hub_export": __version__}
     for dist in ("ludwig", "peft", "transformers", "huggingface_hub", "safetensors", "torch"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     return out
-
-
-@functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
-    return tuple(_read_versions().items())
-
-
-def versions() -> dict[str, str]:
-    """Installed versions, from package metadata (no import of the heavy packages), read once a process."""
-    return dict(_versions())
 
 
 def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = None, convert_pickle: bool = False,
@@ -245,7 +238,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
                 name, source = _converted(plan, name, source)
                 normalized = "model/model_weights/" + (f"{layout.adapter_name}/" if in_adapter and layout.adapter_name
                                                        else "") + name
-            add_file(name, "weights" if _is_weights(name) else "model", source, normalized)
+            add_file(name, "weights" if name.endswith(WEIGHT_SUFFIXES) else "model", source, normalized)
         else:  # the ECD weights file beside the config
             name = normalized.removeprefix("model/")
             if convert_pickle and normalized in layout.legacy:
@@ -273,7 +266,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
         counted = COUNTED_CONFIG  # Ludwig's native config format; the Hub counts downloads on it
         add_generated(COUNTED_CONFIG, "ludwig", lambda: _yaml(train_config(ludwig_config)))
     stats_file = layout.files.get("training_statistics.json")
-    statistics = card.load_statistics(stats_file.read_bytes() if stats_file else None)
+    statistics = _json_or_none(stats_file)
     # Which evaluation's weights Ludwig saved (the card shows their metrics): a run's training_progress.json.
     progress = _json_or_none(layout.model_dir / PROGRESS) if stats_file else None
     if adapter_config is None and layout.kind == "merged":
@@ -295,16 +288,16 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     return plan
 
 
-def train_config(config: dict) -> dict:
-    """The config that `ludwig train --config` runs as it is, without a terminal: a `hyperopt` key (even null)
-    makes it ask "Do you want to continue?" on stdin (ludwig/train.py), which fails unattended."""
-    return {k: v for k, v in config.items() if k not in TRAIN_PROMPTS}
-
-
 def _yaml(config: dict) -> bytes:
     import yaml
 
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+
+
+def train_config(config: dict) -> dict:
+    """The config that `ludwig train --config` runs as it is, without a terminal: a `hyperopt` key (even null)
+    makes it ask "Do you want to continue?" on stdin (ludwig/train.py), which fails unattended."""
+    return {k: v for k, v in config.items() if k not in TRAIN_PROMPTS}
 
 
 def _json_or_none(path: Path | None) -> dict | None:
@@ -328,7 +321,11 @@ def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: st
     remote = RemoteFile(source, digests[0], budget=plan.staging_budget)
     # One large file staged at a time (small ones beside it): peak disk is about the largest file. More room
     # (LUDWIG_HUB_EXPORT_STAGING_BYTES) lets the next download overlap the current upload.
-    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size, _staging_bytes())
+    try:
+        extra = int(os.environ.get("LUDWIG_HUB_EXPORT_STAGING_BYTES", "0"))
+    except ValueError:
+        extra = 0
+    plan.staging_budget.limit = max(plan.staging_budget.limit, remote.size, extra)
     planned = PlannedFile(path, role, remote.size, remote.digest_if_known(), ludwig_path=ludwig_path,
                           release=remote.release, remote=remote)
 
@@ -339,19 +336,6 @@ def _remote_file(plan: ExportPlan, path: str, role: str, source, ludwig_path: st
 
     planned.fetch = fetch
     return planned
-
-
-def _staging_bytes() -> int:
-    import os
-
-    try:
-        return int(os.environ.get("LUDWIG_HUB_EXPORT_STAGING_BYTES", "0"))
-    except ValueError:
-        return 0
-
-
-def _is_weights(name: str) -> bool:
-    return name.endswith((".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf"))
 
 
 def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
@@ -371,23 +355,15 @@ def _converted(plan: ExportPlan, name: str, source: Path) -> tuple[str, Path]:
 
 def add_manifest(plan: ExportPlan) -> PlannedFile:
     """The manifest, last: it lists every file's sha256, so it is built once all are known (after upload)."""
-    unknown = [f.path for f in plan.files if f.digest is None and f.path != MANIFEST]
-    assert not unknown, f"manifest before these files were hashed: {unknown}"
     plan.files = [f for f in plan.files if f.path != MANIFEST]
-    data = _manifest_bytes(plan)
+    unknown = [f.path for f in plan.files if f.digest is None]
+    assert not unknown, f"manifest before these files were hashed: {unknown}"
+    body = {"format": MANIFEST_FORMAT, "kind": plan.kind, "adapter_name": plan.adapter_name,
+            "base_model": plan.base_model,
+            "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
+            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
+                      for f in plan.files]}
+    data = (json.dumps(body, indent=2) + "\n").encode()
     manifest = PlannedFile(MANIFEST, "manifest", len(data), digest_bytes(data), data=data)
     plan.files.append(manifest)
     return manifest
-
-
-def _manifest_bytes(plan: ExportPlan) -> bytes:
-    body = {
-        "format": MANIFEST_FORMAT,
-        "kind": plan.kind,
-        "adapter_name": plan.adapter_name,
-        "base_model": plan.base_model,
-        "versions": versions(),  # no timestamp: an unchanged model gives an unchanged manifest (no new commit)
-        "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "ludwig_path": f.ludwig_path}
-                  for f in plan.files if f.path != MANIFEST],
-    }
-    return (json.dumps(body, indent=2) + "\n").encode()
