@@ -33,22 +33,15 @@ class UsageError(ExportError):
 class InvalidModelError(ExportError):
     """The saved model (or the path given) cannot be exported as it is."""
 
-    exit_code = EXIT_INVALID_INPUT
-
 
 class UntrustedRepoError(InvalidModelError):
     """A repo's content is unsafe or inconsistent: a path that escapes, a malformed manifest, a file that does not
     match its manifest entry, pickle weights. Raised before anything is written outside the staging area."""
 
-    exit_code = EXIT_INVALID_INPUT
-
 
 class DiskError(ExportError):
     """The destination's file system is full, over quota or out of inodes, or the process out of file handles.
-    Exit 1, as when the same shortfall is found before the download: rerunning unchanged fails again (not 4);
-    freeing space, the same command resumes."""
-
-    exit_code = EXIT_INVALID_INPUT
+    Exit 1 (the base class's), not 4: rerunning unchanged fails again; freeing space, the same command resumes."""
 
 
 class AuthError(ExportError):

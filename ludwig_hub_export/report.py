@@ -59,10 +59,11 @@ def new_report(settings: ExportSettings, kind: str, notes: list[str], token: Tok
                         dry_run=settings.dry_run, bytes_hashed=bytes_hashed)
 
 
-def repo_url(settings: ExportSettings) -> str:
+def repo_url(settings: ExportSettings, path: str | None = None) -> str:
+    """The repo's URL (or `path`'s on the Hub), as shown and written into --report: credentials in HF_ENDPOINT
+    (https://user:pw@host) masked."""
     from huggingface_hub import constants
 
     from .hub_inputs import redact_url
 
-    # Shown and written into --report: credentials in HF_ENDPOINT (https://user:pw@host) are masked.
-    return redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/{settings.repo_id}")
+    return redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/{path or settings.repo_id}")

@@ -20,11 +20,6 @@ from ..hashing import default_cache_path, racy, signature, write_atomically
 FORMAT = 1
 
 
-def journal_path(experiment: Path, destination: str, mode: str) -> Path:
-    key = hashlib.sha256(f"{experiment.resolve()}\0{destination}\0{mode}".encode()).hexdigest()[:24]
-    return default_cache_path().parent / "sweeps" / f"{key}.json"
-
-
 def fingerprint(files: dict[str, Path], extra: str = "") -> str:
     """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes. A
     file written so recently that a change within the same timestamp tick would leave its stat as it is
@@ -53,7 +48,8 @@ class Journal:
 
     @classmethod
     def open(cls, experiment: Path, destination: str, mode: str) -> "Journal":
-        path = journal_path(experiment, destination, mode)
+        key = hashlib.sha256(f"{experiment.resolve()}\0{destination}\0{mode}".encode()).hexdigest()[:24]
+        path = default_cache_path().parent / "sweeps" / f"{key}.json"
         journal = cls(path, str(experiment), destination, mode)
         try:
             data = json.loads(path.read_text())

@@ -11,6 +11,8 @@ on ``main`` links branches that exist.
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -96,6 +98,7 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     quotas = quotas or RateQuotas()
     from huggingface_hub import constants
 
+    from ..hub.transfer import client_hashes_while_uploading
     from ..hub_inputs import redact_url
 
     # The journal file keeps the destination: never credentials in HF_ENDPOINT
@@ -114,10 +117,10 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     todo = [t for t in targets if not journal.published(t.trial.trial_id, prints[t.trial.trial_id])]
     plan = rate_plan(todo, quotas, settings.limits.files_per_commit,
                      repo_exists=True if len(todo) < len(targets) and not as_repos else None,
-                     as_repos=mode == "repos", xet=_xet())
+                     as_repos=mode == "repos", xet=client_hashes_while_uploading())
     report = SweepReport(str(experiment.directory), repo_id, mode, experiment.metric_label, experiment.goal, plan,
                          journal=str(journal.path))
-    say = (lambda m: None) if settings.quiet else _say
+    say = (lambda m: None) if settings.quiet else functools.partial(print, file=sys.stderr, flush=True)
     say(experiment.format())
     say(plan.format())
     started = time.monotonic()
@@ -149,18 +152,6 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
         raise
     report.duration = time.monotonic() - started
     return report
-
-
-def _xet() -> bool:
-    from ..hub.transfer import client_hashes_while_uploading
-
-    return client_hashes_while_uploading()
-
-
-def _say(message: str) -> None:
-    import sys
-
-    print(message, file=sys.stderr, flush=True)
 
 
 def _check_all(targets: list[Target], settings: ExportSettings) -> None:
@@ -219,13 +210,10 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
         creation = journal.may_create_repo()
         try:
             result = push(target.trial.run_dir, one)
-        except DeferredError as e:
-            row.status, row.reason = "deferred", e.message.splitlines()[0]
-            journal.record(target.trial.trial_id, state="deferred", repo_id=target.repo_id, revision=target.revision)
-            raise
         except ExportError as e:
-            row.status, row.reason = "failed", e.message.splitlines()[0]
-            journal.record(target.trial.trial_id, state="failed", repo_id=target.repo_id, revision=target.revision)
+            row.status = "deferred" if isinstance(e, DeferredError) else "failed"
+            row.reason = e.message.splitlines()[0]
+            journal.record(target.trial.trial_id, state=row.status, repo_id=target.repo_id, revision=target.revision)
             raise
         last_trial = time.monotonic()
         if not result.created_repo:
@@ -325,12 +313,9 @@ def _collection(report: SweepReport, journal: Journal, settings: ExportSettings,
             _call(settings, "add to collection", lambda r=row: api.add_collection_item(
                 journal.collection, r.repo_id, "model", note=f"trial {r.trial_id}: {experiment.metric} {r.score:.6g}",
                 exists_ok=True))
-    from huggingface_hub import constants
+    from ..report import repo_url
 
-    from ..hub_inputs import redact_url
-
-    report.collection = redact_url(f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/collections/"
-                                   f"{journal.collection}")
+    report.collection = repo_url(settings, f"collections/{journal.collection}")
 
 
 def _left(report: SweepReport) -> str:
