@@ -8,34 +8,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "check": ("source.checks", "check"),
-    "CheckReport": ("source.check_report", "CheckReport"),
-    "normalize": ("source.normalization", "normalize"),
-    "find_layout": ("source.layout", "find_layout"),
-    "export": ("workflows.api", "export"),
-    "push": ("workflows.push", "push"),
-    "ExportSettings": ("settings", "ExportSettings"),
-    "ExportReport": ("report", "ExportReport"),
-    "pull": ("workflows.pull", "pull"),
-    "PullResult": ("workflows.pull", "PullResult"),
-    "HubExportCallback": ("workflows.callback", "HubExportCallback"),
-    "RetryPolicy": ("settings", "RetryPolicy"),
-    "HubLimits": ("limits", "HubLimits"),
-    "RateQuotas": ("workflows.rate_plan", "RateQuotas"),
-    "export_sweep": ("workflows.sweep", "export_sweep"),
-    "SweepReport": ("workflows.sweep", "SweepReport"),
-    "read_experiment": ("source.hyperopt", "read_experiment"),
-    "ExportError": ("errors", "ExportError"),
-    "InvalidModelError": ("errors", "InvalidModelError"),
-    "AuthError": ("errors", "AuthError"),
-    "HubError": ("errors", "HubError"),
-    "UsageError": ("errors", "UsageError"),
-    "DeferredError": ("errors", "DeferredError"),
-    "StorageError": ("errors", "StorageError"),
-    "load_ludwig_model": ("workflows.load", "load_ludwig_model"),
-    "load": ("workflows.load", "load"),
-}
+# each public name -> the module that holds it (imported on first use)
+_EXPORTS = {name: module for module, names in {
+    "source.checks": "check", "source.check_report": "CheckReport", "source.normalization": "normalize",
+    "source.layout": "find_layout", "workflows.api": "export", "workflows.push": "push",
+    "settings": "ExportSettings RetryPolicy", "report": "ExportReport", "workflows.pull": "pull PullResult",
+    "workflows.callback": "HubExportCallback", "limits": "HubLimits", "workflows.rate_plan": "RateQuotas",
+    "workflows.sweep": "export_sweep SweepReport", "source.hyperopt": "read_experiment",
+    "errors": "ExportError InvalidModelError AuthError HubError UsageError DeferredError StorageError",
+    "workflows.load": "load_ludwig_model load",
+}.items() for name in names.split()}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
@@ -44,8 +26,7 @@ def __getattr__(name: str):
     if name in _EXPORTS:
         import importlib
 
-        module, attr = _EXPORTS[name]
-        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

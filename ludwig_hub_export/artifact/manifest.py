@@ -50,11 +50,8 @@ class Manifest:
     versions: dict[str, str]
     files: tuple[ManifestEntry, ...]
 
-    def pickle_entries(self) -> list[ManifestEntry]:
-        return [e for e in self.files if is_pickle(e.path) or is_pickle(e.target)]
 
-
-def is_pickle(path: str) -> bool:
+def _is_pickle(path: str) -> bool:
     name = path.rsplit("/", 1)[-1].lower()
     return name.endswith(PICKLE_SUFFIXES) or name == "model_weights"  # Ludwig <= 0.11's ECD weights file
 
@@ -77,18 +74,10 @@ def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
 def _typed(value: object, types: tuple[type, ...], field: str, what: str) -> object:
     # bool is an int to Python, never to this schema
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-        raise _Invalid(field, f"expected {what}, got {_json_type(value)}")
+        got = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+               float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+        raise _Invalid(field, f"expected {what}, got {got}")
     return value
-
-
-def _json_type(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _optional_str(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    return None if value is None else _typed(value, (str,), key, "a string or null")  # type: ignore[return-value]
 
 
 def _entry(raw: object, n: int, repo_id: str) -> ManifestEntry:
@@ -154,8 +143,8 @@ def _parse(raw: bytes, repo_id: str) -> Manifest:
     kind = _typed(body["kind"], (str,), "kind", "a string")
     if kind not in KINDS:
         raise _Invalid("kind", f"is {kind!r}; expected one of {', '.join(KINDS)}")
-    adapter_name = _optional_str(body, "adapter_name")
-    base_model = _optional_str(body, "base_model")
+    adapter_name, base_model = (_typed(body.get(k), (str, type(None)), k, "a string or null")
+                                for k in ("adapter_name", "base_model"))
     versions = _typed(body.get("versions", {}), (dict,), "versions", "an object")
     for name, version in versions.items():  # type: ignore[union-attr]
         _typed(version, (str,), f"versions.{name}", "a string")
@@ -181,7 +170,7 @@ def _parse(raw: bytes, repo_id: str) -> Manifest:
 
 def refuse_pickle(manifest: Manifest, repo_id: str, allow: bool, how: str = "pull with --allow-pickle") -> None:
     """UntrustedRepoError when the repo carries pickle weights and `allow` is not set (`how`: how to allow)."""
-    found = manifest.pickle_entries()
+    found = [e for e in manifest.files if _is_pickle(e.path) or _is_pickle(e.target)]
     if found and not allow:
         names = ", ".join(e.path for e in found[:5])
         raise UntrustedRepoError(
