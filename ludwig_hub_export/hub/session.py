@@ -13,16 +13,14 @@ from . import auth, progress
 from ..errors import AuthError, DeferredError, ExportError, HubError
 from ..artifact.plan import ExportPlan
 from .progress import Console
-from ..report import new_report, repo_url
+from ..report import new_report
 from .retry import Deadline, Deferred, OutOfTime, RateLimitPacer, RetryPolicy, Wait, describe, run_with_retries, status_of
 from ..settings import ExportSettings
 from .xet_errors import xet_failure_reason
 
 
 class PutBytes:
-    """The bytes of the request bodies the client PUTs: on the LFS path, the uploads (whole files or multipart
-    parts), so what was really sent, 0 for an object the Hub already held. Counted by an httpx request hook on the
-    client (`client_settings`); hf_xet's own traffic does not pass through it."""
+    """The bytes the client PUTs: on LFS, what was really sent (hf_xet's traffic does not pass through it)."""
 
     def __init__(self) -> None:
         self.total = 0
@@ -37,11 +35,9 @@ class PutBytes:
 @contextlib.contextmanager
 def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None,
                     put_bytes: PutBytes | None = None):
-    """For this export only, on the client's shared HTTP client (`get_session`, public): explicit timeouts (it
-    has none by default), the rate-limit pacer on every request, and the count of bytes PUT (`PutBytes`); the
-    client's progress bars off when quiet. The shared client is configured in place rather than replaced
-    (`set_client_factory` closes it): its warm connections are kept, which at a distance saves a TCP and a TLS
-    handshake per connection."""
+    """For this export only, on the client's shared HTTP client: timeouts (it has none), the pacer's and
+    `PutBytes`' hooks, progress bars off when quiet. Configured in place, not replaced (`set_client_factory`
+    closes it): its warm connections save a TCP and TLS handshake each."""
     import httpx2
     from huggingface_hub.utils import get_session
 
@@ -150,15 +146,14 @@ class HubSession:
                         "and uploads only what is missing")
 
     def _why_refused(self) -> AuthError | None:
-        """After a 403: what whoami says of the token (read-only, another namespace, a read member of the org),
-        which says more than the Hub's refusal. Asked only then: a push that may write never asks."""
+        """After a 403 only: what whoami says of the token, which says more than the Hub's refusal."""
         try:
             auth.check_can_write(auth.identity_from_whoami(self.api.whoami(cache=False)), self.token,
                                  self.settings.repo_id, create_pr=self.settings.create_pr)
         except AuthError as e:
             return e
         except Exception:  # noqa: BLE001 - no better answer: the Hub's refusal is explained as it is
-            return None
+            pass
         return None
 
     def pace(self) -> None:
@@ -170,9 +165,6 @@ class HubSession:
 
     def committed(self) -> None:
         self._last_commit = time.monotonic()
-
-    def repo_url(self) -> str:
-        return repo_url(self.settings)
 
 
 def server_message(error: BaseException) -> str:

@@ -1,20 +1,11 @@
 """What the commit adds: one client operation per file, made so that the manifest describes exactly the bytes
-that land.
-
-- A small file (configs, the card, the manifest: anything a regular git blob may hold) is read into memory once;
-  its digest is of those bytes, and those bytes are what the commit carries. A file rewritten after the plan
-  read it is committed as it is now, with the digest of what is committed.
-- A large file travels as an LFS/Xet object by path. Its stat is taken before anything reads it; if the stat
-  differs once the bytes are on the Hub, the file changed while it was read (`Changed`).
-- Who computes a large file's sha256 is the one thing that differs between the protocols. LFS needs it before
-  the transfer, so it is computed here (the hash cache, several files at once), where the client would compute
-  it anyway. On Xet, hf_xet computes it in the same read that chunks the file; files whose digest is not known
-  yet are sent first (`preupload_lfs_files`), and their digests taken back from the client's operation, unless
-  they are few bytes in all (an adapter): hashing those here costs less than the lookup sending first adds.
-- A large file in object storage is brought to this disk one at a time, sent, and removed.
-
-Everything goes through huggingface_hub's public API (`CommitOperationAdd`, `preupload_lfs_files`); the client
-asks the upload modes, sends and retries the transfers itself.
+that land. A small file is committed from memory, with the digest of those bytes. A large file travels as an
+LFS/Xet object by path, its stat taken before anything reads it (`Changed` if it differs after). LFS needs its
+sha256 before the transfer: hashed here, several at once, by the hash cache. On Xet, hf_xet computes it in the read
+that chunks the file: files of unknown digest are sent first and their digests taken back, unless they are few
+bytes in all (an adapter), where hashing costs less than that lookup. A large file in object storage is staged,
+sent and removed, one at a time. All through huggingface_hub's public API (`CommitOperationAdd`,
+`preupload_lfs_files`), which asks the upload modes, sends and retries the transfers itself.
 """
 
 from __future__ import annotations
@@ -40,22 +31,17 @@ class Changed(HubError):
 
 @dataclass
 class Outgoing:
-    """What one push commits: the plan's files in upload order (manifest last) and the client's operation for
-    each, by path. `states`: each large local file's state (`HashCache.stat`) before anything read it."""
+    """The plan's files in upload order (manifest last), the client's operation for each, by path, and each large
+    local file's state (`HashCache.stat`) before anything read it."""
 
     files: list[PlannedFile]
     cache: HashCache
     ops: dict = field(default_factory=dict)
     states: dict[str, FileState] = field(default_factory=dict)
 
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 def client_hashes_while_uploading() -> bool:
-    """Whether the client uploads through Xet, as it decides (HF_HUB_DISABLE_XET, then whether hf_xet is
-    installed): then hf_xet computes the sha256 while it reads the file, and a pass of ours would be a second read."""
+    """Whether the client uploads through Xet (as it decides): hf_xet then computes the sha256 as it reads."""
     from huggingface_hub import constants
 
     if constants.HF_HUB_DISABLE_XET:
@@ -132,9 +118,7 @@ def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: 
     def send(f: PlannedFile) -> None:
         op = out.ops[f.path]
         try:
-            s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
-                s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
-                create_pr=_opens_pr(s), free_memory=False))
+            _preupload(s, f.path, op)
         except HubError:
             check_unchanged(out, [f])  # a file rewritten while it was read explains the failure best
             raise
@@ -164,9 +148,7 @@ def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Out
     try:
         op = CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(local))
         op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)
-        s.call(f"upload of {f.path}", lambda: s.api.preupload_lfs_files(
-            s.settings.repo_id, additions=[op], revision=None if _opens_pr(s) else s.revision,
-            create_pr=_opens_pr(s), free_memory=False))
+        _preupload(s, f.path, op)
     finally:
         f.release()
     out.ops[f.path] = op
@@ -200,6 +182,9 @@ def check_unchanged(out: Outgoing, files: list[PlannedFile] | None = None) -> No
                       "only what differs")
 
 
-def _opens_pr(s: HubSession) -> bool:
-    """Whether uploads go to a PR still to be opened (its commit opens it)."""
-    return s.settings.create_pr and not s.report.pr_url
+def _preupload(s: HubSession, path: str, op) -> None:
+    """Send one file before the commit (to a PR still to be opened, when its commit is to open one)."""
+    opens_pr = s.settings.create_pr and not s.report.pr_url
+    s.call(f"upload of {path}", lambda: s.api.preupload_lfs_files(
+        s.settings.repo_id, additions=[op], revision=None if opens_pr else s.revision, create_pr=opens_pr,
+        free_memory=False))

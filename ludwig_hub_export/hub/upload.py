@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..errors import HubError
 from ..limits import human_size
 from ..artifact.plan import CARD, MANIFEST, PlannedFile
+from ..report import repo_url
 from .remote import missing, pr_refs, remote_state
 from .retry import OutOfTime, classify, describe
 from .session import HubSession
@@ -23,26 +24,32 @@ def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
     return [b for b in chunks if b]
 
 
-def _take_pr(s: HubSession, pr_url: str) -> None:
-    s.report.pr_url = pr_url
-    s.revision = s.report.revision = f"refs/pr/{pr_url.rstrip('/').rsplit('/', 1)[-1]}"
-
-
-def commit(s: HubSession, out: Outgoing, files: list[PlannedFile], message: str, revision: str,
-           create_pr: bool) -> str:
-    """One commit of `files`, made at most once even when its answer is lost."""
+def _create_commit(s: HubSession, ops: list, message: str, create_pr: bool, step: str, landed_anyway,
+                   description: str | None = None) -> str | None:
+    """One commit, made at most once even when its answer is lost: `landed_anyway(error)` looks before a retry and
+    gives (oid, PR url) when it landed. Returns the oid (None: a deletion that landed unseen)."""
     s.pace()
-    prs_before = pr_refs(s) if create_pr else set()
 
     def attempt():
-        info = s.api.create_commit(s.settings.repo_id, [out.ops[f.path] for f in files], commit_message=message,
-                                   commit_description=s.settings.commit_description, revision=revision,
-                                   create_pr=create_pr)
+        info = s.api.create_commit(s.settings.repo_id, ops, commit_message=message, commit_description=description,
+                                   revision=s.revision, create_pr=create_pr)
         return info.oid, info.pr_url
 
+    oid, pr_url = s.call(step, attempt, after_failure=landed_anyway)
+    s.committed()
+    if oid:
+        s.report.commits.append(oid)
+    if pr_url:  # the commit opened a PR: later commits go to it
+        s.report.pr_url = pr_url
+        s.revision = s.report.revision = f"refs/pr/{pr_url.rstrip('/').rsplit('/', 1)[-1]}"
+    return oid
+
+
+def commit(s: HubSession, out: Outgoing, files: list[PlannedFile], message: str, create_pr: bool) -> None:
+    prs_before = pr_refs(s) if create_pr else set()
+
     def landed_anyway(error):
-        # The request may have been carried out: look before trying again, or the commit lands twice.
-        target = revision
+        target = s.revision
         if create_pr:
             new = pr_refs(s) - prs_before
             if not new:
@@ -52,16 +59,11 @@ def commit(s: HubSession, out: Outgoing, files: list[PlannedFile], message: str,
             return None
         info = s.api.repo_info(s.settings.repo_id, revision=target)
         s.console.say(f"the answer to the commit was lost ({describe(error)}), but it landed: {info.sha}")
-        pr = f"{s.repo_url()}/discussions/{target.rsplit('/', 1)[-1]}" if create_pr else None
-        return info.sha, pr
+        return info.sha, f"{repo_url(s.settings)}/discussions/{target.rsplit('/', 1)[-1]}" if create_pr else None
 
-    oid, pr_url = s.call(f"commit of {len(files)} file(s)", attempt, after_failure=landed_anyway)
-    s.committed()
-    s.report.commits.append(oid)
-    s.report.commit_oid = oid
-    if pr_url:
-        _take_pr(s, pr_url)
-    return oid
+    s.report.commit_oid = _create_commit(s, [out.ops[f.path] for f in files], message, create_pr,
+                                         f"commit of {len(files)} file(s)", landed_anyway,
+                                         s.settings.commit_description)
 
 
 def upload(s: HubSession, out: Outgoing) -> None:
@@ -75,7 +77,7 @@ def upload(s: HubSession, out: Outgoing) -> None:
         for n, batch in enumerate(parts, start=1):
             suffix = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
             s.console.say(f"committing {len(batch)} file(s), {human_size(sum(f.size for f in batch))}{suffix}")
-            commit(s, out, batch, message + suffix, s.revision, s.settings.create_pr and n == 1)
+            commit(s, out, batch, message + suffix, s.settings.create_pr and n == 1)
         return
     except HubError as e:
         # Only a step that kept failing for transient reasons falls back; a refusal (4xx) or an exhausted
@@ -97,31 +99,20 @@ def upload_per_file(s: HubSession, out: Outgoing, message: str) -> None:
         delete_manifest(s)
     for f in remaining:  # the plan's order: weights first, card and manifest last
         s.console.say(f"uploading {f.path} ({human_size(f.size)})")
-        commit(s, out, [f], f"{message}: {f.path}", s.revision, s.settings.create_pr and not s.report.pr_url)
+        commit(s, out, [f], f"{message}: {f.path}", s.settings.create_pr and not s.report.pr_url)
 
 
 def delete_manifest(s: HubSession) -> None:
     """Take the manifest off the revision: it says \"complete\" while the files are not what it describes."""
     from huggingface_hub import CommitOperationDelete
 
-    s.pace()
     create_pr = s.settings.create_pr and not s.report.pr_url
 
-    def attempt():
-        return s.api.create_commit(s.settings.repo_id, [CommitOperationDelete(MANIFEST)],
-                                   commit_message="Mark the export incomplete while it is updated",
-                                   revision=s.revision, create_pr=create_pr)
-
     def gone_anyway(error):
-        return None if create_pr or MANIFEST in remote_state(s, [MANIFEST]) else "deleted"
+        return None if create_pr or MANIFEST in remote_state(s, [MANIFEST]) else (None, None)
 
-    info = s.call("remove stale manifest", attempt, after_failure=gone_anyway)
-    s.committed()
-    if info == "deleted":
-        return
-    s.report.commits.append(info.oid)
-    if info.pr_url:
-        _take_pr(s, info.pr_url)
+    _create_commit(s, [CommitOperationDelete(MANIFEST)], "Mark the export incomplete while it is updated", create_pr,
+                   "remove stale manifest", gone_anyway)
 
 
 def withdraw_manifest(s: HubSession) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import HubError, InvalidModelError
 from ..limits import human_size
 from ..hub.progress import Console
-from ..report import ExportReport, FileResult
+from ..report import ExportReport, FileResult, repo_url
 from ..settings import ExportSettings
 
 TYPE_CHECKING = False
@@ -81,7 +81,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
             result = s.report
             ahead = _whoami_ahead(s, plan)
             seen = ensure_repo(s, snapshot(s))
-            result.url = s.repo_url()
+            result.url = repo_url(settings)
             card = _settle_card(s, plan, seen)
             todo = differing(plan, plan.files, seen.files)
             if settings.dry_run:
