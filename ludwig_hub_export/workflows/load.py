@@ -82,7 +82,11 @@ def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = 
         if not _still_verified(home, manifest):
             label = f"{repo_id}@{commit[:12]}"
             if not offline:  # a lie about sizes is caught before the download, as pull does
-                check_against_listing(manifest, _listing(repo_id, commit, manifest, token, endpoint), label)
+                from huggingface_hub import HfApi
+
+                infos = HfApi(endpoint=endpoint, token=token).get_paths_info(
+                    repo_id, [e.path for e in manifest.files], revision=commit)
+                check_against_listing(manifest, {info.path: info for info in infos}, label)
             snapshot = _download(repo_id, commit, manifest, token, offline, endpoint)
             signatures = _verify(manifest, snapshot, label)
             _lay_out(manifest, snapshot, home, repo_id)
@@ -132,14 +136,6 @@ def _read_manifest(repo_id: str, revision: str | None, token: str | None, offlin
     with open(path, "rb") as f:
         raw = f.read(MAX_MANIFEST_BYTES + 1)
     return raw, commit, offline
-
-
-def _listing(repo_id: str, commit: str, manifest: Manifest, token: str | None, endpoint: str | None) -> dict:
-    from huggingface_hub import HfApi
-
-    infos = HfApi(endpoint=endpoint, token=token).get_paths_info(repo_id, [e.path for e in manifest.files],
-                                                                 revision=commit)
-    return {info.path: info for info in infos}
 
 
 def _download(repo_id: str, commit: str, manifest: Manifest, token: str | None, offline: bool,
@@ -224,10 +220,10 @@ def _link(source: Path, target: Path) -> None:
 @contextlib.contextmanager
 def _hub_errors(repo_id: str, revision: str | None, offline: bool):
     """huggingface_hub's exceptions as the package's, each with what to do."""
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
                                         OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
 
-    from ..hub.retry import status_of
+    from ..hub.retry import is_connection_failure, status_of
 
     where = f"{repo_id}@{revision or 'main'}"
     try:
@@ -257,15 +253,8 @@ def _hub_errors(repo_id: str, revision: str | None, offline: bool):
         if status in (401, 403):
             raise AuthError(f"{where}: the Hub refused the request ({status})",
                             "pass a token that can read this repo (or set HF_TOKEN; `hf auth login`)") from None
-        if status is None and not _is_hub_error(e):
+        if status is None and not (isinstance(e, HfHubHTTPError) or is_connection_failure(e)):
             raise
         raise HubError(f"load of {where} failed: {e}", "try again later; files already downloaded are kept in the "
                        "Hugging Face cache") from None
 
-
-def _is_hub_error(error: BaseException) -> bool:
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from ..hub.retry import is_connection_failure
-
-    return isinstance(error, HfHubHTTPError) or is_connection_failure(error)

@@ -16,6 +16,7 @@ into a DEST it created), and nothing is ever written outside DEST.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -171,25 +172,19 @@ class _Hub:
     token_source: object
 
     def __post_init__(self) -> None:
-        self._fs = None
         self.deadline = Deadline(self.policy.budget)
         bound_xet_retries(self.policy)  # hf_xet's own retries in seconds: this policy decides, the budget holds
 
-    @property
+    @functools.cached_property
     def fs(self):
-        if self._fs is None:
-            from ..hub.download import open_hub
+        from ..hub.download import open_hub
 
-            self._fs = open_hub(self.token, self.endpoint)
-        return self._fs
-
-    def remote(self, path: str) -> str:
-        return f"{self.repo_id}/{path}"
+        return open_hub(self.token, self.endpoint)
 
     def read_small(self, path: str, commit: str) -> bytes:
         from ..hub.download import fetch_bytes
 
-        return fetch_bytes(self.fs, self.remote(path), commit, limit=MAX_MANIFEST_BYTES,
+        return fetch_bytes(self.fs, f"{self.repo_id}/{path}", commit, limit=MAX_MANIFEST_BYTES,
                            label=f"{self.repo_id}: {path}")
 
     def call(self, step: str, fn):
@@ -261,7 +256,7 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
         label = f"{hub.repo_id}@{commit[:12]}: {entry.path}"
         try:
             got = hub.call(f"download {entry.path}", lambda: fetch(
-                hub.fs, hub.remote(entry.path), commit, tmp, size=entry.size, label=label, on_bytes=on_bytes))
+                hub.fs, f"{hub.repo_id}/{entry.path}", commit, tmp, size=entry.size, label=label, on_bytes=on_bytes))
             if got.size != entry.size or got.sha256 != entry.sha256:
                 raise UntrustedRepoError(
                     f"{label} does not match {MANIFEST} (got {got.size} bytes, sha256 {got.sha256[:12]}...; "
