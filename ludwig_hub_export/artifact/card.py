@@ -19,6 +19,10 @@ _OLD_SIGNATURE = re.compile(r"^A .+ trained with \[Ludwig\]\(https://ludwig\.ai\
 OWNED_KEYS = ("library_name", "base_model", "base_model_relation", "license", "license_name", "license_link",
               "datasets", "tags", "pipeline_tag", "model-index")
 LIBRARY = {"adapter": "peft", "full": "transformers", "merged": "transformers", "ecd": "ludwig"}
+KIND_TEXT = {"adapter": "LoRA/PEFT adapter for a causal language model",
+             "full": "fully fine-tuned causal language model",
+             "merged": "causal language model with its fine-tuned adapter merged in",
+             "ecd": "Ludwig ECD (encoder-combiner-decoder) model"}
 _TABULAR = {"number", "category", "binary", "set", "bag", "vector", "date", "h3"}
 
 
@@ -33,10 +37,8 @@ def pipeline_tag(kind: str, config: dict) -> str | None:
     if inputs <= _TABULAR:
         return {"category": "tabular-classification", "binary": "tabular-classification",
                 "number": "tabular-regression"}.get(out)
-    if inputs == {"text"} and out in ("category", "binary"):
-        return "text-classification"
-    if inputs == {"image"} and out in ("category", "binary"):
-        return "image-classification"
+    if inputs in ({"text"}, {"image"}) and out in ("category", "binary"):
+        return f"{inputs.pop()}-classification"
     return None
 
 
@@ -108,7 +110,7 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
                               "license_link", "datasets", "tags", "pipeline_tag"])
     name = repo_id.split("/")[-1]
     lines = ["---", front, "---", MARKER, "", f"# {name}", "",
-             f"A {_kind_text(kind)} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
+             f"A {KIND_TEXT[kind]} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
              + " and published with ludwig-hub-export.", ""]
     if dataset:
         lines += [f"Trained on [{dataset}](https://huggingface.co/datasets/{dataset}).", ""]
@@ -137,16 +139,12 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
 
 @dataclass
 class CardUpdate:
-    """The README.md to publish over `existing` (the Hub's), and what happens to it, said in words.
-
-    `action`: "create" (no card there), "replace" (a card this tool wrote, or `replace_card`), "keep" (someone's
-    own card: their text stays, the metadata this tool owns is updated), "unchanged" (already what we publish).
-    `problems`: what the Hub's validate-yaml would refuse in the merged metadata (empty when none)."""
+    """The README.md to publish over the Hub's, and what happens to it, said in words (`reason`)."""
 
     text: str
-    action: str
+    action: str  # create | replace (ours, or --replace-card) | keep (someone's own: our metadata updated) | unchanged
     reason: str
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the Hub's validate-yaml would refuse
 
 
 def is_ours(card_text: str) -> bool:
@@ -155,10 +153,8 @@ def is_ours(card_text: str) -> bool:
 
 
 def card_to_publish(existing: str | None, generated: str, *, replace_card: bool = False) -> CardUpdate:
-    """What to upload as README.md, given the repo's current README.md (`existing`, None when there is none)
-    and the card this tool generated. A card this tool did not write keeps its text and every metadata key it
-    does not own; the keys in `OWNED_KEYS` take the generated values (tags are merged), as huggingface_hub's
-    `metadata_update(overwrite=True)` does. `replace_card=True` replaces any card."""
+    """What to upload as README.md over `existing` (None: no card). Someone's own card keeps its text and every
+    key but `OWNED_KEYS`, which take ours (tags merged), as `metadata_update(overwrite=True)` would."""
     if existing is None or not existing.strip():
         return CardUpdate(generated, "create", "README.md: the generated model card")
     if existing == generated:
@@ -228,13 +224,6 @@ def _hyperparameters(kind: str, config: dict, adapter_config: dict | None) -> li
         return []
     return ["## Training hyperparameters", "", "| hyperparameter | value |", "|---|---|"] + \
         [f"| {k} | {v} |" for k, v in rows] + [""]
-
-
-def _kind_text(kind: str) -> str:
-    return {"adapter": "LoRA/PEFT adapter for a causal language model",
-            "full": "fully fine-tuned causal language model",
-            "merged": "causal language model with its fine-tuned adapter merged in",
-            "ecd": "Ludwig ECD (encoder-combiner-decoder) model"}[kind]
 
 
 def _features(config: dict) -> list[str]:
