@@ -1,13 +1,7 @@
-"""Importing the heavy libraries (Ludwig, PEFT, transformers, torch) with a clear error when they cannot be.
-
-A library must not pin its users, so a user's environment can hold a set that does not import together (torch
-2.15 beside torchaudio 2.11: transformers imports torchaudio, which refuses a torch built for another CUDA).
-Every command that needs one of these goes through `require`, which turns any import failure into one
-`DependencyError` naming the package that failed, the versions involved and what to install. It also quiets
-the known third-party noise that is nobody's to act on.
-
-``python -m ludwig_hub_export.deps --check`` is the setup's import check: it imports what users' code imports
-and prints one line per broken package.
+"""Importing the heavy libraries (Ludwig, PEFT, transformers, torch): `require` turns any import failure into one
+`DependencyError` naming the package, the versions and the fix, since a user's environment may hold a set that
+does not import together (torchaudio refusing a torch built for another CUDA). ``python -m ludwig_hub_export.deps
+--check`` is the setup's import check of what users' code imports.
 """
 
 from __future__ import annotations
@@ -85,21 +79,15 @@ def explain_import_failure(module: str, error: BaseException) -> DependencyError
     return DependencyError(message, remedy)
 
 
-class _DropKernelsHint(logging.Filter):
+def _drop_kernels_hint(record: logging.LogRecord) -> bool:
     # bitsandbytes asks, on every import, for the optional `kernels` package, which would download code from
     # the Hub at run time: nobody using this tool can or should act on it.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "gemm_4bit_forward" not in record.getMessage()
-
-
-_KERNELS_HINT = _DropKernelsHint()
+    return "gemm_4bit_forward" not in record.getMessage()
 
 
 def quiet_third_party() -> None:
     """Drop the one import-time message that is noise for everyone (safe inside a user's own process)."""
-    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
-    if _KERNELS_HINT not in logger.filters:
-        logger.addFilter(_KERNELS_HINT)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_kernels_hint)  # added once: addFilter dedups
 
 
 def quiet_for_commands() -> None:
@@ -130,24 +118,18 @@ def require(module: str, attribute: str | None = None):
         raise explain_import_failure(module, error) from error
 
 
-def check_imports(names: tuple[str, ...] = USER_IMPORTS) -> list[str]:
-    """Import each `module[:attribute]`; return one line per failure (empty when all import)."""
-    problems = []
-    for name in names:
-        module, _, attribute = name.partition(":")
-        try:
-            require(module, attribute or None)
-        except DependencyError as e:
-            problems.append(f"{e.message}\n  -> {e.remedy}")
-    return problems
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv not in ([], ["--check"]):
         print("usage: python -m ludwig_hub_export.deps [--check]", file=sys.stderr)
         return 2
-    problems = check_imports()
+    problems = []
+    for name in USER_IMPORTS:
+        module, _, attribute = name.partition(":")
+        try:
+            require(module, attribute or None)
+        except DependencyError as e:
+            problems.append(f"{e.message}\n  -> {e.remedy}")
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     if not problems:

@@ -1,15 +1,12 @@
-"""`check`: everything that can be known about an export before any network call, read cheaply.
-
-Like ``twine check``: a list of problems, each with the file, what is wrong and the fix, ending in PASSED,
-PASSED with warnings, or FAILED (the report: `check_report.py`). Weight files are read only up to the end of their
-safetensors header.
-"""
+"""`check`: like ``twine check``, every problem knowable before any network call (file, what is wrong, the fix),
+read cheaply: weight files only up to the end of their safetensors header. The report: `check_report.py`."""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import adapters
@@ -31,26 +28,23 @@ INVALID = object()  # read_json's answer for a file that does not parse (JSON nu
 _SHARD = re.compile(r"^(model|pytorch_model)-\d+-of-\d+\.(safetensors|bin)$")
 
 
+@dataclass
 class _Checker:
-    def __init__(self, layout: ModelLayout, report: CheckReport, base_model: str | None, limits: HubLimits,
-                 convert_pickle: bool, for_upload: bool = True) -> None:
-        self.for_upload = for_upload
-        self._small_files: dict[Path, bytes] = {}
-        self.layout = layout
-        self.report = report
-        self.base_model = base_model
-        self.limits = limits
-        self.convert_pickle = convert_pickle
-        self.shown_root = layout.run_dir or layout.model_dir
-
-    def show(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.shown_root))
-        except ValueError:
-            return str(path)
+    layout: ModelLayout
+    report: CheckReport
+    base_model: str | None
+    limits: HubLimits
+    convert_pickle: bool
+    for_upload: bool
+    _small_files: dict[Path, bytes] = field(default_factory=dict)
 
     def add(self, severity: str, path: Path | str, message: str, fix: str, code: str) -> None:
-        shown = self.show(path) if isinstance(path, Path) else path
+        shown = path
+        if isinstance(path, Path):
+            try:
+                shown = str(path.relative_to(self.layout.run_dir or self.layout.model_dir))
+            except ValueError:
+                shown = str(path)
         problem = Problem(severity, shown, message, fix, code)
         if problem not in self.report.problems:  # a file two checks read (a bad JSON) is reported once
             self.report.problems.append(problem)
@@ -95,7 +89,8 @@ class _Checker:
         self.check_files_exist_and_stay_inside()
         self.check_json_and_config()
         if self.layout.kind == "ecd":
-            self.check_ecd()
+            if "model/model_weights.safetensors" in self.layout.files:
+                self.header("model/model_weights.safetensors")
         elif self.layout.kind == "adapter":
             self.check_adapter()
         else:
@@ -108,28 +103,27 @@ class _Checker:
     def check_files_exist_and_stay_inside(self) -> None:
         roots = [r.resolve() for r in (self.layout.model_dir, self.layout.run_dir) if r is not None]
         for normalized, path in list(self.layout.files.items()):
+            problem = None
             if path.is_symlink():
                 try:
                     target = path.resolve()
                 except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
                     target = None
                 if target is None or not target.exists():
-                    why = "symlink loop" if target is None else f"broken symlink to {os.readlink(path)}"
-                    self.add("error", path, why, "replace it with the real file", "broken-symlink")
-                    del self.layout.files[normalized]
-                    continue
-                if not any(target.is_relative_to(root) for root in roots):
-                    self.add("error", path, f"symlink leaves the model directory (-> {target})",
-                             "copy the file into the model directory if it belongs to the model; nothing outside "
-                             "it is uploaded", "escaping-symlink")
-                    del self.layout.files[normalized]
-                    continue
-            if isinstance(path, Path) and (kind := not_regular(path)) is not None:  # never opened: it may block
-                self.add("error", path, f"is {kind}, not a regular file" if kind.startswith("a ") else kind,
-                         "replace it with the real file, or remove it from the model directory", "not-a-file")
+                    problem = ("symlink loop" if target is None else f"broken symlink to {os.readlink(path)}",
+                               "replace it with the real file", "broken-symlink")
+                elif not any(target.is_relative_to(root) for root in roots):
+                    problem = (f"symlink leaves the model directory (-> {target})", "copy the file into the model "
+                               "directory if it belongs to the model; nothing outside it is uploaded",
+                               "escaping-symlink")
+            if problem is None and isinstance(path, Path) and (kind := not_regular(path)) is not None:
+                problem = (f"is {kind}, not a regular file" if kind.startswith("a ") else kind,  # never opened
+                           "replace it with the real file, or remove it from the model directory", "not-a-file")
+            if problem:
+                self.add("error", path, *problem)
                 del self.layout.files[normalized]
-                continue
-            self.report.files[normalized] = path.stat().st_size
+            else:
+                self.report.files[normalized] = path.stat().st_size
 
     def check_json_and_config(self) -> None:
         for normalized, path in self.layout.files.items():
@@ -154,10 +148,6 @@ class _Checker:
         if model_type not in ("ecd", "llm", "gbm"):
             self.add("error", path, f"unknown model_type {model_type!r}", "use a config written by Ludwig",
                      "bad-config")
-
-    def check_ecd(self) -> None:
-        if "model/model_weights.safetensors" in self.layout.files:
-            self.header("model/model_weights.safetensors")
 
     def check_adapter(self) -> None:
         prefix = self.layout.adapter_prefix
@@ -211,8 +201,7 @@ class _Checker:
         self.add("error" if required else "warning", path, message, fix, "local-base-model")
 
     def check_local_paths(self) -> None:
-        """Local paths in the uploaded JSON (issue 27 #6): those naming the base model get --base-model's Hub id in
-        the uploaded copies; the others are reported (`local_paths.unresolved`)."""
+        """Local paths in the uploaded JSON that --base-model does not replace (`local_paths.unresolved`)."""
         if not self.for_upload:
             return
         from .local_paths import unresolved
@@ -282,11 +271,8 @@ class _Checker:
                      "index-mismatch")
 
     def check_legacy(self) -> None:
-        for normalized in self.layout.legacy:
-            path = self.layout.files[normalized]
-            if self.convert_pickle:
-                continue
-            self.add("warning", path, "pickle weights: loading a pickle can run arbitrary code, so many users "
+        for normalized in [] if self.convert_pickle else self.layout.legacy:
+            self.add("warning", self.layout.files[normalized], "pickle weights: loading a pickle can run arbitrary code, so many users "
                      "will not load it", "pass --convert-pickle to upload a safetensors copy (loaded safely, "
                      "with weights_only; your file is not changed)", "pickle-weights")
 
@@ -351,11 +337,10 @@ def check(path: str | Path, *, base_model: str | None = None, latest: bool = Fal
         layout = find_layout(path, latest=latest, prefer_adapter=prefer_adapter, storage_options=storage_options)
     except InvalidModelError as e:
         report.problems.append(Problem("error", str(path), e.message, e.remedy or "", "bad-layout"))
-        report.seconds = time.perf_counter() - started
-        return report
-    report.layout = layout
-    report.kind, report.kind_reason = layout.kind, layout.reason
-    report.left_out = dict(layout.left_out)
-    _Checker(layout, report, base_model, limits or HubLimits(), convert_pickle, for_upload).run()
+    else:
+        report.layout = layout
+        report.kind, report.kind_reason = layout.kind, layout.reason
+        report.left_out = dict(layout.left_out)
+        _Checker(layout, report, base_model, limits or HubLimits(), convert_pickle, for_upload).run()
     report.seconds = time.perf_counter() - started
     return report

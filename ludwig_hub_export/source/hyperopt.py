@@ -1,15 +1,6 @@
-"""Read a `ludwig hyperopt` output: which trials there are, how each scored, which is best, which can be published.
-
-Layout (Ludwig 0.17.10 on Ray Tune, ``shared/notes/ludwig-hyperopt-and-storage.md``)::
-
-    <output>/<experiment>/hyperopt_statistics.json     {"hyperopt_config", "hyperopt_results": [...]}
-    <output>/<experiment>/trial_<id>/params.json, result.json, checkpoint_*/model (Ray's copy, no weights),
-                                     <experiment>_run/  (the run directory: the model to publish)
-
-``hyperopt_results`` carry no trial id: each is matched to its directory by the last line of the trial's
-``result.json`` (``trial_id``, ``metric_score``) and its ``params.json``. Everything here is untrusted input:
-sizes are capped, fields type-checked, paths kept inside the experiment, and ``params.pkl`` never read.
-Pure reading: no Ray, no Ludwig import.
+"""Read a `ludwig hyperopt` output (``shared/notes/ludwig-hyperopt-and-storage.md``): its trials, their scores, the
+best publishable one. ``hyperopt_results`` carry no trial id, so each is matched to its trial_* directory by
+parameters and score. Untrusted input: sizes capped, fields type-checked, ``params.pkl`` never read; no Ray import.
 """
 
 from __future__ import annotations
@@ -72,10 +63,13 @@ class Experiment:
         return self.directory.name
 
     @property
+    def _best(self) -> Trial | None:
+        return next((t for t in self.trials if t.publishable and t.score is not None), None)
+
+    @property
     def best(self) -> Trial:
-        for t in self.trials:
-            if t.publishable and t.score is not None:
-                return t
+        if self._best is not None:
+            return self._best
         problems = "; ".join(f"trial {t.trial_id}: {t.problem}" for t in self.trials) or "no trials"
         raise InvalidModelError(f"{self.directory}: no trial of this hyperopt can be published ({problems})",
                                 "rerun the hyperopt (a trial needs a finished run directory with its weights)")
@@ -96,14 +90,13 @@ class Experiment:
     def to_dict(self) -> dict:
         return {"experiment": str(self.directory), "metric": self.metric, "goal": self.goal,
                 "output_feature": self.output_feature, "split": self.split, "notes": self.notes,
-                "best": self.best.trial_id if any(t.publishable and t.score is not None for t in self.trials)
-                else None, "trials": [t.to_dict() for t in self.trials]}
+                "best": self._best.trial_id if self._best else None, "trials": [t.to_dict() for t in self.trials]}
 
     def format(self) -> str:
         lines = [f"Hyperopt experiment {self.directory}",
                  f"  metric: {self.metric_label}, goal: {self.goal}, {len(self.trials)} trial(s)",
                  f"  {'':2}{'trial':20} {'score':>12} {'kind':8} {'size':>10}  parameters"]
-        best = next((t for t in self.trials if t.publishable and t.score is not None), None)
+        best = self._best
         for t in self.trials:
             mark = "* " if t is best else "  "
             score = f"{t.score:.6g}" if t.score is not None else "-"
@@ -160,8 +153,6 @@ def is_experiment(path, storage_options: dict | None = None) -> bool:
     """Whether `path` names a hyperopt output, for choosing between a sweep and a one-model push. A path that
     cannot be read (no such bucket, no credentials, ...) answers no: the one-model `check` then reads it again and
     reports the failure in its own terms (for `push`: "check failed, nothing was uploaded")."""
-    from ..errors import ExportError
-
     try:
         return experiment_dir(path, storage_options) is not None
     except ExportError:
@@ -261,9 +252,9 @@ def _read_trial(d: Path) -> Trial:
     trial_id = result.get("trial_id")
     if not isinstance(trial_id, str) or not _TRIAL_ID.match(trial_id):
         trial_id = d.name.removeprefix("trial_")
-    trial = Trial(trial_id if _TRIAL_ID.match(trial_id) else "invalid-id", d, {})
-    if not _TRIAL_ID.match(trial_id):
-        trial.problem = f"{d.name}: the directory name is not a Ray trial id"
+    valid = _TRIAL_ID.match(trial_id)
+    trial = Trial(trial_id if valid else "invalid-id", d, {},
+                  problem=None if valid else f"{d.name}: the directory name is not a Ray trial id")
     params = _read_json(d / "params.json", 1000 * 1000) if (d / "params.json").is_file() else None
     if isinstance(params, dict):
         trial.parameters = params
@@ -304,17 +295,23 @@ def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file
             t.problem = f"not in {STATISTICS}: the trial failed or did not finish"
 
 
-def _describe_run(t: Trial) -> None:
-    from .saved_model import describe_run, is_run_dir
+def _runs(trial_dir: Path) -> tuple[list[Path], bool]:
+    """A trial's run directories (never Ray's checkpoint copy), and whether a checkpoint copy is there."""
+    from .saved_model import is_run_dir
 
-    runs = [d for d in _subdirs(t.directory) if not is_checkpoint_copy(d) and is_run_dir(d)]
-    if len(runs) > 1:
-        t.problem = t.problem or f"{len(runs)} run directories in {t.directory.name}"
-        return
-    if not runs:
-        copies = [d for d in _subdirs(t.directory) if is_checkpoint_copy(d) and is_run_dir(d)]
-        t.problem = t.problem or ("only Ray's checkpoint copy (configs, no model weights): the run directory is "
-                                  "missing" if copies else "no run directory: the trial ended before saving a model")
+    found = [d for d in _subdirs(trial_dir) if is_run_dir(d)]
+    runs = [d for d in found if not is_checkpoint_copy(d)]
+    return runs, len(runs) < len(found)
+
+
+def _describe_run(t: Trial) -> None:
+    from .saved_model import describe_run
+
+    runs, copies = _runs(t.directory)
+    if len(runs) != 1:
+        t.problem = t.problem or (f"{len(runs)} run directories in {t.directory.name}" if runs else "only Ray's "
+                                  "checkpoint copy (configs, no model weights): the run directory is missing"
+                                  if copies else "no run directory: the trial ended before saving a model")
         return
     t.run_dir = runs[0]
     try:
@@ -340,12 +337,8 @@ def trial_of_run(source: Path) -> Path | None:
     """For layout: the run directory a trial_* directory means (never Ray's checkpoint copy)."""
     if not is_trial_dir(source):
         return None
-    from .saved_model import is_run_dir
-
-    runs = [d for d in _subdirs(source) if not is_checkpoint_copy(d) and is_run_dir(d)]
-    if len(runs) == 1:
-        return runs[0]
-    if not runs and any(is_run_dir(d) for d in _subdirs(source)):
+    runs, copies = _runs(source)
+    if not runs and copies:
         raise InvalidModelError(f"{source}: only Ray's checkpoint copy is here (configs, no model weights); the "
                                 "trial's run directory is missing", "publish another trial, or rerun this one")
-    return None
+    return runs[0] if len(runs) == 1 else None

@@ -8,6 +8,8 @@ already normalized ``<x>/model/model_weights`` tree, or a ``ludwig hyperopt`` ou
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 
 from ..errors import InvalidModelError, UsageError
@@ -16,8 +18,7 @@ from .saved_model import HYPERPARAMETERS, RUN_FILES, ModelLayout, describe, is_m
 
 def find_layout(path, latest: bool = False, prefer_adapter: bool = False,
                 storage_options: dict | None = None) -> ModelLayout:
-    """`path`: a local path, or a URL (s3://, gs://, ...; see `storage`) whose tree is listed once and then
-    walked by the same code, through `StoragePath`'s pathlib methods."""
+    """`path`: a local path, or a URL whose tree is listed once and walked through `StoragePath`'s pathlib methods."""
     from .storage import resolve
 
     source = resolve(path, storage_options)
@@ -28,10 +29,6 @@ def find_layout(path, latest: bool = False, prefer_adapter: bool = False,
         raise UsageError(f"{source}: is a file, not a directory",
                          "give the directory that holds model_hyperparameters.json (or the run directory around it)")
     model_dir, run_dir = _locate(source.resolve(), latest)
-    if not isinstance(model_dir, Path):  # a listed remote tree: refuse unsafe object names in the model
-        from .storage.tree import require_safe
-
-        require_safe(run_dir or model_dir)
     return describe(source, model_dir, run_dir, prefer_adapter)
 
 
@@ -64,22 +61,13 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
     )
 
 
-_said: set[str] = set()
-
-
+@functools.cache  # once per process: the layout of one source may be found more than once
 def _say_once(line: str) -> None:
-    """One line on stderr, once per process (the layout of one source may be found more than once)."""
-    if line not in _said:
-        _said.add(line)
-        import sys
-
-        print(line, file=sys.stderr)
+    print(line, file=sys.stderr)
 
 
 def _hyperopt_run(source: Path) -> Path | None:
-    """A `ludwig hyperopt` output: a trial_* directory means its run directory (not Ray's checkpoint copy); an
-    experiment (or the results/ around it) means its best trial's. See `hyperopt`. A
-    hyperopt output in object storage is read the same way, from its listing."""
+    """A trial_* directory means its run directory; a hyperopt experiment (or results/ around it), its best trial's."""
     from . import hyperopt
 
     run = hyperopt.trial_of_run(source)

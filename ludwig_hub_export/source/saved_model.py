@@ -1,7 +1,5 @@
-"""What a saved Ludwig model directory holds: the kind of model (ECD, adapter, full, merged) and the files that
-make it, read from a ``model/`` directory (and the run directory around it). Layout facts:
-``shared/notes/ludwig-layouts.md``. Where such a directory is found from the path a user gives is `layout`.
-"""
+"""What a saved ``model/`` directory (and the run directory around it) holds: the kind of model and the files that
+make it (``shared/notes/ludwig-layouts.md``). Finding that directory from a user's path is `layout`."""
 
 from __future__ import annotations
 
@@ -67,10 +65,6 @@ def is_run_dir(d: Path) -> bool:
 
 def describe_run(run_dir: Path) -> ModelLayout:
     """The layout of a run directory (``results/<experiment>_run``), as `layout.find_layout` gives it."""
-    if not isinstance(run_dir, Path):  # a listed remote tree: refuse unsafe object names in the model
-        from .storage.tree import require_safe
-
-        require_safe(run_dir)
     return describe(run_dir, run_dir / "model", run_dir, prefer_adapter=False)
 
 
@@ -90,6 +84,10 @@ def _read_config(model_dir: Path) -> dict:
 
 
 def describe(source: Path, model_dir: Path, run_dir: Path | None, prefer_adapter: bool) -> ModelLayout:
+    if not isinstance(model_dir, Path):  # a listed remote tree: refuse unsafe object names in the model
+        from .storage.tree import require_safe
+
+        require_safe(run_dir or model_dir)
     config = _read_config(model_dir)
     model_type = str(config.get("model_type") or "ecd").lower()
     files: dict[str, Path] = {}
@@ -135,27 +133,24 @@ def _describe_llm(layout: ModelLayout, weights: Path, model_type: str, prefer_ad
     if model_type != "llm":
         raise InvalidModelError(f"{layout.model_dir}: {WEIGHTS}/ is a directory of LLM weights, but the config "
                                 f"says model_type {model_type!r}", "check that the config belongs to this model")
-    if adapter_dir is not None:
-        layout.adapter_name = adapter_dir.name if adapter_dir != weights else None
-    if adapter_dir is not None and has_full:
+    if adapter_dir is None:
+        layout.kind, layout.reason = "full", f"{WEIGHTS}/ holds a full model (config.json and model weights)"
+        _take(layout, weights, None, "all")
+        return
+    layout.adapter_name = adapter_dir.name if adapter_dir != weights else None
+    if has_full:
         merge = _mapping(_mapping(layout.config.get("adapter")).get("postprocessor")).get("merge_adapter_into_base_model")
         why = "the config sets adapter.postprocessor.merge_adapter_into_base_model" if merge else \
             "both the merged full model and adapter files are present"
-        if prefer_adapter:
-            layout.kind, layout.reason = "adapter", f"{why}; the adapter was chosen over the merged model"
-            _take(layout, weights, adapter_dir, "adapter")
-        else:
-            layout.kind, layout.reason = "merged", f"{why}; the merged full model is exported"
-            _take(layout, weights, adapter_dir, "merged")
-    elif adapter_dir is not None:
-        layout.kind = "adapter"
-        where = f"{WEIGHTS}/{adapter_dir.name}/" if layout.adapter_name else f"{WEIGHTS}/"
-        layout.reason = f"{ADAPTER_CONFIG} in {where}" + \
-            (f" (named adapter {layout.adapter_name!r})" if layout.adapter_name else "")
-        _take(layout, weights, adapter_dir, "all")
+        layout.kind = "adapter" if prefer_adapter else "merged"
+        layout.reason = why + ("; the adapter was chosen over the merged model" if prefer_adapter else
+                               "; the merged full model is exported")
+        _take(layout, weights, adapter_dir, layout.kind)
     else:
-        layout.kind, layout.reason = "full", f"{WEIGHTS}/ holds a full model (config.json and model weights)"
-        _take(layout, weights, None, "all")
+        layout.kind = "adapter"
+        layout.reason = f"{ADAPTER_CONFIG} in {WEIGHTS}/" + (f"{adapter_dir.name}/ (named adapter "
+                                                             f"{layout.adapter_name!r})" if layout.adapter_name else "")
+        _take(layout, weights, adapter_dir, "all")
 
 
 def _mapping(value: object) -> dict:
@@ -175,11 +170,8 @@ def _adapter_dir(weights: Path) -> Path | None:
 
 
 def _take(layout: ModelLayout, weights: Path, adapter_dir: Path | None, mode: str) -> None:
-    """Map the files of model_weights/ to normalized paths, leaving out what does not belong to the artifact.
-
-    mode: "all" takes everything; "adapter" only the adapter of a merged run; "merged" only the merged model.
-    Paths keep their place (a named adapter stays in model_weights/<name>/, where Ludwig loads it from).
-    """
+    """model_weights/ files under normalized paths in place (a named adapter stays where Ludwig loads it from).
+    mode: "all" takes everything; "adapter" only the adapter of a merged run; "merged" only the merged model."""
     for path in sorted(p for p in weights.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(weights)
         in_adapter = adapter_dir is not None and (

@@ -1,10 +1,5 @@
-"""Reading the files of a user's model directory: regular files only, and JSON of bounded depth.
-
-A FIFO, a socket, a device or a directory under the model directory (or a symlink to one) must neither block
-`check` nor end in a traceback, and a JSON document nested 100k deep must be invalid input, not a
-`RecursionError`: every read of a user's file goes through `read_regular`, every parse of a user's JSON through
-`parse_json` (`manifest` refuses a downloaded manifest nested too deeply the same way).
-"""
+"""Reading a user's files: regular files only (a FIFO or device must not block `check`), and JSON of bounded depth
+(a document nested 100k deep is invalid input, not a `RecursionError`)."""
 
 from __future__ import annotations
 
@@ -40,10 +35,9 @@ def not_regular(path: Path) -> str | None:
     return None if stat.S_ISREG(mode) else kind_of(mode)
 
 
-def read_regular(path, limit: int | None = None) -> bytes:
-    """The bytes of the regular file `path`; an `OSError` for anything else, raised before any read could block
-    (opened non-blocking, checked with fstat on the descriptor, so a file swapped for a FIFO meanwhile is caught
-    too). A path in object storage (`storage.StoragePath`) is read as it is."""
+def read_regular(path) -> bytes:
+    """The bytes of the regular file `path`, else an `OSError` before any read could block (fstat on the open
+    descriptor: a file swapped for a FIFO meanwhile is caught too). A `StoragePath` is read as it is."""
     if not isinstance(path, Path):
         return path.read_bytes()
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -51,16 +45,13 @@ def read_regular(path, limit: int | None = None) -> bytes:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise OSError(errno.EINVAL, f"{kind_of(mode)}, not a regular file", str(path))
-        data = f.read() if limit is None else f.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
-    return data
+        return f.read()
 
 
-def parse_json(raw: bytes | str, **options) -> object:
+def parse_json(raw: bytes | str) -> object:
     """`json.loads` for a user's JSON: `JSONTooDeep` (a ValueError, as for any invalid JSON) past `MAX_DEPTH`."""
     try:
-        value = json.loads(raw, **options)
+        value = json.loads(raw)
     except RecursionError:
         raise JSONTooDeep(f"nested more than {MAX_DEPTH} levels deep") from None
     opening = raw.count(b"[" if isinstance(raw, bytes) else "[") + raw.count(b"{" if isinstance(raw, bytes) else "{")
@@ -79,7 +70,6 @@ def _check_depth(value: object) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-def read_json_file(path, limit: int | None = None) -> object:
-    """`parse_json` of `read_regular`: an `OSError` or a `ValueError` (bad UTF-8 included) for the caller to
-    turn into its own invalid-input error."""
-    return parse_json(read_regular(path, limit))
+def read_json_file(path) -> object:
+    """`parse_json` of `read_regular`: an `OSError` or a `ValueError` (bad UTF-8 included) for the caller."""
+    return parse_json(read_regular(path))
