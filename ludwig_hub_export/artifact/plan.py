@@ -212,10 +212,11 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
             else:
                 plan.notes.append(f"{normalized} not uploaded: it records local paths of the training machine")
             continue
-        if normalized.startswith("model/model_weights/"):
-            inner = normalized.removeprefix("model/model_weights/")
-            in_adapter = normalized.startswith(layout.adapter_prefix) if layout.kind == "adapter" else False
-            name = inner.removeprefix(f"{layout.adapter_name}/") if in_adapter and layout.adapter_name else inner
+        in_weights = normalized.startswith("model/model_weights/")  # else the ECD weights file beside the config
+        name = normalized.removeprefix("model/model_weights/" if in_weights else "model/")
+        if in_weights:
+            if layout.kind == "adapter" and layout.adapter_name:  # the named adapter's files go to the root
+                name = name.removeprefix(f"{layout.adapter_name}/")
             if name == CARD or name.endswith("/" + CARD):
                 plan.notes.append(f"{normalized} not uploaded: the generated model card replaces it")
                 continue
@@ -234,16 +235,10 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
                 if new != raw:
                     add_bytes(name, "model", new, normalized)
                     continue
-            if convert_pickle and normalized in layout.legacy:
-                name, source = _converted(plan, name, source)
-                normalized = "model/model_weights/" + (f"{layout.adapter_name}/" if in_adapter and layout.adapter_name
-                                                       else "") + name
-            add_file(name, "weights" if name.endswith(WEIGHT_SUFFIXES) else "model", source, normalized)
-        else:  # the ECD weights file beside the config
-            name = normalized.removeprefix("model/")
-            if convert_pickle and normalized in layout.legacy:
-                name, source = _converted(plan, name, source)
-            add_file(name, "weights", source, f"model/{name}")
+        if convert_pickle and normalized in layout.legacy:
+            old, (name, source) = name, _converted(plan, name, source)
+            normalized = normalized.removesuffix(old) + name
+        add_file(name, "weights" if not in_weights or name.endswith(WEIGHT_SUFFIXES) else "model", source, normalized)
 
     ludwig_config = copy.deepcopy(config)
     # Ludwig 0.17 writes null adapter keys its own schema rejects: the uploaded copy drops them, so plain
