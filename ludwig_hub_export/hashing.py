@@ -1,9 +1,8 @@
 """File hashes for the Hub: sha256 (LFS oid) and git blob sha1 (regular files), in one read per file.
 
-Results are cached by (real path, size, mtime, inode, ctime) so a rerun after an interruption does not read the
-weights again. The cache is a small JSON file; losing it only costs time. An entry is only as good as the stat it
-is keyed by: a digest is stored under the stat taken *before* its read, only when the stat after is the same, and
-an entry whose file times are not clearly older than that read is "racy" (git's rule) and never trusted.
+Cached in a small JSON file by (real path, size, mtime, inode, ctime), so a rerun does not read the weights again.
+A digest is stored under the stat taken *before* its read, only when the stat after is the same, and an entry
+whose file times are not clearly older than that read is "racy" (git's rule) and never trusted.
 """
 
 from __future__ import annotations
@@ -56,28 +55,22 @@ def file_digest(path: Path) -> Digest:
 
 
 def signature(st: os.stat_result, resolution_ns: int = 1) -> list:
-    """What tells a file changed without reading it: size, mtime, inode and ctime. The ctime because new bytes
-    written with the size and mtime put back (`cp -p`, `touch -d`, an archive extracted over the model) change it,
-    and nothing can set it back. An object in storage (`storage.tree`) has neither inode nor ctime. Times are
-    truncated to `resolution_ns`: 1 keeps what the OS reports; 10**9 is what a 1-second filesystem would keep."""
+    """What tells a file changed without reading it: size, mtime, inode and ctime (which `cp -p` or `touch -d`
+    cannot set back; objects in storage have neither). Times truncated to `resolution_ns` (10**9: 1-second)."""
     ctime = getattr(st, "st_ctime_ns", None)
     return [st.st_size, st.st_mtime_ns // resolution_ns * resolution_ns, getattr(st, "st_ino", None),
             None if ctime is None else ctime // resolution_ns * resolution_ns]
 
 
-# How far a file's times must be behind the moment its content was read for the stat to vouch for that content.
-# Measured per entry rather than assumed for all: times that are all whole seconds come from a filesystem that
-# keeps seconds (ext3, ext4 with 128-byte inodes, HFS+, many NFS/SMB/FUSE mounts) or FAT's 2 s: allow 2 s. A
-# sub-second part means finer times, still stamped from a kernel clock that ticks every 1-10 ms (exFAT keeps
-# 10 ms): allow 0.1 s. Either margin also absorbs a little skew between this clock and a network filesystem's.
+# How far a file's times must be behind its read for the stat to vouch for the content: whole-second times come
+# from a filesystem that keeps seconds (or FAT's 2 s); finer ones from a kernel clock ticking every 1-10 ms.
 COARSE_MARGIN_NS = 2_000_000_000
 FINE_MARGIN_NS = 100_000_000
 
 
 def racy(times_ns, at_ns: int) -> bool:
-    """git's "racily clean" rule: True when a file whose (mtime, ctime) are `times_ns` may have been changed at or
-    after `at_ns` (the moment just before its content was read) within the same timestamp tick, so that a stat
-    taken later looks the same though the content is not. Such a file's digest must be read again."""
+    """git's "racily clean" rule: True when a file with (mtime, ctime) `times_ns` may have changed within the tick
+    of `at_ns` (just before its content was read), unseen by a later stat: its digest must be read again."""
     times = [t for t in times_ns if t is not None]
     if not times:
         return True  # nothing tells a change: never trust the stat alone
@@ -87,19 +80,16 @@ def racy(times_ns, at_ns: int) -> bool:
 
 @dataclass(frozen=True)
 class FileState:
-    """A file's stat as `HashCache.stat` took it: `key` names the file and its state, `at_ns` is the moment just
-    before the stat (time.time_ns(), the clock file times are stamped from)."""
+    """A file's stat as `HashCache.stat` took it: `key` names the file and its state; `at_ns`: just before it."""
 
     key: str
     size: int
     times_ns: tuple  # (mtime, ctime), at the cache's resolution
     at_ns: int
-    stat: os.stat_result  # as the OS gave it
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """`text` into `path` (its directory made), whole or not at all: a reader never sees half of it. Raises
-    OSError."""
+    """`text` into `path` (its directory made), whole or not at all. Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
@@ -113,9 +103,8 @@ def default_cache_path() -> Path:
 
 
 class JsonEntries:
-    """The entries of a digest cache file, most recently used last, at most `MAX_ENTRIES` of them: keys name
-    files that come and go (temporary directories, a sweep's trials), and an unbounded file would be read and
-    written whole by every push, growing with every model ever pushed."""
+    """The entries of a digest cache file, most recently used last, at most `MAX_ENTRIES`: keys name files that
+    come and go, and every push reads and writes the file whole."""
 
     MAX_ENTRIES = 4096
 
@@ -127,10 +116,6 @@ class JsonEntries:
         except (OSError, ValueError):
             entries = {}
         self._entries: dict[str, list] = entries if isinstance(entries, dict) else {}
-
-    def __contains__(self, key: str) -> bool:
-        with self._lock:
-            return key in self._entries
 
     def get(self, key: str):
         with self._lock:
@@ -145,8 +130,7 @@ class JsonEntries:
             self._entries[key] = value
 
     def save(self) -> None:
-        # Snapshot and write under one lock: two threads that snapshot, then write in the other order, would
-        # leave the older snapshot on disk and lose the newer one's entry (a file downloaded again next time).
+        # Snapshot and write under one lock, or an older snapshot written last loses a newer entry.
         with self._lock:
             data = json.dumps(dict(list(self._entries.items())[-self.MAX_ENTRIES:]))
             try:
@@ -177,7 +161,7 @@ class HashCache:
 
     def _state(self, path: Path, st: os.stat_result, at_ns: int) -> FileState:
         sig = signature(st, self.resolution_ns)
-        return FileState("|".join(map(str, [Path(path).resolve(), *sig])), st.st_size, (sig[1], sig[3]), at_ns, st)
+        return FileState("|".join(map(str, [Path(path).resolve(), *sig])), st.st_size, (sig[1], sig[3]), at_ns)
 
     def _hit(self, state: FileState) -> Digest | None:
         hit = self._entries.get(state.key)
@@ -206,11 +190,9 @@ class HashCache:
 
         with self._lock:
             reading = self._reading.get(state.key)
-            if reading is None:
+            mine = reading is None
+            if mine:
                 reading = self._reading[state.key] = Future()
-                mine = True
-            else:
-                mine = False
         if not mine:
             return reading.result()
         try:
@@ -228,7 +210,9 @@ class HashCache:
         """Stat, read, stat again: the digest of a read whose stat before and after agree (the file did not change
         meanwhile, as far as its times can tell; `racy` covers the rest); read again if they do not."""
         for _ in range(self.MAX_TRIES):
-            result = self._read(path)
+            result = file_digest(path)
+            with self._lock:
+                self.bytes_read += result.size
             after = self.stat(path)
             if after.key == before.key and result.size == after.size:
                 self._store(after, result, before.at_ns)
@@ -246,23 +230,15 @@ class HashCache:
         return self._hit(self.stat(path))
 
     def put(self, path: Path, digest: Digest, before: FileState | os.stat_result | None = None) -> bool:
-        """Remember a digest computed elsewhere (by the upload client while it sent the file). `before` is
-        `stat(path)` taken before that read started: the digest is kept only if the file is still in that state
-        (and not racy). A bare `os.stat_result` says no moment: it is taken as of this cache's making, as is a
-        read without `before` (its digest kept only if the file has not changed since shortly before the cache was
-        made). True when kept."""
+        """Remember a digest read elsewhere (by hf_xet while it sent the file), kept only if the file is still as
+        `before` (`stat(path)` taken before that read; a bare stat or None: as of this cache's making) and not
+        racy. True when kept."""
         now = self.stat(path)
         if isinstance(before, os.stat_result):
             before = self._state(path, before, self._opened_ns)
         if before is not None and before.key != now.key:
             return False  # changed since the read started: the digest may be of other bytes
         return self._store(now, digest, before.at_ns if before is not None else self._opened_ns)
-
-    def _read(self, path: Path) -> Digest:
-        result = file_digest(path)
-        with self._lock:
-            self.bytes_read += result.size
-        return result
 
     def digest_many(self, paths: list[Path]) -> None:
         """Hash several files at once (hashlib releases the GIL on large reads: one file per core)."""

@@ -1,11 +1,8 @@
 """Which token to use, whether it may write where asked, and where a fresher one comes from after a 401.
 
-The token is huggingface_hub's own choice (`huggingface_hub.get_token()`), so the order and the sources are the
-library's: OIDC trusted publishing (``HF_OIDC_RESOURCE``, a short-lived token exchanged in CI), ``HF_TOKEN`` /
-``HUGGING_FACE_HUB_TOKEN``, the token file of `hf auth login` (``HF_TOKEN_PATH``, else ``$HF_HOME/token``; an
-OAuth login is refreshed by the library), then the Colab secret ``HF_TOKEN``. An explicit ``--token`` comes
-first. What this module adds: the *name* of the source (never the value), and after a 401 a token different
-from the refused one (the sources again, then ``--token-command``, then a hidden prompt on a terminal).
+The token is huggingface_hub's own choice (`get_token()`: OIDC trusted publishing, HF_TOKEN, the token file, the
+Colab secret), after an explicit ``--token``. This module adds the *name* of its source (never the value), and
+after a 401 a different token (the sources again, ``--token-command``, a hidden prompt on a terminal).
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ class Token:
 
 @dataclass
 class Identity:
-    """Who a token belongs to, as `/api/whoami-v2` says: the user, their orgs and the token's role."""
+    """Who a token belongs to, as `/api/whoami-v2` says."""
 
     user: str
     orgs: list[str]
@@ -53,13 +50,6 @@ def _shown(path: Path) -> str:
 def _clean(value: str | None) -> str | None:
     # The library's rule (`_clean_token`): line breaks dropped, spaces stripped, empty means none.
     return (value.replace("\r", "").replace("\n", "").strip() or None) if value else None
-
-
-def _read_token_file() -> str | None:
-    try:
-        return _clean(token_file().read_text())
-    except OSError:
-        return None
 
 
 def _origin_of(value: str) -> str:
@@ -121,13 +111,15 @@ def find_tokens(explicit: str | None = None) -> list[Token]:
         if value := _clean(os.environ.get(var)):
             found.append(Token(value, var))
             break
-    if value := _read_token_file():
-        found.append(Token(value, f"token file {_shown(token_file())}"))
-    unique: list[Token] = []
+    try:
+        if value := _clean(token_file().read_text()):
+            found.append(Token(value, f"token file {_shown(token_file())}"))
+    except OSError:
+        pass
+    unique: dict[str, Token] = {}
     for token in found:
-        if all(token.value != seen.value for seen in unique):
-            unique.append(token)
-    return unique
+        unique.setdefault(token.value, token)  # the first source of a value names it
+    return list(unique.values())
 
 
 def resolve_token(explicit: str | None = None) -> Token:
@@ -169,8 +161,8 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
         candidates = [] if explicit else find_tokens()
     except AuthError:  # e.g. an OIDC exchange that fails now: the other ways may still give a token
         candidates = []
-    for candidate in candidates:
-        if candidate.value != stale.value and candidate.origin != "argument":
+    for candidate in candidates:  # no "argument" among them: find_tokens() was given none
+        if candidate.value != stale.value:
             return candidate
     if token_command is not None:
         value = run_token_command(token_command)

@@ -1,32 +1,17 @@
-"""Fetching one file of a repo at a commit through huggingface_hub's public ``HfFileSystem``, hashing the bytes
-as they arrive.
-
-``HfFileSystem.get_file`` downloads with the client's own machinery (``http_get``: ranged resume and its retries;
-``hf_xet`` for a file stored with Xet). Given a file object it streams into it, so `fetch` hands it a writer that
-hashes each chunk on its way to disk: the file is not read a second time to be verified. A Xet file is written
-by ``hf_xet`` itself, so that file is hashed once complete: the one place where Xet and LFS differ.
-"""
+"""Fetching one file of a repo at a commit through huggingface_hub's public ``HfFileSystem`` (the client's own
+downloads, resume and retries), hashing each chunk on its way to disk so the file is not read again to be verified.
+A Xet file is written by ``hf_xet`` itself, so it is hashed once complete."""
 
 from __future__ import annotations
 
 import hashlib
 import queue
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 from ..errors import UntrustedRepoError
-from ..hashing import file_digest
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A file `pull` brought to this machine: its size and sha256, as read from its bytes."""
-
-    size: int
-    sha256: str
-    streamed: bool  # hashed while downloading (False: hashed after, e.g. written by hf_xet)
+from ..hashing import Digest, file_digest
 
 
 class TooLarge(UntrustedRepoError):
@@ -34,10 +19,8 @@ class TooLarge(UntrustedRepoError):
 
 
 class _HashingWriter:
-    """A file object for ``http_get``: hashes, counts and forwards every chunk; refuses bytes past `limit`.
-
-    The hashing runs on a thread of its own, a few chunks behind the download: done inline it would add its time
-    to the download's, chunk by chunk (hashlib releases the GIL, so the two overlap)."""
+    """A file object for ``http_get``: hashes, counts and forwards every chunk; refuses bytes past `limit`. It
+    hashes on a thread of its own, a few chunks behind, so hashing and download overlap (hashlib frees the GIL)."""
 
     _AHEAD = 4  # chunks queued for the hasher at most (the client reads 10 MB at a time): bounded memory
 
@@ -99,9 +82,9 @@ def open_hub(token: str | None, endpoint: str | None):
 
 
 def fetch(fs, remote: str, commit: str, target: Path, *, size: int, label: str,
-          on_bytes: Callable[[int], None]) -> Fetched:
+          on_bytes: Callable[[int], None]) -> Digest:
     """Download `remote` (``user/repo/path``) at `commit` into `target` (a new file), refusing more than `size`
-    bytes; returns what was received."""
+    bytes; returns the size and sha256 of what was received."""
     info = fs.info(remote, revision=commit)
     if info.get("size") is not None and info["size"] != size:
         raise UntrustedRepoError(f"{label}: the Hub has {info['size']} bytes; its manifest entry says {size}",
@@ -113,17 +96,14 @@ def fetch(fs, remote: str, commit: str, target: Path, *, size: int, label: str,
             raise TooLarge(f"{label}: the Hub sent {digest.size} bytes; its manifest entry promises {size}",
                            "the repo changed after its export: push the model again")
         on_bytes(digest.size)
-        return Fetched(digest.size, digest.sha256, streamed=False)
+        return digest
     with open(target, "wb") as f:
         writer = _HashingWriter(f, size, label, on_bytes)
         try:
             fs.get_file(remote, outfile=writer, revision=commit)
         finally:
             writer.close()
-    if writer.rewound:
-        digest = file_digest(target)
-        return Fetched(digest.size, digest.sha256, streamed=False)
-    return Fetched(writer.size, writer.hexdigest(), streamed=True)
+    return file_digest(target) if writer.rewound else Digest(writer.size, writer.hexdigest(), None)
 
 
 def fetch_bytes(fs, remote: str, commit: str, *, limit: int, label: str) -> bytes:

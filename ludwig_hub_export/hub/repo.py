@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from . import auth
 from ..errors import UsageError
 from .remote import Snapshot, snapshot
@@ -13,12 +15,9 @@ def authenticate(s: HubSession, ahead=None) -> auth.Identity:
     future of (token, whoami's answer) asked earlier; used if it answered for the session's current token."""
     info = None
     if ahead is not None:
-        try:
-            token, info = ahead.result()
-        except Exception:  # noqa: BLE001 - asked again below, under the retry policy
-            info = None
-        else:
-            info = info if token is s.token else None
+        with contextlib.suppress(Exception):  # else asked again below, under the retry policy
+            token, answer = ahead.result()
+            info = answer if token is s.token else None
     if info is None:
         info = s.call("whoami", lambda: s.api.whoami(cache=False))
     identity = auth.identity_from_whoami(info)

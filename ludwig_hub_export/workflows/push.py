@@ -1,11 +1,6 @@
-"""`push`: publish a checked model to the Hub, as a straight pipeline of values.
-
-    check -> plan -> read the revision -> what it lacks -> what to send
-    (`transfer.prepare`) -> commit (`upload`) -> verify
-
-Each step takes the last one's result. Every request goes through huggingface_hub's public API, under the one
-retry policy (`HubSession.call`). The CLI, the Python API (`api.export`), the callback and sweeps all run this.
-"""
+"""`push`: publish a checked model to the Hub, as a straight pipeline of values (check -> plan -> read the
+revision -> what it lacks -> `transfer.prepare` -> `upload` -> verify), every request under the one retry policy
+(`HubSession.call`). The CLI, the Python API, the callback and sweeps all run this."""
 
 from __future__ import annotations
 
@@ -61,7 +56,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
     """Everything after the plan, on the Hub: the target revision read once, then what it lacks sent and
     committed, and the result read back. `left_out`: the files of the model the plan does not upload, and why
     (said in a dry run)."""
-    from ..artifact.plan import MANIFEST
+    from ..artifact.plan import MANIFEST, add_manifest
     from ..hub.remote import differing, snapshot, verify
     from ..hub.repo import authenticate, ensure_repo
     from ..hub.retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
@@ -91,7 +86,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
                 if todo:  # made once every file is hashed, which a dry run does not do for large ones
                     result.files.append(FileResult(MANIFEST, 0, None, "uploaded"))
                 return result
-            if not todo and _manifest_there(plan, seen):
+            if not todo and add_manifest(plan).matches_remote(seen.files.get(MANIFEST)):  # every digest known
                 authenticate(s, ahead)  # nothing is written: whoami is what says the token may write here
                 console.say("every file is already on the Hub: nothing to upload")
                 verify(s, seen)  # nothing changed since the snapshot, which is the verification
@@ -122,11 +117,9 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
 
 
 def _whoami_ahead(s, plan: ExportPlan):
-    """When the push is likely an unchanged re-push (every large file is one the hash cache knows: hashed here
-    before), whoami is asked beside the revision's read rather than after it: a push that writes nothing needs it,
-    and the two are independent, so a round trip is saved. A future of the answer, or None. Asked without the
-    retry policy or a token refresh (two refreshes at once could prompt twice): if it fails, `authenticate` asks
-    again in sequence."""
+    """A likely unchanged re-push (the hash cache knows every large file) needs whoami: asked beside the revision's
+    read, a round trip saved. A future of (token, answer), or None. Without retries or a token refresh (two at once
+    could prompt twice): if it fails, `authenticate` asks again."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ..hashing import GIT_SHA1_MAX
@@ -166,18 +159,9 @@ def _settle_card(s, plan: ExportPlan, seen) -> str:
     return update.reason
 
 
-def _manifest_there(plan, seen) -> bool:
-    """Whether the revision holds the manifest this plan makes (every file's digest is known: they matched)."""
-    from ..artifact.plan import add_manifest
-
-    manifest = add_manifest(plan)
-    return manifest.matches_remote(seen.files.get(manifest.path))
-
-
 def _bytes_sent(out, put_bytes, landed: dict) -> int:
-    """What the push sent: the regular files (carried in the commit), and the LFS/Xet files' bytes: on LFS the
-    bytes PUT (0 for an object the Hub already held); on Xet their sizes, an upper bound (hf_xet sends only chunks
-    the Hub lacks, and the client's public API does not say how many that was)."""
+    """The regular files' sizes, plus on LFS the bytes PUT; on Xet the files' sizes, an upper bound (hf_xet sends
+    only the chunks the Hub lacks, and no public API says how many)."""
     from ..hub.transfer import client_hashes_while_uploading
 
     stored = [f for f in out.files if f.path in landed and landed[f.path].sha256 is not None]
