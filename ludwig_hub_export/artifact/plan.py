@@ -1,17 +1,10 @@
 """What lands in the repo: each file's path on the Hub, where its bytes come from, and where `pull` puts it back.
 
-Repo layout (what PEFT, transformers and Ludwig load directly):
-- adapter: ``adapter_config.json`` + ``adapter_model.safetensors`` at the root; full/merged: the
-  ``model_weights/`` files (config, weights or shards + index, tokenizer) at the root; ECD:
-  ``model_weights.safetensors``.
-- ``ludwig_config.json`` (the Ludwig config, Ludwig's uploader's name), ``training_set_metadata.json``,
-  ``training_statistics.json`` when the run has one.
-- ``config.yaml`` (the Ludwig config in YAML) for kinds without a root ``config.json``/``adapter_config.json``
-  (ECD): the Hub counts downloads of a repo whose library it does not know (``ludwig``) on a few exact file names
-  (`DOWNLOAD_COUNTED`); `pull` fetches that file first, so one pull counts once.
-- ``README.md`` (the card) and ``ludwig_export.json`` (the manifest), ordered last.
-Rewritten files (a Hub id instead of a local base-model path) are uploaded from memory: the user's files are
-never edited. Weights are uploaded from their own paths: never copied.
+The layout PEFT, transformers and Ludwig load directly: the adapter or the ``model_weights/`` files at the root
+(ECD: ``model_weights.safetensors``); ``ludwig_config.json``, ``training_set_metadata.json`` and
+``training_statistics.json``; ``config.yaml`` where no root config is, as the Hub counts downloads of an unknown
+library on it (`DOWNLOAD_COUNTED`); ``README.md`` and ``ludwig_export.json`` last. Rewritten files (a Hub id for a
+local base model path) go from memory, weights from their own paths: the user's files are never edited or copied.
 """
 
 from __future__ import annotations
@@ -36,9 +29,9 @@ from ..source.local_paths import model_paths, rewrite_json_bytes, rewrite_local_
 from ..source.ludwig_compat import drop_null_adapters
 from ..source.user_files import parse_json, read_json_file
 
-TYPE_CHECKING = False  # typing's, without loading typing (~3 ms of an unchanged re-push)
+TYPE_CHECKING = False  # typing's, without importing typing
 if TYPE_CHECKING:
-    import tempfile  # with shutil, random, bz2 and lzma, ~5 ms: only a staged or converted file needs it
+    import tempfile  # slow to import: only a staged or converted file needs it
 
     from ..source.storage.remote_file import DigestCache, RemoteFile, StagingBudget
 
@@ -60,16 +53,10 @@ ROLE_ORDER = {"weights": 0, "model": 1, "ludwig": 2, "card": 3, "manifest": 4}
 
 @dataclass
 class PlannedFile:
-    """One file of the repo. Its bytes come from `source` (a local file), `data` (built in memory) or `fetch`
-    (a file that must be brought to this machine first, e.g. from object storage: `fetch()` returns its local
-    path and `release()` removes that copy once the Hub holds the bytes).
-
-    `digest` is None until the file is hashed: large files are hashed only when needed, because on the Xet
-    path the client computes the sha256 while it uploads (a hashing pass before that is a whole extra read).
-
-    A `generated` file (the card, ``config.yaml``) may be made later than the plan (`ExportPlan.generate`): until
-    then its `make` is set, and its size and digest are unknown.
-    """
+    """One file of the repo. Its bytes come from `source`, `data` (in memory) or `fetch()` (a local copy of a file
+    in object storage, which `release()` removes once the Hub holds it). `digest` stays None until needed: on Xet
+    the client hashes while it uploads. A `generated` file (the card, ``config.yaml``) is made by
+    `ExportPlan.generate`; until then `make` is set, and its size and digest are unknown."""
 
     path: str  # in the repo
     role: str  # weights | model | ludwig | card | manifest
@@ -111,8 +98,7 @@ class ExportPlan:
 
     @property
     def bytes_hashed(self) -> int:
-        """Bytes this process read to hash them (0 for what the cache or the client hashed), downloads from
-        object storage included (hashed as they arrive)."""
+        """Bytes this process read to hash them, downloads from object storage included."""
         downloaded = sum(f.remote.bytes_downloaded for f in self.files if f.remote is not None)
         return (self.cache.bytes_read if self.cache else 0) + downloaded
 
@@ -122,8 +108,7 @@ class ExportPlan:
             return Path(self.make_workdir().name) / "staged"
 
     def make_workdir(self) -> tempfile.TemporaryDirectory:
-        """The plan's working directory (converted and staged files), made on first use (callers hold `_lock`
-        when other threads may ask too)."""
+        """The working directory of converted and staged files, made on first use (under `_lock` if threaded)."""
         if self.workdir is None:
             import tempfile
 
@@ -131,8 +116,7 @@ class ExportPlan:
         return self.workdir
 
     def generate(self) -> list[PlannedFile]:
-        """The generated files, made now if they were not: making them on a cold cache loads the card code, the
-        YAML library and package metadata (~40 ms), which a push does while the weights upload."""
+        """The generated files, made now if they were not (a push makes them while the weights upload)."""
         for f in self.files:
             if f.make is not None:
                 f.data, f.make = f.make(), None

@@ -28,8 +28,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.faults:
         hub.faults.load(args.faults)
     for spec in args.rate_limit:
-        bucket, limit, window = _parse_rate_limit(spec)
-        hub.set_rate_limit(bucket, limit, window)
+        try:
+            bucket, rest = spec.split("=", 1)
+            limit, window = rest.split("/", 1)
+            hub.set_rate_limit(bucket, int(limit), float(window))
+        except ValueError:
+            raise ExportError(f"--rate-limit {spec!r} is not BUCKET=LIMIT/SECONDS",
+                              "for example: --rate-limit commits=10/60 (buckets: api, repo_create, commits)") from None
     hub.start()
     token_file = hub.data_dir / "token"
     token_file.write_text(hub.token)
@@ -178,16 +183,16 @@ def _push_sweep(args: argparse.Namespace) -> int:
     settings = _settings(args, args.repo_id)
     options = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "repo_id"}
     trials = args.trials or (None if args.trial else "best")
+    report = None
     try:
         report = export_sweep(args.path, settings.repo_id, trials=trials, trial=args.trial,
                               as_repos=args.trials_as == "repos", quotas=_quotas(args), **options)
     except DeferredError as e:
         report = getattr(e, "report", None)
-        if report is not None and args.report:
-            Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         raise
-    if args.report:
-        Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    finally:
+        if report is not None and args.report:  # a deferred sweep's too: what it published, what is left
+            Path(args.report).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     fmt = _format(args)
     if fmt == "json":
         print(json.dumps(report.to_dict(), indent=2))
@@ -261,8 +266,7 @@ def _upload(args: argparse.Namespace) -> int:
     value = (args.private or "True").lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):
         raise UsageError(f"-p {args.private!r} is not True or False", "use -p (private), or -p False (public)")
-    private = value in ("true", "1", "yes")
-    args.public = not private
+    args.public = value in ("false", "0", "no")
     if args.dataset_name:
         from ..card_metadata import is_repo_id
 
@@ -280,12 +284,3 @@ def _demo(args: argparse.Namespace) -> int:
 
     return run_demo(keep=args.keep)
 
-
-def _parse_rate_limit(spec: str) -> tuple[str, int, float]:
-    try:
-        bucket, rest = spec.split("=", 1)
-        limit, window = rest.split("/", 1)
-        return bucket, int(limit), float(window)
-    except ValueError:
-        raise ExportError(f"--rate-limit {spec!r} is not BUCKET=LIMIT/SECONDS",
-                          "for example: --rate-limit commits=10/60 (buckets: api, repo_create, commits)") from None

@@ -18,12 +18,9 @@ def _non_negative(text: str) -> float:
     return value
 
 
-FORMATS = ("human", "json", "quiet")
-
-
 def _add_format_flags(p: argparse.ArgumentParser, quiet_help: str) -> None:
     """The `hf` CLI's output flags: --format, with --json and -q/--quiet as its aliases."""
-    p.add_argument("--format", choices=FORMATS, default=None,
+    p.add_argument("--format", choices=("human", "json", "quiet"), default=None,
                    help="human: readable result on stdout, logs and the client's progress bars on stderr (default); json: "
                         "the result as JSON on stdout; quiet: " + quiet_help)
     p.add_argument("--json", action="store_true", help="same as --format json")
@@ -181,14 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--latest", action="store_true", help="with several runs in results/, take the newest")
     upload.add_argument("--base-model", metavar="ORG/NAME", help="Hub id of the base model (adapters)")
     hub_access(upload)
-    for name, default in (("adapter", False), ("convert_pickle", False), ("create_pr", False),
-                          ("dry_run", False), ("token_command", None), ("license", None), ("min_interval", 0.0),
-                          ("max_retries", 5), ("budget", 3600.0), ("timeout", 120.0), ("strict", False),
-                          ("limit", None), ("quiet", False), ("json", False), ("format", None),
-                          ("license_name", None), ("license_link", None), ("dataset", None), ("trial", None),
-                          ("trials", None), ("trials_as", "branches"), ("quota", None), ("storage_options", None)):
-        upload.set_defaults(**{name: default})
-    upload.set_defaults(func=_upload)
+    upload.set_defaults(  # push's settings that upload has no flag for
+        adapter=False, convert_pickle=False, create_pr=False, dry_run=False, token_command=None, license=None,
+        min_interval=0.0, max_retries=5, budget=3600.0, timeout=120.0, strict=False, limit=None, quiet=False,
+        json=False, format=None, license_name=None, license_link=None, dataset=None, trial=None, trials=None,
+        trials_as="branches", quota=None, storage_options=None, func=_upload)
 
     pull_cmd = commands.add_parser(
         "pull", help="download a published model, verify it, and rebuild DEST/model for LudwigModel.load",

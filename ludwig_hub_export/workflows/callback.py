@@ -1,18 +1,12 @@
 """A Ludwig callback that publishes the model once training has finished and the final model is saved.
 
-Ludwig has no hook after its final save: ``on_train_end`` runs (in a ``finally:``, also when training
-fails) *before* the final merge and save. So ``on_train_end`` arms the export, only when no exception is in
-flight, by wrapping the ``save``/``save_base_model`` methods of this run's model object; Ludwig's own final save
-then triggers one export of the run directory, merged models included. A failed training never publishes, and
-a failed export never raises into training: it is reported, and the model stays on disk.
+Ludwig has no hook after its final save: ``on_train_end`` runs (in a ``finally:``, also on failure) *before* the
+final merge and save. So it arms the export, only when no exception is in flight, by wrapping this run's model's
+``save``/``save_base_model``. A failed export never raises into training: it is reported, the model stays on disk.
 
-In a hyperopt (``ludwig hyperopt`` / ``ludwig.hyperopt.run.hyperopt(callbacks=[...])``), trials train in Ray
-processes with a copy of this callback, whose state the driver never sees: those copies publish nothing.
-``on_hyperopt_end`` runs in the driver once ``hyperopt_statistics.json`` is written; it publishes the best
-trial (or the sweep, with ``trials="all"``/``"top-K"``) through `sweep.export_sweep`.
-
-With ``output_directory`` a URL (s3://...), Ludwig trains in a local temporary directory and copies it to the URL
-afterwards; the export reads the temporary directory, so it works the same (and nothing is downloaded).
+In a hyperopt, trials train in Ray processes with copies of this callback, which publish nothing; the driver's
+``on_hyperopt_end`` publishes through `sweep.export_sweep`. With an ``output_directory`` URL, Ludwig trains in a
+local temporary directory first: the export reads that.
 """
 
 from __future__ import annotations
@@ -38,11 +32,8 @@ class HubExportCallback(Callback):
 
     def __init__(self, repo_id: str, *, trials: str = "best", as_repos: bool = False,
                  output_directory: str | Path = "results", quotas=None, **options) -> None:
-        """`trials`, `as_repos`, `quotas`: what a hyperopt publishes (see `export_sweep`); `output_directory`:
-        the hyperopt's (Ludwig does not tell callbacks; its default is ``results``).
-
-        Validated here, as `export()` validates them (repo id, license, token, endpoint, unknown options): a
-        `UsageError` now rather than a failure after hours of training."""
+        """`trials`, `as_repos`, `quotas`: what a hyperopt publishes (see `export_sweep`); `output_directory`: the
+        hyperopt's (Ludwig does not tell callbacks). Validated now, not after hours of training."""
         from ..settings import settings_from
 
         settings = settings_from(repo_id, options)

@@ -17,7 +17,7 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DiskError, UsageError
@@ -64,9 +64,7 @@ def read_state(dest: Path) -> State | None:
 
 
 def write_state(dest: Path, state: State) -> None:
-    write_atomically(state_dir(dest) / "state.json", json.dumps(
-        {"repo_id": state.repo_id, "commit": state.commit, "complete": state.complete, "files": state.files},
-        indent=1))
+    write_atomically(state_dir(dest) / "state.json", json.dumps(asdict(state), indent=1))
 
 
 def record(dest: Path, target: str, sha256: str, size: int) -> dict:

@@ -1,9 +1,7 @@
 """A sweep's journal: what each trial's export reached, so a rerun publishes only what is missing.
 
-It lives in the cache directory (``LUDWIG_HUB_EXPORT_CACHE``, else ``~/.cache/ludwig-hub-export``), one file per
-(experiment, destination), never in the user's results. It is written atomically after every step, so an
-interrupted sweep loses at most the step in flight, and that step is idempotent anyway (a push compares the
-remote before committing). Losing the journal only costs a few API calls: the remote is the truth.
+One file per (experiment, destination) in the cache directory, never in the user's results, written atomically
+after every step (each idempotent). Losing it only costs a few API calls: the remote is the truth.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..hashing import default_cache_path, racy, signature, write_atomically
@@ -92,7 +90,5 @@ class Journal:
         return sorted(t for t in self.creations if now - t < window)
 
     def save(self) -> None:
-        body = {"format": FORMAT, "experiment": self.experiment, "destination": self.destination,
-                "mode": self.mode, "trials": self.trials, "creations": self.creations,
-                "collection": self.collection}
-        write_atomically(self.path, json.dumps(body, indent=2) + "\n")
+        body = {k: v for k, v in asdict(self).items() if k != "path"}
+        write_atomically(self.path, json.dumps({"format": FORMAT, **body}, indent=2) + "\n")

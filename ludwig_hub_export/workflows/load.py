@@ -1,13 +1,10 @@
 """`load`: a model published by this tool, in one call, through huggingface_hub's shared cache.
 
-The files come through ``hf_hub_download``/``snapshot_download`` (the cache every HF library shares, Xet or LFS,
-``HF_HUB_OFFLINE`` and ``local_files_only`` honoured, a branch resolved to its commit as the client does). The
-repo is untrusted, as for `pull`: the manifest is size-checked, parsed and validated before any other file is
-fetched, sizes and LFS hashes are checked against the Hub's listing, pickle weights are refused unless allowed,
-and every file's sha256 is checked against the manifest. That check runs once per commit: its result is kept in
-a directory of ours in huggingface_hub's assets cache (``cached_assets_path``), with the stat signature of every
-file it read, beside a tree of symlinks into the snapshot laid out as Ludwig's model directory. A later load of
-the same commit compares signatures (no byte read) and, offline or given a commit id, makes no request at all.
+The files come through ``hf_hub_download``/``snapshot_download`` (offline mode honoured). The repo is untrusted,
+as for `pull`: the manifest is size-checked and validated before any other file is fetched, sizes and LFS hashes
+are checked against the Hub's listing, pickle weights refused unless allowed, every sha256 checked. That check
+runs once per commit: its result (with the stat signature of each file read) is kept in our ``cached_assets_path``
+beside a tree of symlinks laid out as Ludwig's model directory; a later load compares signatures only.
 """
 
 from __future__ import annotations

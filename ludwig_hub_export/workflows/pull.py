@@ -1,16 +1,12 @@
 """`pull`: download a repo published by this tool, verify it against its manifest, rebuild ``DEST/model/``.
 
-The repo is untrusted input. In order:
-1. resolve the revision (branch, tag, ``refs/pr/N`` or commit) to one commit; everything is read at it;
-2. read ``ludwig_export.json`` into memory and validate it (schema, every path, collisions, pickle weights);
-3. check it against the repo's own file listing; then, holding DEST's lock, against what an earlier pull left
-   there (`destination`: same repo, no file of someone else's in the way) and the free blocks and inodes;
-4. download the missing files in parallel into ``DEST/.ludwig-hub-export/staging/``, hashing as the bytes
-   arrive; a file enters the staging area's ``objects/`` (named by its sha256) only once verified, so a rerun
-   after an interruption (a full disk included) fetches only what is not there yet;
-5. only when every file is verified, move the changed files into DEST, the manifest last, and record them.
-A failure leaves DEST as it was plus the staging area (or nothing at all, when it failed before any download
-into a DEST it created), and nothing is ever written outside DEST.
+The repo is untrusted input. In order: resolve the revision to one commit (everything is read at it); read
+``ludwig_export.json`` into memory and validate it (schema, paths, collisions, pickle weights); check it against
+the repo's listing, then, under DEST's lock, against what an earlier pull left (`destination`) and the free
+blocks and inodes; download the missing files in parallel into the staging area, where a file enters
+``objects/`` (by sha256) only once verified, so a rerun fetches only the rest; once all are verified, move the
+changed ones into DEST, the manifest last. A failure leaves DEST as it was plus the staging area (nothing, for a
+DEST it created and downloaded nothing into); nothing is ever written outside DEST.
 """
 
 from __future__ import annotations
@@ -63,13 +59,9 @@ class _Stopped(ExportError):
 def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: str | None = None,
          endpoint: str | None = None, retry: RetryPolicy | None = None, allow_pickle: bool = False,
          max_workers: int = MAX_WORKERS, progress: bool | None = None, lock_wait: float = LOCK_WAIT) -> PullResult:
-    """Download `repo_id` at `revision` into `dest` and rebuild ``dest/model`` for ``LudwigModel.load``.
-
-    `dest` may hold an earlier pull of the same repo: only what changed is replaced. `allow_pickle` lets a repo
-    carrying pickle weights (.bin, .pt, legacy ``model_weights``) through; pull itself never unpickles anything.
-    `progress`: a progress bar (None: only on a terminal). `lock_wait`: how long to wait for another pull into
-    `dest` to finish.
-    """
+    """Download `repo_id` at `revision` into `dest` (over an earlier pull of it: only what changed) and rebuild
+    ``dest/model`` for ``LudwigModel.load``. `allow_pickle` lets pickle weights through (never unpickled here);
+    `progress`: a bar (None: on a terminal); `lock_wait`: how long to wait for another pull into `dest`."""
     from huggingface_hub import HfApi
 
     from ..hub_inputs import check_token, hub_endpoint, repo_target, require_online
@@ -264,25 +256,21 @@ def _download_all(hub: _Hub, todo: list[ManifestEntry], commit: str, staging: Pa
                     "the repo changed after its export: push the model again, then pull again")
             os.replace(tmp, staging / "objects" / entry.sha256)
             return got.size
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def guarded(entry: ManifestEntry) -> int:
-        try:
-            return one(entry)
         except UntrustedRepoError:
             stop.set()  # a bad repo: the other downloads are wasted. A network failure lets them finish (resume)
             raise
+        finally:
+            tmp.unlink(missing_ok=True)
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(todo))))
     try:
         # The file the Hub counts a download on (config.yaml, adapter_config.json, config.json) goes first, alone:
         # then every pull that starts is counted once. The rest largest first.
         counted = [e for e in todo if e.path in DOWNLOAD_COUNTED][:1]
-        futures = [pool.submit(guarded, e) for e in counted]
+        futures = [pool.submit(one, e) for e in counted]
         try:
             wait(futures)
-            futures += [pool.submit(guarded, e) for e in sorted(todo, key=lambda e: -e.size) if e not in counted]
+            futures += [pool.submit(one, e) for e in sorted(todo, key=lambda e: -e.size) if e not in counted]
             wait(futures)
         except BaseException:  # Ctrl-C: the running downloads stop at their next chunk instead of finishing
             stop.set()

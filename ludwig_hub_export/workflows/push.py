@@ -71,7 +71,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
     bound_xet_retries(settings.retry)
     try:
         with client_settings(settings.retry, settings.quiet, pacer, put_bytes):
-            s = HubSession(settings, plan, console, deadline, put_bytes)
+            s = HubSession(settings, plan, console, deadline)
             pacer.on_wait = lambda wait: s.note_wait(wait.reason)
             result = s.report
             ahead = _whoami_ahead(s, plan)

@@ -1,8 +1,5 @@
 """A sweep's rate plan, made before anything is sent: the repo creations, commits, API calls and bytes it needs,
-the account's quotas it plans against (`RateQuotas`), and the time those quotas impose.
-
-The quotas live here, not in `limits`, because only a sweep plans against them: a single push never
-loads them."""
+the account's quotas it plans against (`RateQuotas`, here as only a sweep needs them), and the time they impose."""
 
 from __future__ import annotations
 

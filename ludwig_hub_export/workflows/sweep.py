@@ -1,12 +1,9 @@
 """Publish a hyperopt sweep: the best trial, one chosen trial, or several (best on ``main``, the others on
 branches ``trial-<id>`` of the same repo, or each in its own repo grouped in a Collection).
 
-A sweep is a loop over the one-model export (`push.push`), not a second copy of it. Around the loop: choosing
-(`sweep_targets`) and checking the trials (all before any request), a rate plan against the account's quotas
-(`rate_plan.RateQuotas`), pacing between trials, a journal (`journal`) so a rerun publishes only what is missing,
-and deferral (exit 5) when the Hub asks for a longer wait than the budget has left. Branches start from the repo's
-first commit, and ``main`` is published last, so no branch ever shows another trial's manifest and the leaderboard
-on ``main`` links branches that exist.
+A loop over `push.push`: every trial checked before any request, paced by a rate plan, journaled so that a rerun
+publishes only what is missing, deferred (exit 5) past the budget. Branches start from the repo's first commit and
+``main`` goes last, so no branch shows another trial's manifest and ``main``'s leaderboard links existing branches.
 """
 
 from __future__ import annotations
@@ -79,11 +76,8 @@ class SweepReport:
 
 def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, trial: str | None = None,
                  as_repos: bool = False, quotas: RateQuotas | None = None, **options) -> SweepReport:
-    """Publish trials of the hyperopt at `path`: `trials` = best | all (the default) | top-K, or one `trial`
-    id (see `select`); options are `ExportSettings` fields.
-
-    Returns a report per trial. Raises `DeferredError` (exit 5, with `.report`) when the Hub asks for a wait
-    past the budget: what is published is complete and verified, the rest is left for a rerun."""
+    """Publish trials of the hyperopt at `path` (`trials`: best | all | top-K, or one `trial` id); options are
+    `ExportSettings` fields. `DeferredError` (with `.report`) past the budget: the rest is left for a rerun."""
     settings = settings_from(repo_id, options)
     repo_id = settings.repo_id  # a Hub URL given becomes the id
     if settings.revision not in (None, "main") or settings.create_pr:
