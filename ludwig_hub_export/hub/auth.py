@@ -125,20 +125,17 @@ def find_tokens(explicit: str | None = None) -> list[Token]:
 def resolve_token(explicit: str | None = None) -> Token:
     tokens = find_tokens(explicit)
     if not tokens:
-        raise AuthError(
-            "no Hugging Face token found (no --token, no HF_TOKEN, no token file at "
-            f"{_shown(token_file())}, no HF_OIDC_RESOURCE)",
-            "run `hf auth login`, or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens "
-            "(in CI: trusted publishing with HF_OIDC_RESOURCE)",
-        )
+        raise AuthError("no Hugging Face token found (no --token, no HF_TOKEN, no token file at "
+                        f"{_shown(token_file())}, no HF_OIDC_RESOURCE)",
+                        "run `hf auth login`, or set HF_TOKEN to a write token from "
+                        "https://huggingface.co/settings/tokens (in CI: trusted publishing with HF_OIDC_RESOURCE)")
     return tokens[0]
 
 
 def run_token_command(command: str | TokenProvider) -> str | None:
     """A fresh token from a user-given command (its stdout) or Python callable."""
     if callable(command):
-        value = command()
-        return value.strip() if value else None
+        return (command() or "").strip() or None
     import shlex  # here: only a refresh needs them, and every command imports this module
     import subprocess
 
@@ -194,29 +191,21 @@ def check_can_write(identity: Identity, token: Token, repo_id: str, create_pr: b
     branch). An org role the Hub does not report is left to the Hub."""
     namespace = repo_id.split("/", 1)[0]
     if identity.role == "read":
-        raise AuthError(
-            f"the {token} is read-only (user {identity.user}): it cannot create repos or upload",
-            "create a token with the 'write' role at https://huggingface.co/settings/tokens and use it "
-            "(--token, HF_TOKEN or `hf auth login`)",
-        )
+        raise AuthError(f"the {token} is read-only (user {identity.user}): it cannot create repos or upload",
+                        "create a token with the 'write' role at https://huggingface.co/settings/tokens and use it "
+                        "(--token, HF_TOKEN or `hf auth login`)")
     if namespace not in {identity.user, *identity.orgs}:
         where = ", ".join([identity.user, *identity.orgs])
-        raise AuthError(
-            f"the {token} belongs to {identity.user}, who cannot write to the namespace '{namespace}' "
-            f"(writable: {where})",
-            f"push to one of {where}, or use a token of a member of '{namespace}'",
-        )
+        raise AuthError(f"the {token} belongs to {identity.user}, who cannot write to the namespace '{namespace}' "
+                        f"(writable: {where})",
+                        f"push to one of {where}, or use a token of a member of '{namespace}'")
     role = identity.org_roles.get(namespace) if namespace != identity.user else None
     if role == "read":
-        raise AuthError(
-            f"{identity.user} is a read-only member of the organisation '{namespace}': the Hub refuses any upload "
-            f"to {repo_id} from the {token}",
-            f"ask an admin of '{namespace}' for the write role (or contributor, then push with --create-pr), or "
-            "push to your own namespace",
-        )
+        raise AuthError(f"{identity.user} is a read-only member of the organisation '{namespace}': the Hub refuses "
+                        f"any upload to {repo_id} from the {token}",
+                        f"ask an admin of '{namespace}' for the write role (or contributor, then push with "
+                        "--create-pr), or push to your own namespace")
     if role == "contributor" and not create_pr:
-        raise AuthError(
-            f"{identity.user} is a contributor of the organisation '{namespace}': contributors may open pull "
-            f"requests on {repo_id}, not commit to its branches",
-            "push again with --create-pr (create_pr=True), or ask an admin of the org for the write role",
-        )
+        raise AuthError(f"{identity.user} is a contributor of the organisation '{namespace}': contributors may open "
+                        f"pull requests on {repo_id}, not commit to its branches",
+                        "push again with --create-pr (create_pr=True), or ask an admin of the org for the write role")

@@ -1,13 +1,8 @@
-"""What a push says while it runs: log lines on stderr (results go to stdout), and the client's own progress bars,
-off when quiet.
-
-The bars are huggingface_hub's, as `hf upload` shows them (hf_xet's and the LFS transfers'), on stderr;
-``HF_HUB_DISABLE_PROGRESS_BARS=1`` turns them off, as in the `hf` CLI.
-"""
+"""What a push says while it runs: log lines on stderr (results go to stdout). The progress bars are the
+client's own, as `hf upload` shows them (off when quiet: `session.client_settings`)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 
@@ -28,17 +23,3 @@ class Console:
             self._said.add(message)
             self.say(message)
 
-
-@contextlib.contextmanager
-def client_bars(quiet: bool):
-    """The client's progress bars off for the block when `quiet`; restored afterwards."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    if not quiet or are_progress_bars_disabled():
-        yield
-        return
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        enable_progress_bars()

@@ -106,11 +106,8 @@ def verify(s: HubSession, seen: Snapshot | None = None) -> dict[str, RemoteEntry
                        f"differ from the local ones ({names})",
                        "run the same command again: it uploads what is missing or different")
     s.report.verified = True
-    if seen is not None and not s.report.commit_oid:
-        s.report.commit_oid = seen.commit
-    if not s.report.commit_oid:
-        info = s.call("repo info", lambda: s.api.repo_info(s.settings.repo_id, revision=s.revision))
-        s.report.commit_oid = info.sha
+    s.report.commit_oid = s.report.commit_oid or (seen.commit if seen is not None else None) or s.call(
+        "repo info", lambda: s.api.repo_info(s.settings.repo_id, revision=s.revision)).sha
     return state
 
 

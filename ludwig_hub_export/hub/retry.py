@@ -106,11 +106,9 @@ def parse_ratelimit(headers):
     return parse_ratelimit_headers(headers or {})
 
 
-def server_wait(error: BaseException) -> Wait | None:
-    """The wait the server requires after `error`, by the rules in the module docstring, or None."""
-    headers = _response(error, "headers")
-    if headers is None:
-        return None
+def next_wait(error: BaseException, attempt: int, policy: RetryPolicy) -> Wait:
+    """The wait before try number `attempt + 1` (from 1), by the rules in the module docstring."""
+    headers = _response(error, "headers") or {}
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if retry_after is not None:
         return Wait(retry_after, f"the Hub asked to retry after {retry_after:.0f} s", required=True)
@@ -119,14 +117,6 @@ def server_wait(error: BaseException) -> Wait | None:
         quota = f"'{info.resource_type}' quota" + (f" of {info.limit}" if info.limit else "")
         return Wait(float(info.reset_in_seconds), f"{quota} spent, resets in {info.reset_in_seconds} s",
                     required=True)
-    return None
-
-
-def next_wait(error: BaseException, attempt: int, policy: RetryPolicy) -> Wait:
-    """The wait before try number `attempt + 1` (attempt counts from 1)."""
-    asked = server_wait(error)
-    if asked is not None:
-        return asked
     jittered = policy.base_delay * 2 ** (attempt - 1) * (1 + random.uniform(-policy.jitter, policy.jitter))
     return Wait(min(policy.max_delay, max(0.0, jittered)), "backoff")
 

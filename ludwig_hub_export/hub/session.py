@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import auth, progress
+from . import auth
 from ..errors import AuthError, DeferredError, ExportError, HubError
 from ..artifact.plan import ExportPlan
 from .progress import Console
@@ -36,11 +36,13 @@ class PutBytes:
 def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None,
                     put_bytes: PutBytes | None = None):
     """For this export only, on the client's shared HTTP client: timeouts (it has none), the pacer's and
-    `PutBytes`' hooks, progress bars off when quiet. Configured in place, not replaced (`set_client_factory`
+    `PutBytes`' hooks, its progress bars off when quiet. Configured in place, not replaced (`set_client_factory`
     closes it): its warm connections save a TCP and TLS handshake each."""
     import httpx2
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
     from huggingface_hub.utils import get_session
 
+    bars_off = quiet and not are_progress_bars_disabled()  # else left as the user set them
     client = get_session()
     timeout = client.timeout
     hooks = [("request", pacer.request_hook), ("response", pacer.response_hook)] if pacer is not None else []
@@ -49,10 +51,13 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
     client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
     for event, hook in hooks:
         client.event_hooks[event].append(hook)
+    if bars_off:
+        disable_progress_bars()
     try:
-        with progress.client_bars(quiet):
-            yield
+        yield
     finally:
+        if bars_off:
+            enable_progress_bars()
         client.timeout = timeout
         for event, hook in hooks:
             with contextlib.suppress(ValueError):
@@ -60,14 +65,12 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
 
 
 class HubSession:
-    def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console,
-                 deadline: Deadline | None = None, put_bytes: PutBytes | None = None) -> None:
+    def __init__(self, settings: ExportSettings, plan: ExportPlan, console: Console, deadline: Deadline) -> None:
         self.settings = settings
-        self.put_bytes = put_bytes or PutBytes()  # counted by the client's hook (`client_settings`)
         self.plan = plan
         self.console = console
         self.token = auth.resolve_token(settings.token)
-        self.deadline = deadline or Deadline(settings.retry.budget)
+        self.deadline = deadline
         self.revision = settings.revision or "main"
         self.report = new_report(settings, plan.kind, plan.notes, self.token, plan.bytes_hashed)
         self._last_commit = 0.0

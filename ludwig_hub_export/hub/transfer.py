@@ -42,13 +42,11 @@ class Outgoing:
 
 def client_hashes_while_uploading() -> bool:
     """Whether the client uploads through Xet (as it decides): hf_xet then computes the sha256 as it reads."""
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_DISABLE_XET:
-        return False
     from importlib.util import find_spec
 
-    return find_spec("hf_xet") is not None
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_DISABLE_XET and find_spec("hf_xet") is not None
 
 
 def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: dict) -> Outgoing:
@@ -108,11 +106,9 @@ def _hash(plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
 
 
 def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
-    """Xet: send the large files whose digest is unknown before the commit, and take the sha256 hf_xet computed
-    while it read each. Each file is a preupload of its own (its own hf_xet session), a few at once: hf_xet
-    registers a session's files only when the whole session ends, so a push killed midway keeps every file sent
-    before (one session for all kept none: measured, `tests/test_push.py` resume). A digest is cached only under
-    the state taken before the read, and only if the file still has it."""
+    """Xet: send the files of unknown digest before the commit and take back the sha256 hf_xet computed as it read
+    each. A preupload (an hf_xet session) per file, a few at once: hf_xet registers a session's files only when it
+    ends, so a push killed midway keeps every file sent before. Cached only if the file kept its state."""
     from concurrent.futures import ThreadPoolExecutor
 
     def send(f: PlannedFile) -> None:
@@ -132,16 +128,14 @@ def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: 
             for future in futures:
                 future.result()
         except BaseException:
-            for future in futures:
-                future.cancel()  # a failure or Ctrl-C: start nothing more
+            pool.shutdown(wait=False, cancel_futures=True)  # a failure or Ctrl-C: start nothing more
             raise
         finally:
             plan.cache.save()
 
 
 def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Outgoing) -> None:
-    """A large file in object storage: staged on this disk (hashed as it arrives), sent, removed. One at a time,
-    so the disk holds one such file at most."""
+    """A large file in object storage: staged (hashed as it arrives), sent, removed; one at a time on the disk."""
     from huggingface_hub import CommitOperationAdd
 
     local = f.fetch()
@@ -156,8 +150,8 @@ def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Out
 
 
 def send_before_commits(s: HubSession, out: Outgoing) -> None:
-    """Before a push split into several commits: every file's upload mode in one lookup (256 files a request) and
-    every LFS/Xet file sent in one transfer, so that each commit carries no lookup and no transfer of its own."""
+    """Before a push split into several commits: every upload mode in one lookup and every LFS/Xet file in one
+    transfer, so that no commit carries a lookup or a transfer of its own."""
     ops = [out.ops[f.path] for f in out.files]
     s.call(f"upload of {len(ops)} file(s)", lambda: s.api.preupload_lfs_files(
         s.settings.repo_id, additions=ops, revision=s.revision, free_memory=False))
@@ -165,17 +159,13 @@ def send_before_commits(s: HubSession, out: Outgoing) -> None:
 
 def check_unchanged(out: Outgoing, files: list[PlannedFile] | None = None) -> None:
     """A `Changed` error naming the large local files whose stat is not the one taken before they were read."""
-    changed = []
-    for f in files if files is not None else out.files:
-        before = out.states.get(f.path)
-        if before is None:
-            continue
+    def differs(f: PlannedFile) -> bool:
         try:
-            now = out.cache.stat(f.source)
-        except OSError:
-            now = None
-        if now is None or now.key != before.key:
-            changed.append(str(f.source))
+            return out.cache.stat(f.source).key != out.states[f.path].key
+        except OSError:  # gone
+            return True
+
+    changed = [str(f.source) for f in (out.files if files is None else files) if f.path in out.states and differs(f)]
     if changed:
         raise Changed(f"{len(changed)} file(s) changed while they were being uploaded: {', '.join(changed[:5])}",
                       "wait until whatever writes them (a save, a sync) has finished, then push again: it sends "
