@@ -1,10 +1,7 @@
 """Model-card front matter: split it from a README and check it the way the Hub's validate-yaml does.
 
 Used on both sides: the local Hub answers ``/api/validate-yaml`` with it, and the exporter checks the card it
-writes before any upload. The rules are the Hub's: a mapping; ``base_model`` and ``datasets`` as Hub repo ids
-(not local paths); ``base_model_relation`` one of the Hub's four; ``license`` from the allow-list
-(`licenses.py`); ``pipeline_tag`` from the Hub's task list; a ``model-index`` whose results each name a task
-type, a dataset (type and name) and metrics (type and value).
+writes before any upload.
 """
 
 from __future__ import annotations

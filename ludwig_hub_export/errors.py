@@ -1,9 +1,5 @@
-"""One exception hierarchy for the package. Every message says what is wrong, where, and what to do.
-
-Each class carries the process exit code the command line uses for it:
-0 success, 1 invalid input, 2 usage error, 3 authentication or permission, 4 Hub or network failure,
-5 deferred (the Hub asked for a longer wait than the time budget allows: rerun later, it resumes).
-"""
+"""One exception hierarchy for the package. Every message says what is wrong, where, and what to do; each
+class carries the exit code the command line uses for it."""
 
 from __future__ import annotations
 

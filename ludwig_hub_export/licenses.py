@@ -1,8 +1,7 @@
 """The license ids the Hub accepts in a card's ``license:`` field, checked before any request.
 
-Source: https://huggingface.co/docs/hub/repositories-licenses (the "License identifier" column), as of 2026-11.
-A typo (``Apache-2.0``, ``apache2``) would otherwise be refused by the Hub's validate-yaml at commit time, after
-the upload. ``other`` needs ``license_name`` and ``license_link``.
+Source: `SOURCE` (the "License identifier" column). A typo (``Apache-2.0``) would otherwise be refused by the
+Hub's validate-yaml at commit time, after the upload.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """``ludwig_export.json``: its schema, and the parser `pull` runs on a manifest it downloaded (`plan` writes it).
 
-A downloaded manifest is untrusted input. It is parsed from bytes held in memory (never from disk), every field
-is type-checked, and every error names the field (``files[3].sha256``) so the owner of a broken repo knows
-what to fix. Unknown fields are refused: a new field means a new ``format``.
+A downloaded manifest is untrusted: parsed from memory, every field type-checked, every error naming its field
+(``files[3].sha256``). Unknown fields are refused: a new field means a new ``format``.
 """
 
 from __future__ import annotations

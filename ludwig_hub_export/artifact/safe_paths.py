@@ -1,11 +1,8 @@
 """Paths that come from a repo someone else published, checked before anything touches the disk.
 
-A repo path is text chosen by whoever pushed it. Only a plain relative POSIX path may become a file under the
-destination: no absolute or drive paths, no ``..`` / ``.`` / empty segments, no backslashes (a separator on
-Windows), no NUL or other control characters, no ``:`` and no segment ending in a dot or space (Windows would
-read those differently), nothing a filesystem would refuse. Two targets must not collide,
-also not when compared case-insensitively (macOS and Windows would merge them) nor as a file and a directory of
-the same name. And the place each one resolves to, symlinks already on disk included, must stay inside DEST.
+Only a plain relative POSIX path that every filesystem reads the same way may become a file under the
+destination (`check_relative` says what is refused, and why); no two targets may collide, also case-insensitively
+or as a file and a directory; and each must resolve inside DEST, symlinks already on disk included.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """A pull's destination: one pull at a time (a lock), what an earlier pull wrote there (a state file), and
 whether the disk holds what is coming (blocks and inodes, not bytes).
 
-Everything of ours sits in ``DEST/.ludwig-hub-export/``, as ``hf download --local-dir`` keeps
-``.cache/huggingface``: ``lock`` (flock'd by the running pull, naming it), ``state.json`` (the repo, the commit
-and every file pull wrote, with its sha256 and stat signature) and ``staging/`` (verified downloads). A later
-pull of the same repo replaces only what changed and never touches a file it did not write.
+All of it in ``DEST/.ludwig-hub-export/`` (as ``hf download --local-dir`` keeps ``.cache/huggingface``): ``lock``,
+``state.json`` and ``staging/``. A later pull replaces only what changed, and never a file it did not write.
 """
 
 from __future__ import annotations

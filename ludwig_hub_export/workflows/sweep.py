@@ -121,11 +121,11 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
     # main last: its leaderboard links the branches, which then exist.
     order = [t for t in targets if t.revision != "main"] + [t for t in targets if t.revision == "main"]
     for target in order:
-        entry = journal.published(target.trial.trial_id, prints[target.trial.trial_id])
+        entry = journal.published(target.trial.trial_id, prints[target.trial.trial_id]) or {}
         status = "already published" if entry else ("planned" if settings.dry_run else "pending")
         report.trials.append(TrialReport(target.trial.trial_id, target.trial.score, target.repo_id, target.revision,
-                                         status, url=entry.get("url") if entry else None,
-                                         commit=entry.get("commit") if entry else None, verified=bool(entry)))
+                                         status, url=entry.get("url"), commit=entry.get("commit"),
+                                         verified=bool(entry)))
     for t in experiment.trials:
         if t.problem:
             report.trials.append(TrialReport(t.trial_id, t.score, repo_id, "-", "skipped", reason=t.problem))
