@@ -1,16 +1,12 @@
-"""Models in object storage: ``s3://``, ``gs://``, ``az://``, ``hdfs://``, ``memory://``, any fsspec URL.
-
-`urls` turns a URL into an fsspec filesystem (missing packages, unknown protocols and credentials handled
-with clear errors, secrets redacted), `tree` lists it once and offers the pathlib subset that layout
-detection and `check` use, `remote_file` downloads a file once into a staging area, hashing it as it arrives.
-fsspec and its implementations are imported only when a URL is given.
-"""
+"""Models in object storage (any fsspec URL): `urls` opens the filesystem with clear errors, `tree` lists it once
+behind a pathlib subset, `remote_file` stages and hashes a file. fsspec is imported only when a URL is given."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from ...errors import UsageError
 from .urls import display, is_url
 
 __all__ = ["display", "is_url", "resolve"]
@@ -24,8 +20,6 @@ def resolve(path, storage_options: dict | None = None):
         return path
     if isinstance(path, Path) or not is_url(str(path)):
         if storage_options:
-            from ...errors import UsageError
-
             raise UsageError("--storage-options applies to URLs (s3://, gs://, ...), not to a local path",
                              "drop --storage-options, or give the model's URL")
         return Path(path).expanduser()

@@ -1,15 +1,8 @@
-"""A file in object storage on its way to the Hub: downloaded once into a staging area, hashed as it arrives,
-removed once the Hub holds it; and the digests of files already seen, so that a rerun downloads nothing the Hub
-already has.
-
-The digest cache is keyed by URL + version (ETag, generation) + size + mtime: any change of the object changes
-the key. Objects without a version or mtime are not cached (size alone proves nothing).
-
-Every read of an object is of the version listed (`streams.Pin`), never a splice of two: a cut stream is resumed
-by ranges only where those ranges are pinned (S3); elsewhere the object is read again from byte 0, and an unpinned
-read is checked against a fresh listing of the object afterwards. An object that changed is read again whole, as
-it is now (same size: what the plan says still holds), at most `MAX_TRIES` times; a read fed to an upload as it
-arrives (`stream`) cannot start over and fails instead.
+"""A file in object storage on its way to the Hub: staged once, hashed as it arrives, removed once the Hub holds it;
+its digest cached by URL + version + size + mtime (no version or mtime: not cached), so a rerun downloads nothing
+the Hub has. Every read is of the version listed (`streams.Pin`), never a splice of two: a cut stream is resumed by
+ranges only where they are pinned (S3), else read again from byte 0 and checked against a fresh listing. A changed
+object is read again whole (same size) up to `MAX_TRIES` times; `stream`, which cannot start over, fails instead.
 """
 
 from __future__ import annotations
@@ -35,15 +28,11 @@ class _Cut(StorageError):
     """A stream that ended early where the rest cannot be read pinned: start over from byte 0."""
 
 
-def default_digest_cache_path() -> Path:
-    return default_cache_path().parent / "remote-digests.json"
-
-
 class DigestCache:
     """sha256 (and git sha1) of remote objects by URL + version; a small JSON file beside `hashing.HashCache`'s."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path if path is not None else default_digest_cache_path()
+        self.path = path if path is not None else default_cache_path().parent / "remote-digests.json"
         self._entries = JsonEntries(self.path)
 
     def get(self, key: str | None) -> Digest | None:
@@ -70,7 +59,6 @@ class StagingBudget:
     def __init__(self, limit: int = 0) -> None:
         self.limit = limit
         self.used = 0
-        self.peak = 0
         self._cond = threading.Condition()
 
     def acquire(self, n: int) -> None:
@@ -78,7 +66,6 @@ class StagingBudget:
             while self.used and self.used + n > self.limit:
                 self._cond.wait()
             self.used += n
-            self.peak = max(self.peak, self.used)
 
     def release(self, n: int) -> None:
         with self._cond:
@@ -156,12 +143,6 @@ class RemoteFile:
         """The whole object, in order, into `write`, with no staged copy (for a client that hashes what it is
         fed while it uploads: the Xet path)."""
         self._read(write, self.size, hashed=False)
-
-    def head(self, n: int = 512) -> bytes:
-        """The first `n` bytes (the Hub's upload-mode lookup sends them as a sample)."""
-        with self.path.tree.errors(self.path.rel, "reading"):
-            return read_range(self.path.tree.fs, self.path.tree.full(self.path.rel), self.path.pin, 0,
-                              min(n, self.size))
 
     def _read(self, write, size: int, hashed: bool, restart=None) -> Digest | None:
         """The object's bytes in order into `write`, each piece hashed (`hashed`) as it arrives: all of one

@@ -1,20 +1,13 @@
-"""An object read whole in one request, in order, with the next piece fetched while the caller handles this one;
-and every read of one object pinned to the version it was listed at.
-
-fsspec's async filesystems (s3fs, and others that implement ``open_async``) stream a plain GET; their ``open``
-and ``cat_file`` make one ranged GET per block instead. A streamed read is one request per file, and its body
-keeps arriving while the previous piece is hashed and handed on (a single read-ahead thread).
-
-A read that takes several requests (a stream cut and resumed by ranges, a header read in two) could splice two
-versions of an object overwritten meanwhile. On S3 each request carries ``If-Match`` with the listed ETag (and the
-``VersionId`` when a version-aware listing gave one): a changed object answers 412, `ObjectChanged`, never other
-bytes. s3fs's streamed file (``open_async``) takes neither, so the pinned stream is its public ``call_s3``
-GetObject. Other stores are read unpinned: `pinnable` says so, and the caller starts over instead of resuming.
+"""An object streamed in one GET (fsspec's ``open``/``cat_file`` make one ranged GET per block), the next piece
+read ahead while the caller handles this one; and every read of an object pinned to its listed version, so a
+read in several requests never splices two: on S3 each carries ``If-Match`` (and ``VersionId``) through s3fs's
+public ``call_s3`` (412: `ObjectChanged`). Other stores are unpinned (`pinnable`): the caller starts over.
 """
 
 from __future__ import annotations
 
 import errno
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,9 +43,15 @@ class Stream:
 
         self._pool.shutdown(wait=True, cancel_futures=True)
         try:
-            sync(self._fs.loop, self._file.close)
+            sync(self._fs.loop, _close, self._file)
         except Exception:  # noqa: BLE001 - closing a failed or finished stream has nothing left to report
             pass
+
+
+async def _close(file) -> None:
+    """fsspec's streamed file closes asynchronously, a GetObject body synchronously."""
+    if inspect.isawaitable(closing := file.close()):
+        await closing
 
 
 async def _fill(file, n: int) -> bytes:
@@ -130,24 +129,11 @@ def _precondition_failed(error: BaseException) -> bool:
     return getattr(error, "errno", None) == errno.EINVAL and "pre-condition" in str(error).lower()
 
 
-class _PinnedBody:
-    """A GetObject body as `Stream` reads a file: awaitable read and close."""
-
-    def __init__(self, body) -> None:
-        self._body = body
-
-    async def read(self, n: int) -> bytes:
-        return await self._body.read(n)
-
-    async def close(self) -> None:
-        self._body.close()
-
-
 def streamed(fs, path: str, pin: Pin | None = None) -> Stream | None:
     """A streamed read of `path` (of the pinned version where `pinnable`), or None when `fs` has none (the
     caller reads by ranges)."""
     if pinnable(fs, pin):
-        return Stream(fs, _PinnedBody(_get_pinned(fs, path, pin, {})["Body"]))
+        return Stream(fs, _get_pinned(fs, path, pin, {})["Body"])
     if not getattr(fs, "async_impl", False):
         return None
     from fsspec.asyn import sync

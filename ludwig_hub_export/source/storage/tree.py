@@ -1,10 +1,6 @@
-"""A remote directory tree, listed once, seen through the subset of pathlib that layout detection and `check` use.
-
-One listing (``fs.find``: for S3 one paginated ListObjectsV2) answers every ``is_file``/``is_dir``/``iterdir``/
-``stat``, so detecting the layout costs no request per file. File contents are read only when asked: whole for
-small files (``read_bytes``), by ranged reads for headers (``open``). The listing is untrusted: a key that would
-not map to a safe relative path (``..``, empty or ``.`` parts, backslashes, control characters) is refused.
-"""
+"""A remote tree listed once (``fs.find``) behind the pathlib subset layout detection and `check` use, so finding
+the layout costs no request per file; contents are read only when asked (ranged reads for headers). Keys that
+would not map to a safe relative path (``..``, empty parts, backslashes, control characters) are refused."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from pathlib import PurePosixPath
 
 from ...errors import InvalidModelError
 from .streams import Pin, read_range
-from .urls import display, filesystem, protocol_of, storage_errors
+from .urls import display, filesystem, storage_errors
 
 _UNSAFE_PART = re.compile(r"[\x00-\x1f\x7f\\]")
 HEADER_BLOCK = 64 << 10  # a header read's first request: most headers fit, and it costs what 104 bytes cost
@@ -121,13 +117,13 @@ class _Stat:
         return int(self.st_mtime * 1e9)
 
 
+@dataclass(eq=False)
 class StoragePath:
     """A path in a `RemoteTree`: the pathlib methods layout detection and `check` call, answered from the
     listing, plus reads through the filesystem. Shown as its (redacted) URL."""
 
-    def __init__(self, tree: RemoteTree, rel: str) -> None:
-        self.tree = tree
-        self.rel = rel
+    tree: RemoteTree
+    rel: str
 
     # --- names ---------------------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -154,20 +150,12 @@ class StoragePath:
         return self.tree.url_of(self.rel)
 
     @property
-    def protocol(self) -> str:
-        return protocol_of(self.tree.url)
-
-    @property
     def name(self) -> str:
         return PurePosixPath(self.rel).name if self.rel else PurePosixPath(self.tree.root).name
 
     @property
     def suffix(self) -> str:
         return PurePosixPath(self.name).suffix
-
-    @property
-    def stem(self) -> str:
-        return PurePosixPath(self.name).stem
 
     @property
     def parent(self) -> StoragePath:
@@ -191,13 +179,7 @@ class StoragePath:
         return isinstance(other, StoragePath) and other.tree is self.tree and (
             not other.rel or self.rel == other.rel or self.rel.startswith(other.rel + "/"))
 
-    def as_posix(self) -> str:
-        return str(self)
-
     def resolve(self) -> StoragePath:
-        return self
-
-    def expanduser(self) -> StoragePath:
         return self
 
     # --- what the listing says -----------------------------------------------------------------------------
@@ -258,9 +240,6 @@ class StoragePath:
         with self.tree.errors(self.rel):
             return read_range(self.tree.fs, self.tree.full(self.rel), self.pin)
 
-    def read_text(self, encoding: str = "utf-8") -> str:
-        return self.read_bytes().decode(encoding)
-
     def open(self, mode: str = "rb", first_read: int = HEADER_BLOCK):
         """A seekable binary file whose reads are ranged GETs (headers, a log's tail); see `_Reading`."""
         if mode != "rb":
@@ -296,9 +275,6 @@ class _Reading:
 
     def seek(self, offset: int, whence: int = 0) -> int:
         self.pos = max(0, offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset)
-        return self.pos
-
-    def tell(self) -> int:
         return self.pos
 
     def close(self) -> None:

@@ -1,10 +1,6 @@
-"""From a URL to an fsspec filesystem, and from a storage failure to one of our errors.
-
-Credentials come from where each ecosystem keeps them (the clients read them: AWS env and profiles,
-``AWS_ENDPOINT_URL``, Google application credentials, Azure env), plus ``storage_options`` for the rest. No
-message ever holds a credential: URLs lose their user info and query, and option and secret values are
-blanked out of whatever a client library says.
-"""
+"""From a URL to an fsspec filesystem (credentials as each client reads them, plus ``storage_options``), and from a
+storage failure to one of our errors, which never hold a credential: URLs lose user info and query, and option
+and secret values are blanked out of whatever a client library says."""
 
 from __future__ import annotations
 
@@ -18,9 +14,7 @@ from ..user_files import parse_json
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://)[^/@]*@")
 # protocol -> (the fsspec package, our extra that brings it)
-PACKAGES = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs"),
-            "az": ("adlfs", "azure"), "abfs": ("adlfs", "azure"), "abfss": ("adlfs", "azure"),
-            "adl": ("adlfs", "azure")}
+PACKAGES = {"s3": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "az": ("adlfs", "azure")}
 _CREDENTIALS = {
     "s3": "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_ENDPOINT_URL for an "
           "S3-compatible store), or pass --storage-options '{\"key\": ..., \"secret\": ...}' "
@@ -106,7 +100,7 @@ def filesystem(url: str, storage_options: dict):
                          "give a local path, or a URL fsspec knows: s3://, gs://, az://, hdfs://, memory://, ...") \
             from None
     except ImportError as e:
-        package, extra = PACKAGES.get(protocol, (None, None))
+        package, extra = PACKAGES.get(_ALIASES.get(protocol, protocol), (None, None))
         how = f"pip install 'ludwig-hub-export[{extra}]'" if extra else \
             f"install the fsspec implementation for {protocol}:// ({redact(str(e))})"
         from ...deps import DependencyError
