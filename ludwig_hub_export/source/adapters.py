@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..card_metadata import is_repo_id
+from .local_paths import is_local_path
 from .safetensors_header import TensorInfo
 
 _LORA_KEY = re.compile(r"^(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B)(?:\.[^.]+)?$")
@@ -43,13 +44,7 @@ def base_model_kind(value: object) -> str:
     """'hub' for a Hub model id, 'local' for a filesystem path, 'missing' when there is none."""
     if value is None or value == "":
         return "missing"
-    if not isinstance(value, str):
-        return "local"
-    from .local_paths import is_local_path
-
-    if "\\" in value or re.match(r"^[A-Za-z]:", value) or is_local_path(value, reference=True):
-        return "local"
-    return "hub" if is_repo_id(value) else "local"
+    return "hub" if is_repo_id(value) and not is_local_path(value, reference=True) else "local"
 
 
 def config_problems(config: object) -> list[str]:
@@ -82,9 +77,8 @@ def config_problems(config: object) -> list[str]:
 
 
 def lora_shape_problems(config: dict, tensors: dict[str, TensorInfo]) -> list[str]:
-    """Tensor shapes versus the config's rank, and every target module present in the weights.
-
-    Call it only for a config `config_problems` accepted."""
+    """Tensor shapes versus the config's rank, and every target module present in the weights (for a config
+    `config_problems` accepted)."""
     r = config.get("r")
     if config.get("peft_type") != "LORA" or not isinstance(r, int):
         return []

@@ -16,7 +16,9 @@ from ..errors import InvalidModelError, UsageError
 from .layout import find_layout
 from .saved_model import ADAPTER_CONFIG, ADAPTER_WEIGHTS, HYPERPARAMETERS, METADATA, ModelLayout
 from ..limits import HubLimits, human_size
+from .local_paths import unresolved
 from .safetensors_header import SafetensorsError, SafetensorsHeader, read_header
+from .storage import display
 from .user_files import not_regular, parse_json, read_regular
 
 _HF_TOKEN = re.compile(rb"\bhf_[A-Za-z0-9]{30,}\b")
@@ -204,8 +206,6 @@ class _Checker:
         """Local paths in the uploaded JSON that --base-model does not replace (`local_paths.unresolved`)."""
         if not self.for_upload:
             return
-        from .local_paths import unresolved
-
         files, hub_id = self.layout.files, self.base_model if is_repo_id(self.base_model) else None
         documents = {k: self.read_json(p) for k, p in files.items() if k.endswith(".json") and k.startswith(
             ("model/", "training_statistics")) and k not in self.layout.legacy and not k.endswith("/tokenizer.json")}
@@ -329,8 +329,6 @@ def check(path: str | Path, *, base_model: str | None = None, latest: bool = Fal
     only up to the end of their safetensors header (ranged reads). `storage_options` go to the fsspec filesystem.
     `for_upload=False` accepts a local base model path (fine for a model that stays on disk).
     """
-    from .storage import display
-
     started = time.perf_counter()
     report = CheckReport(source=display(str(path)))
     try:

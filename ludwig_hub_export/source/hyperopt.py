@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ..errors import ExportError, InvalidModelError, UsageError
 from ..limits import human_size
+from .saved_model import describe_run, is_run_dir
+from .storage import resolve
 from .user_files import parse_json, read_json_file
 
 STATISTICS = "hyperopt_statistics.json"
@@ -132,8 +134,6 @@ def experiment_dir(path, storage_options: dict | None = None):
     """The experiment directory `path` names: itself, or the one experiment under a `results/` directory (or
     the directory `ludwig hyperopt` ran in). None when `path` is no hyperopt output. A URL (s3://...) is read
     through its fsspec filesystem (`storage.resolve`) and gives a `StoragePath`."""
-    from .storage import resolve
-
     path = resolve(path, storage_options)
     if not path.is_dir():
         return None
@@ -297,16 +297,12 @@ def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file
 
 def _runs(trial_dir: Path) -> tuple[list[Path], bool]:
     """A trial's run directories (never Ray's checkpoint copy), and whether a checkpoint copy is there."""
-    from .saved_model import is_run_dir
-
     found = [d for d in _subdirs(trial_dir) if is_run_dir(d)]
     runs = [d for d in found if not is_checkpoint_copy(d)]
     return runs, len(runs) < len(found)
 
 
 def _describe_run(t: Trial) -> None:
-    from .saved_model import describe_run
-
     runs, copies = _runs(t.directory)
     if len(runs) != 1:
         t.problem = t.problem or (f"{len(runs)} run directories in {t.directory.name}" if runs else "only Ray's "

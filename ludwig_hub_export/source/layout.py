@@ -12,15 +12,15 @@ import functools
 import sys
 from pathlib import Path
 
+from . import hyperopt
 from ..errors import InvalidModelError, UsageError
 from .saved_model import HYPERPARAMETERS, RUN_FILES, ModelLayout, describe, is_model_dir, is_run_dir
+from .storage import resolve
 
 
 def find_layout(path, latest: bool = False, prefer_adapter: bool = False,
                 storage_options: dict | None = None) -> ModelLayout:
     """`path`: a local path, or a URL whose tree is listed once and walked through `StoragePath`'s pathlib methods."""
-    from .storage import resolve
-
     source = resolve(path, storage_options)
     if not source.exists():
         raise UsageError(f"{source}: no such file or directory",
@@ -68,8 +68,6 @@ def _say_once(line: str) -> None:
 
 def _hyperopt_run(source: Path) -> Path | None:
     """A trial_* directory means its run directory; a hyperopt experiment (or results/ around it), its best trial's."""
-    from . import hyperopt
-
     run = hyperopt.trial_of_run(source)
     if run is not None:
         return run

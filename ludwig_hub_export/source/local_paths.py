@@ -1,17 +1,6 @@
-"""Local paths in the JSON a push uploads: found, and rewritten to the base model's Hub id when it is known.
-
-A Ludwig LLM config names its base model by the path it was trained from (``base_model``, and again in every
-text feature's ``pretrained_model_name_or_path``), PEFT's ``adapter_config.json`` in ``base_model_name_or_path``,
-transformers' configs in ``_name_or_path``: on the Hub those paths mean nothing. `rewrite_local_paths` is the one
-walk that both `check` (to report what would be published) and the plan (to upload the rewritten copy) run.
-
-What is a local path (`is_local_path`):
-- anywhere: a string written as a path: absolute (``/x``, ``C:\\x``, ``\\\\server``), home (``~``, ``~/x``),
-  relative to the working directory (``./x``, ``../x``), or a ``file:`` URL;
-- under a key that names a model (`REFERENCE_KEYS`), also anything that cannot be a Hub id (``models/llama/v2``)
-  and a Hub-id-shaped name that is a directory here (transformers loads such a directory before asking the Hub).
-A Hub id (``org/name``, ``gpt2``) is never a local path; vocabularies (`SKIP_KEYS`) are not looked at: their
-tokens are text, and a token such as ``/usr`` must stay what it is.
+"""Local paths in the JSON a push uploads (a base model named by the path it was trained from means nothing on the
+Hub): found, and rewritten to the base model's Hub id when it is known. `rewrite_local_paths` is the one walk both
+`check` (to report) and the plan (to upload the rewritten copy) run; `is_local_path` says what a local path is.
 """
 
 from __future__ import annotations
@@ -48,7 +37,9 @@ class LocalPath:
 
 
 def is_local_path(value: object, *, reference: bool = False) -> bool:
-    """Is `value` a path on the training machine? `reference`: the value sits under a key that names a model."""
+    """Is `value` a path on the training machine: written as one (``/x``, ``~/x``, ``./x``, ``C:\\x``, ``file:``)
+    or, under a key naming a model (`reference`), no Hub id or a Hub-id-shaped directory here (transformers loads
+    that first). Vocabularies (`SKIP_KEYS`) are never looked at: a token such as ``/usr`` is text."""
     if not isinstance(value, str) or not value.strip():
         return False
     if _PATH_SYNTAX.match(value):

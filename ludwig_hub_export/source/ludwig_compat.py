@@ -1,12 +1,7 @@
-"""Load a saved Ludwig model, working around Ludwig 0.17's null ``adapters`` bug.
-
-Ludwig 0.17.10 saves every LLM config with ``"adapters": null`` (and ``"active": null`` / ``"merge": null``
-inside a named-adapter section), but its own JSON schema rejects null there, so ``LudwigModel.load`` of any LLM
-it saved fails with ``ConfigValidationError: ... None is not of type 'object'``. Editing the file does not
-help: ``load`` re-renders the config with ``to_dict()`` (``"adapters": null`` again) and validates it again.
-So on that error the load is retried with ``ModelConfig.from_dict`` dropping those null keys in memory; nothing
-on disk changes. The module itself imports nothing heavy (``plan`` uses `drop_null_adapters` for the uploaded
-config); Ludwig is imported inside the functions that load models.
+"""Load a saved Ludwig model, working around Ludwig 0.17's null ``adapters`` bug: it saves LLM configs with
+``"adapters": null`` (and null ``active``/``merge``) that its own schema rejects on load, and re-renders the config
+before validating, so editing the file cannot help: the load is retried with ``ModelConfig.from_dict`` dropping
+those keys in memory. Ludwig is imported only to load (every push imports this module for `drop_null_adapters`).
 """
 
 from __future__ import annotations

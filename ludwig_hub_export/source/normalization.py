@@ -1,9 +1,6 @@
-"""`normalize`: lay a saved model out as ``DEST/model/model_weights...`` without copying weight bytes.
-
-Files are hard links to the source (a copy only across devices or where links are refused, and said so).
-The source is never written to. Because DEST shares inodes with the source, nothing here ever opens a DEST
-file for writing: files that must differ (converted pickles) are written as new files.
-"""
+"""`normalize`: lay a saved model out as ``DEST/model/model_weights...`` as hard links to the source (copies only
+where links cannot be, and said so). DEST shares inodes with the source, so no DEST file is ever opened for
+writing: files that must differ (converted pickles) are written as new files."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
+from .adapters import convert_pickle_to_safetensors
 from .layout import find_layout
 from .saved_model import ModelLayout
 
@@ -62,34 +60,20 @@ def normalize(src: str | Path, dest: str | Path, *, latest: bool = False, prefer
     result = NormalizeResult(dest, layout)
     for normalized, source in sorted(layout.files.items()):
         if convert_pickle and normalized in layout.legacy:
-            _convert(result, normalized, source)
-            continue
-        why = link_or_copy(source, dest / normalized)
-        if why:
+            target = safetensors_name(normalized)
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
+            convert_pickle_to_safetensors(source, dest / target)
+            result.converted[target] = normalized
+        elif why := link_or_copy(source, dest / normalized):
             result.copied[normalized] = why
         else:
             result.linked.append(normalized)
     return result
 
 
-def _convert(result: NormalizeResult, normalized: str, source: Path) -> None:
-    from .adapters import convert_pickle_to_safetensors
-
-    target = safetensors_name(normalized)
-    out = result.dest / target
-    out.parent.mkdir(parents=True, exist_ok=True)
-    convert_pickle_to_safetensors(source, out)
-    result.converted[target] = normalized
-
-
 def safetensors_name(normalized: str) -> str:
     """adapter_model.bin -> adapter_model.safetensors, pytorch_model.bin -> model.safetensors (the names loaders
     look for), and the ECD pickle file model_weights -> model_weights.safetensors."""
     folder, _, name = normalized.rpartition("/")
-    if name == "pytorch_model.bin":
-        new = "model.safetensors"
-    elif name.endswith(".bin"):
-        new = name[: -len(".bin")] + ".safetensors"
-    else:
-        new = name + ".safetensors"
+    new = "model.safetensors" if name == "pytorch_model.bin" else name.removesuffix(".bin") + ".safetensors"
     return f"{folder}/{new}" if folder else new

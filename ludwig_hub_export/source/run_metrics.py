@@ -1,12 +1,6 @@
-"""The metrics of the weights a push publishes: Ludwig's saved checkpoint, not the last evaluation.
-
-Ludwig keeps the weights of the evaluation with the best `trainer.validation_metric` of `trainer.validation_field`
-on the validation set, and loads them back at the end of training (`Trainer.train`, "Load the best weights from
-saved checkpoint"). The run's ``model/training_progress.json`` records that evaluation: ``best_eval_metric_epoch``,
-``best_eval_metric_steps`` and its metrics on each split (``best_eval_train_metrics``,
-``best_eval_validation_metrics``, ``best_eval_test_metrics``, as {feature: {metric: value}}).
-``training_statistics.json`` holds every evaluation; its last one is a later epoch's whenever the model stopped
-improving before the end.
+"""The metrics of the weights a push publishes: Ludwig saves (and reloads at the end of training) the weights of
+the evaluation with the best validation metric, which ``model/training_progress.json`` records (``best_eval_*``);
+the last evaluation in ``training_statistics.json`` is a later epoch's whenever the model stopped improving.
 """
 
 from __future__ import annotations
@@ -64,7 +58,7 @@ def saved_metrics(statistics: dict | None, progress: dict | None, config: dict) 
     epoch = progress.get("best_eval_metric_epoch")
     best = {split: _numbers(progress.get(key)) for split, key in _PROGRESS_KEYS.items()}
     best = {split: features for split, features in best.items() if features}
-    if _is_count(epoch) and best:
+    if _count(epoch) is not None and best:
         return SavedMetrics(best, epoch, _count(progress.get("best_eval_metric_steps")),
                             _count(progress.get("epoch")), _count(progress.get("steps")),
                             field if isinstance(field, str) else None, metric if isinstance(metric, str) else None,
@@ -93,9 +87,5 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _count(value: object) -> int | None:
-    return value if _is_count(value) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

@@ -1,10 +1,6 @@
-"""Check a safetensors file from its header alone: the tensor bytes are never read.
-
-Format: 8-byte little-endian header length N, N bytes of JSON ``{name: {dtype, shape, data_offsets}}`` (plus
-``__metadata__``), then the data buffer. A sound file has every tensor's byte range inside the buffer, sized
-for its dtype and shape, the ranges tiling the buffer exactly, and the file ending where the buffer ends, so
-truncation, appended garbage and corrupt headers all show here.
-"""
+"""Check a safetensors file from its header alone (tensor bytes are never read): every tensor's byte range sized for
+its dtype and shape, the ranges tiling the data buffer exactly and the file ending with it, so that truncation,
+appended garbage and corrupt headers all show."""
 
 from __future__ import annotations
 
@@ -50,19 +46,16 @@ class SafetensorsHeader:
 
 def read_header(path) -> SafetensorsHeader:
     """The header of a local file (a str or Path) or of anything with pathlib's ``stat()`` and ``open("rb")``
-    (a `storage.tree.StoragePath`: two ranged reads)."""
+    (a `storage.tree.StoragePath`: ranged reads)."""
     path = Path(path) if isinstance(path, str) else path
     size = path.stat().st_size
     if size < 8:
         raise SafetensorsError(f"file is {size} bytes: too short to hold the 8-byte header length (truncated?)")
     with path.open("rb") as f:
-        return read_header_from(f, size)
+        return _read_from(f, size)
 
 
-def read_header_from(f, size: int) -> SafetensorsHeader:
-    """The header of a `size`-byte safetensors file open as `f` (read from offset 0, nothing past the header)."""
-    if size < 8:
-        raise SafetensorsError(f"file is {size} bytes: too short to hold the 8-byte header length (truncated?)")
+def _read_from(f, size: int) -> SafetensorsHeader:
     first = f.read(8)
     if len(first) != 8:
         raise SafetensorsError(f"only {len(first)} of the 8 header-length bytes could be read (truncated?)")

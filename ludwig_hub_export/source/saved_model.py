@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidModelError
+from .user_files import read_json_file
 
 HYPERPARAMETERS = "model_hyperparameters.json"
 METADATA = "training_set_metadata.json"
@@ -69,8 +70,6 @@ def describe_run(run_dir: Path) -> ModelLayout:
 
 
 def _read_config(model_dir: Path) -> dict:
-    from .user_files import read_json_file
-
     path = model_dir / HYPERPARAMETERS
     try:
         config = read_json_file(path)  # a regular file only; too deep a document is invalid JSON
