@@ -117,13 +117,13 @@ class _Stat:
         return int(self.st_mtime * 1e9)
 
 
-@dataclass(eq=False)
 class StoragePath:
     """A path in a `RemoteTree`: the pathlib methods layout detection and `check` call, answered from the
     listing, plus reads through the filesystem. Shown as its (redacted) URL."""
 
-    tree: RemoteTree
-    rel: str
+    def __init__(self, tree: RemoteTree, rel: str) -> None:
+        self.tree = tree
+        self.rel = rel
 
     # --- names ---------------------------------------------------------------------------------------------
     def __str__(self) -> str:
