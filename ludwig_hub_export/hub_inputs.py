@@ -93,10 +93,8 @@ def require_online(command: str) -> None:
 
 def repo_target(text: object, revision: str | None = None, *, endpoint: str | None = None,
                 flag: str = "--repo-id") -> tuple[str, str | None]:
-    """(repo id, revision) from what a user typed: NAMESPACE/NAME, or the URL of a model repo on the Hub
-    (`https://huggingface.co/user/name`, optionally `/tree/REV`, on huggingface.co, hf.co or the endpoint's own
-    host). A URL's revision applies when none is given, and must agree with one that is. Anything else is a
-    usage error naming `flag` and the fix."""
+    """(repo id, revision) from NAMESPACE/NAME or a model repo's URL on the Hub (optionally `/tree/REV`, which
+    must agree with `revision`); anything else is a usage error naming `flag` and the fix."""
     from .card_metadata import is_repo_id
 
     example = f"for example: {flag} my-user/my-ludwig-model"

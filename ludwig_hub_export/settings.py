@@ -64,11 +64,10 @@ class ExportSettings:
     def __post_init__(self) -> None:
         from .card_metadata import is_repo_id
         from .hub_inputs import check_token, hub_endpoint, repo_target, require_online
+        from .licenses import license_problem
 
         # A Hub URL copied from the browser becomes the repo id (and its /tree/REV the revision).
         self.repo_id, self.revision = repo_target(self.repo_id, self.revision, endpoint=self.endpoint)
-        from .licenses import license_problem
-
         if (problem := license_problem(self.license, self.license_name, self.license_link)) is not None:
             raise UsageError(f"--license: {problem}", "nothing was uploaded; fix --license and run again")
         if self.license != "other" and (self.license_name or self.license_link):

@@ -71,9 +71,8 @@ def _fold(path: str) -> str:
 
 
 def check_collisions(targets: dict[str, str], repo_id: str) -> None:
-    """`targets` maps a field name to its (already checked) relative target; refuses two entries that would
-    land on the same file, the same file on a case-insensitive or normalizing filesystem, or a file where
-    another entry needs a directory."""
+    """Refuses two `targets` (field name -> checked relative path) on the same file, also case-insensitively or
+    after Unicode normalization, or a file where another needs a directory."""
     seen: dict[str, str] = {}
     for field, target in targets.items():
         key = _fold(target)

@@ -12,9 +12,8 @@ from ..settings import settings_from
 
 
 def export(model, repo_id: str, **options) -> ExportReport:
-    """Publish `model` to `repo_id`: a saved-model path (any layout `push` takes) or a live `LudwigModel`,
-    which is saved to a temporary directory first (removed afterwards). Options are `ExportSettings` fields;
-    an unknown one is a `UsageError`, raised before anything is read or sent."""
+    """Publish `model` (a saved-model path, or a live `LudwigModel` saved to a temporary directory first) to
+    `repo_id`. Options are `ExportSettings` fields; an unknown one is a `UsageError` before anything is sent."""
     settings = settings_from(repo_id, {k: v for k, v in options.items() if k != "trial"})
     if isinstance(model, (str, Path)):
         from ..source.hyperopt import is_experiment

@@ -24,11 +24,8 @@ Callback = require("ludwig.callbacks", "Callback")
 
 
 class HubExportCallback(Callback):
-    """``LudwigModel(config, callbacks=[HubExportCallback("me/my-model", base_model="org/base")])``.
-
-    Options are the fields of `ExportSettings` (public, base_model, token, create_pr, retry, ...). After
-    training, `report` holds the `ExportReport`, or `error` the failure (the trained model is untouched).
-    """
+    """``LudwigModel(config, callbacks=[HubExportCallback("me/my-model", base_model="org/base")])``; options are
+    `ExportSettings` fields. After training, `report` holds the `ExportReport`, or `error` the failure."""
 
     def __init__(self, repo_id: str, *, trials: str = "best", as_repos: bool = False,
                  output_directory: str | Path = "results", quotas=None, **options) -> None:

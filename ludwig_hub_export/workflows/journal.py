@@ -19,9 +19,8 @@ FORMAT = 1
 
 
 def fingerprint(files: dict[str, Path], extra: str = "") -> str:
-    """Changes when a file of the trial (`hashing.signature`) or what is generated for it (the card) changes. A
-    file written so recently that a change within the same timestamp tick would leave its stat as it is
-    (`hashing.racy`) makes a fingerprint that matches no other: that trial is pushed again next time."""
+    """Changes when a file of the trial (its stat signature) or its generated card changes; a file too recent for
+    its stat to show a change (`hashing.racy`) makes a fingerprint that matches no other (pushed again)."""
     at = time.time_ns()
     h = hashlib.sha256(extra.encode())
     for name, path in sorted(files.items()):

@@ -94,11 +94,9 @@ def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = 
 
 def _read_manifest(repo_id: str, revision: str | None, token: str | None, offline: bool,
                    endpoint: str | None) -> tuple[bytes, str, bool]:
-    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. A commit id whose
-    manifest is cached needs no request, as ``hf_hub_download`` does for one. Otherwise, online, one HEAD says
-    the revision's commit and the manifest's size, checked before anything is fetched; when the cache already
-    records the revision at that commit, with its manifest, that is all. Otherwise ``hf_hub_download`` fetches
-    it and records the branch in the cache for offline use."""
+    """The manifest's bytes, the commit it was read at, and whether the Hub is out of reach. A cached commit needs
+    no request; else one HEAD gives the commit and the manifest's size (checked first), and the cache answers if
+    it has that commit; else ``hf_hub_download`` fetches it (recording the branch for offline use)."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
 
     from ..hub.retry import is_connection_failure

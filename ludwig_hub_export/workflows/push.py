@@ -53,9 +53,8 @@ def push(path: str | Path, settings: ExportSettings) -> ExportReport:
 
 def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
             left_out: dict[str, str] | None = None) -> ExportReport:
-    """Everything after the plan, on the Hub: the target revision read once, then what it lacks sent and
-    committed, and the result read back. `left_out`: the files of the model the plan does not upload, and why
-    (said in a dry run)."""
+    """Everything after the plan: the target revision read once, what it lacks sent and committed, the result read
+    back. `left_out`: the model's files the plan does not upload, and why (said in a dry run)."""
     from ..artifact.plan import MANIFEST, add_manifest
     from ..hub.remote import differing, snapshot, verify
     from ..hub.repo import authenticate, ensure_repo
@@ -177,19 +176,17 @@ def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:
 def _print_plan(console: Console, plan: ExportPlan, todo: set[str], settings: ExportSettings, card: str,
                 left_out: dict[str, str]) -> None:
     from ..artifact.plan import CARD, MANIFEST
+    from ..hub.upload import batches
 
     console.say(f"dry run: nothing will be changed on {settings.repo_id}")
     for f in plan.files:
-        state = "upload" if f.path in todo else "already there"
-        console.say(f"  {state:13} {f.path:40} {human_size(f.size):>10}")
+        console.say(f"  {'upload' if f.path in todo else 'already there':13} {f.path:40} {human_size(f.size):>10}")
     if todo:  # the manifest changes whenever a file does
         console.say(f"  {'upload':13} {MANIFEST:40} {'':>10}")
     if CARD in todo:
         console.say(f"  {card}")
     for path, why in left_out.items():
         console.say(f"  {'left out':13} {path:40} {why}")
-    from ..hub.upload import batches
-
     commits = batches([f for f in plan.files if f.path in todo], settings.limits.files_per_commit)
     console.say(f"  {len(todo) + bool(todo)} file(s) to upload in {len(commits) if todo else 0} commit(s), "
                 f"{human_size(sum(f.size for f in plan.files if f.path in todo))}")
