@@ -173,8 +173,7 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
              plan: RatePlan, started: float, say) -> None:
     from .push import push
 
-    branch_from: str | None = None
-    branch_from_known = False
+    branch_from = ...  # the repo's first commit (None: no repo yet), looked up when a branch first needs it
     last_trial = 0.0
     rows = {(r.repo_id, r.revision): r for r in report.trials}
     for target in order:
@@ -194,8 +193,8 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
             if len(recent) >= plan.quotas.repo_create.limit:
                 _defer(row, f"{len(recent)} repos were created within the creation quota's window "
                             f"({plan.quotas.repo_create})", recent[0] + plan.quotas.repo_create.window - time.time())
-        if target.revision != "main" and not branch_from_known:
-            branch_from, branch_from_known = _first_commit(settings, target.repo_id), True
+        if target.revision != "main" and branch_from is ...:
+            branch_from = _first_commit(settings, target.repo_id)
         one = replace(settings, repo_id=target.repo_id, revision=target.revision, card_sections=sections[
             target.trial.trial_id], branch_from=branch_from if target.revision != "main" else None,
             min_interval=max(settings.min_interval, plan.commit_interval),
@@ -212,12 +211,10 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
         last_trial = time.monotonic()
         if not result.created_repo:
             journal.no_repo_created(creation)
-        url = result.url
-        row.status, row.url, row.commit, row.verified = "published", url, result.commit_oid, result.verified
-        row.commits, row.bytes_uploaded = len(result.commits), result.bytes_uploaded
+        row.status, row.url, row.commit, row.verified = "published", result.url, result.commit_oid, result.verified
+        row.commits, row.bytes_uploaded, row.export = len(result.commits), result.bytes_uploaded, result
         journal.record(target.trial.trial_id, state="published", repo_id=target.repo_id, revision=target.revision,
-                       commit=result.commit_oid, url=url, fingerprint=prints[target.trial.trial_id])
-        row.export = result
+                       commit=result.commit_oid, url=result.url, fingerprint=prints[target.trial.trial_id])
 
 
 def _defer(row: TrialReport, why: str, wait: float) -> None:
