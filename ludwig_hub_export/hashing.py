@@ -28,9 +28,8 @@ class Digest:
     git_sha1: str | None  # None for files too large to be regular blobs
 
     def matches_remote(self, remote_blob_id: str | None, remote_lfs_sha256: str | None) -> bool:
-        if remote_lfs_sha256:
-            return remote_lfs_sha256 == self.sha256
-        return remote_blob_id is not None and remote_blob_id == self.git_sha1
+        return remote_lfs_sha256 == self.sha256 if remote_lfs_sha256 else (
+            remote_blob_id is not None and remote_blob_id == self.git_sha1)
 
 
 def digest_bytes(data: bytes) -> Digest:
@@ -140,8 +139,7 @@ class JsonEntries:
 
 
 class HashCache:
-    """Digests of local files by their stat. To cache a digest read by someone else (hf_xet while it uploads):
-    ``before = cache.stat(path)`` before that read starts, then ``cache.put(path, digest, before=before)``."""
+    """Digests of local files by their stat (one read by someone else: `stat` before it, then `put`)."""
 
     MAX_TRIES = 3  # reads of a file that changes while it is hashed, before giving up on it
 
@@ -180,8 +178,7 @@ class HashCache:
         return True
 
     def digest(self, path: Path) -> Digest:
-        """The file's digest: from the cache, else from the read another thread is making of it now (one read
-        per file, whoever asks), else read here."""
+        """From the cache, else from another thread's read of it now (one read per file), else read here."""
         state = self.stat(path)
         hit = self._hit(state)
         if hit is not None:
@@ -207,8 +204,7 @@ class HashCache:
                 self._reading.pop(state.key, None)
 
     def _read_unchanged(self, path: Path, before: FileState) -> Digest:
-        """Stat, read, stat again: the digest of a read whose stat before and after agree (the file did not change
-        meanwhile, as far as its times can tell; `racy` covers the rest); read again if they do not."""
+        """Stat, read, stat again: the digest of a read whose stats before and after agree, else read again."""
         for _ in range(self.MAX_TRIES):
             result = file_digest(path)
             with self._lock:
@@ -225,8 +221,7 @@ class HashCache:
                           "the same command again")
 
     def cached(self, path: Path) -> Digest | None:
-        """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before, and its times are
-        clearly older than that read (not racy); never reads it."""
+        """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before, and not racy."""
         return self._hit(self.stat(path))
 
     def put(self, path: Path, digest: Digest, before: FileState | os.stat_result | None = None) -> bool:

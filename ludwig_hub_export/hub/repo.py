@@ -27,9 +27,8 @@ def authenticate(s: HubSession, ahead=None) -> auth.Identity:
 
 
 def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:
-    """The repo (private unless asked) and the target branch exist afterwards; in a dry run, notes say what
-    would be created. Returns the snapshot of the target revision (`remote.snapshot`; `seen` when already taken),
-    taken before any change when nothing had to be created."""
+    """The repo (private unless asked) and the target branch exist afterwards (a dry run notes what it would
+    create). Returns the target revision's snapshot (`seen` when already taken and nothing was created)."""
     repo_id = s.settings.repo_id
     # Look before creating: creations have their own, strict rate limit.
     seen = seen or snapshot(s)

@@ -1,6 +1,5 @@
 """One export's connection to the Hub: the client, the token, the retry policy around every call, and how a
-failure that outlived the retries is explained to the user. The phases (`repo`, `remote`, `upload`) all take a
-`HubSession`."""
+failure that outlived the retries is explained to the user."""
 
 from __future__ import annotations
 
@@ -127,10 +126,14 @@ class HubSession:
             return AuthError(f"{where}: the Hub refused the {self.token} (401 Invalid credentials) and no fresher "
                              "token was found", "log in again (`hf auth login`), set HF_TOKEN to a valid write "
                              "token, or pass --token-command to fetch one")
-        if status == 403:
-            refused = self._why_refused()
-            if refused is not None:
+        if status == 403:  # whoami, asked only now, may say more of the token than the Hub's refusal
+            try:
+                auth.check_can_write(auth.identity_from_whoami(self.api.whoami(cache=False)), self.token,
+                                     self.settings.repo_id, create_pr=self.settings.create_pr)
+            except AuthError as refused:
                 return AuthError(f"{where}: {refused.message}", refused.remedy)
+            except Exception:  # noqa: BLE001 - no better answer: the Hub's refusal is explained as it is
+                pass
             return AuthError(f"{where}: permission denied (403): {server_message(error)}",
                              "use a write token of the repo's owner or of a member of its organisation")
         if status is not None and 400 <= status < 500 and status not in (408, 429):
@@ -147,17 +150,6 @@ class HubSession:
                         f"{describe(error)} {server_message(error)}".rstrip(),
                         "the Hub or the network is having trouble; run the same command again later: it resumes "
                         "and uploads only what is missing")
-
-    def _why_refused(self) -> AuthError | None:
-        """After a 403 only: what whoami says of the token, which says more than the Hub's refusal."""
-        try:
-            auth.check_can_write(auth.identity_from_whoami(self.api.whoami(cache=False)), self.token,
-                                 self.settings.repo_id, create_pr=self.settings.create_pr)
-        except AuthError as e:
-            return e
-        except Exception:  # noqa: BLE001 - no better answer: the Hub's refusal is explained as it is
-            pass
-        return None
 
     def pace(self) -> None:
         """--min-interval between commits, for accounts near their commit limits."""

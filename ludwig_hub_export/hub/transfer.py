@@ -50,9 +50,8 @@ def client_hashes_while_uploading() -> bool:
 
 
 def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: dict) -> Outgoing:
-    """The operations of `todo` and of the manifest (unless `remote`, the revision's files, holds it already).
-    Large files whose sha256 is not known yet are hashed here (LFS) or sent here (Xet); the rest is sent by the
-    commit."""
+    """The operations of `todo` and of the manifest (unless `remote` holds it); large files of unknown sha256 are
+    hashed (LFS) or sent (Xet) here, the rest is sent by the commit."""
     out = Outgoing([], plan.cache)
     for f in todo:
         if f.remote is not None and f.size >= GIT_SHA1_MAX:
