@@ -39,11 +39,9 @@ def _culprit(error: BaseException) -> str | None:
     """The top-level package whose code raised `error` (the deepest site-packages frame)."""
     culprit = None
     for frame in traceback.extract_tb(error.__traceback__):
-        parts = frame.filename.replace("\\", "/").split("/")
-        if "site-packages" in parts:
-            index = parts.index("site-packages")
-            if index + 1 < len(parts):
-                culprit = parts[index + 1].removesuffix(".py")
+        _, found, rest = frame.filename.replace("\\", "/").partition("/site-packages/")
+        if found and rest:
+            culprit = rest.split("/")[0].removesuffix(".py")
     return culprit
 
 

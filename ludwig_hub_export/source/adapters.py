@@ -121,10 +121,8 @@ def _rank_for(module: str, r: int, rank_pattern: dict) -> int:
 
 
 def convert_pickle_to_safetensors(src: Path, dst: Path) -> list[str]:
-    """Load a torch pickle state dict with weights_only=True (no code runs) and write it as safetensors.
-
-    Returns the tensor names. Raises ValueError when the pickle holds anything but tensors.
-    """
+    """Load a torch pickle state dict with weights_only=True (no code runs) and write it as safetensors; the tensor
+    names, or ValueError when the pickle holds anything but tensors."""
     from ..deps import require
 
     torch = require("torch")

@@ -323,12 +323,8 @@ class _Checker:
 def check(path: str | Path, *, base_model: str | None = None, latest: bool = False, prefer_adapter: bool = False,
           limits: HubLimits | None = None, convert_pickle: bool = False, for_upload: bool = True,
           storage_options: dict | None = None) -> CheckReport:
-    """Inspect a saved Ludwig model without touching the Hub. Raises UsageError for a wrong path.
-
-    `path` may be a URL (s3://, gs://, ...): the tree is listed once, JSON files are read whole and weight files
-    only up to the end of their safetensors header (ranged reads). `storage_options` go to the fsspec filesystem.
-    `for_upload=False` accepts a local base model path (fine for a model that stays on disk).
-    """
+    """Inspect a saved Ludwig model (a local path or a URL) without touching the Hub; UsageError for a wrong path.
+    `for_upload=False` accepts a local base model path (fine for a model that stays on disk)."""
     started = time.perf_counter()
     report = CheckReport(source=display(str(path)))
     try:

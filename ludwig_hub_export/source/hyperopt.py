@@ -125,11 +125,6 @@ def is_trial_dir(d: Path) -> bool:
                                                           (d / "result.json").is_file())
 
 
-def is_checkpoint_copy(d: Path) -> bool:
-    """Ray's checkpoint_*/ copy of a trial's model: configs and training checkpoints, no model weights."""
-    return d.name.startswith("checkpoint_") and is_trial_dir(d.parent)
-
-
 def experiment_dir(path, storage_options: dict | None = None):
     """The experiment directory `path` names: itself, or the one experiment under a `results/` directory (or
     the directory `ludwig hyperopt` ran in). None when `path` is no hyperopt output. A URL (s3://...) is read
@@ -265,10 +260,6 @@ def _read_trial(d: Path) -> Trial:
     return trial
 
 
-def _same_score(a: float | None, b: float) -> bool:
-    return a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file: Path) -> None:
     """Give each trial its score from the statistics file; trials it does not list get no score."""
     reported = {id(t): t.score for t in experiment.trials}
@@ -277,7 +268,8 @@ def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file
     unmatched = 0
     for params, score in results:
         candidates = [t for t in experiment.trials if t.score is None and t.parameters == params]
-        exact = [t for t in candidates if _same_score(reported[id(t)], score)]
+        exact = [t for t in candidates if reported[id(t)] is not None and
+                 math.isclose(reported[id(t)], score, rel_tol=1e-9, abs_tol=1e-12)]
         chosen = exact or (candidates if len(candidates) == 1 else [])
         if not chosen:
             unmatched += 1
@@ -298,7 +290,7 @@ def _match(experiment: Experiment, results: list[tuple[dict, float]], stats_file
 def _runs(trial_dir: Path) -> tuple[list[Path], bool]:
     """A trial's run directories (never Ray's checkpoint copy), and whether a checkpoint copy is there."""
     found = [d for d in _subdirs(trial_dir) if is_run_dir(d)]
-    runs = [d for d in found if not is_checkpoint_copy(d)]
+    runs = [d for d in found if not d.name.startswith("checkpoint_")]  # Ray's copy: configs, no weights
     return runs, len(runs) < len(found)
 
 

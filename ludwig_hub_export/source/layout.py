@@ -1,9 +1,5 @@
-"""Find the saved model in whatever path the user gives, and say what kind of model it is and why.
-
-Accepted: a ``model.save()`` directory, a run's ``model/`` directory, a run directory
-(``results/<experiment>_run``), a ``results/`` directory (one run, or the newest with ``latest=True``), an
-already normalized ``<x>/model/model_weights`` tree, or a ``ludwig hyperopt`` output (its best trial; a
-``trial_*`` directory: that trial). Layout facts: ``shared/notes/ludwig-layouts.md``.
+"""Find the saved model in the path a user gives (a ``model.save()`` or ``model/`` directory, a run directory,
+``results/`` with one run or ``latest``, a normalized tree, a hyperopt output or trial) and say its kind and why.
 """
 
 from __future__ import annotations

@@ -153,21 +153,20 @@ class RemoteFile:
             try:
                 return self._read_once(write, size, hashed)
             except (ObjectChanged, _Cut) as e:
-                if restart is None or tries == MAX_TRIES:
-                    raise self._not_read(e, tries) from None
-                # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
-                if isinstance(e, ObjectChanged):
-                    size = self._relist(size)
-                restart()
-                tries += 1
-
-    def _not_read(self, error: Exception, tries: int) -> StorageError:
-        if isinstance(error, _Cut):
-            return StorageError(f"{self.url}: the download was cut and this storage cannot resume it pinned to "
-                                "one version of the object", "run the same command again")
-        return StorageError(f"{self.url}: the object changed while it was read ({tries} time(s)); nothing mixing "
-                            "two versions of it is published", "run the same command again once whatever writes "
-                            "it has finished: it reads the object as it is then")
+                if restart is not None and tries < MAX_TRIES:
+                    # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
+                    if isinstance(e, ObjectChanged):
+                        self._relist(size)
+                    restart()
+                    tries += 1
+                elif isinstance(e, _Cut):
+                    raise StorageError(f"{self.url}: the download was cut and this storage cannot resume it pinned "
+                                       "to one version of the object", "run the same command again") from None
+                else:
+                    raise StorageError(f"{self.url}: the object changed while it was read ({tries} time(s)); "
+                                       "nothing mixing two versions of it is published", "run the same command "
+                                       "again once whatever writes it has finished: it reads the object as it is "
+                                       "then") from None
 
     def _entry_now(self):
         """The object's entry as the store tells it now, not as its listing (or fsspec's cache of it) said."""
@@ -179,7 +178,7 @@ class RemoteFile:
                 invalidate(full)
             return entry_of(tree.fs.info(full))
 
-    def _relist(self, size: int) -> int:
+    def _relist(self, size: int) -> None:
         """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
         tree = self.path.tree
         entry = self._entry_now()
@@ -187,7 +186,6 @@ class RemoteFile:
             raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
                                f"{size} when listed)", "run the same command again: it lists the model again")
         tree.entries[self.path.rel] = entry
-        return size
 
     def _read_once(self, write, size: int, hashed: bool) -> Digest | None:
         tree = self.path.tree

@@ -287,15 +287,11 @@ class _Reading:
         self.close()
 
 
-def refused_under(path: StoragePath) -> dict[str, str]:
-    """Keys under `path` the listing refused, shown as URLs."""
-    root = path.tree.full(path.rel)
-    return {display(path.tree.url_of(k[len(path.tree.root) + 1:])) if k.startswith(path.tree.root + "/") else k: why
-            for k, why in path.tree.refused.items() if k.startswith(root + "/")}
-
-
 def require_safe(path: StoragePath) -> None:
-    refused = refused_under(path)
+    """No key under `path` was refused by the listing (those refused are shown as URLs)."""
+    root, top = path.tree.full(path.rel), path.tree.root
+    refused = {display(path.tree.url_of(k[len(top) + 1:])) if k.startswith(top + "/") else k: why
+               for k, why in path.tree.refused.items() if k.startswith(root + "/")}
     if refused:
         shown = "; ".join(f"{k} ({why})" for k, why in list(refused.items())[:3])
         raise InvalidModelError(f"{path}: {len(refused)} object name(s) cannot be mapped to files safely: {shown}",

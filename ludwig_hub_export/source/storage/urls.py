@@ -128,7 +128,7 @@ def explain(error: BaseException, url: str, storage_options: dict | None = None,
             doing: str = "reading") -> ExportError:
     protocol = protocol_of(url)
     shown = display(url)
-    detail = redact(_first_line(error), storage_options)
+    detail = redact((str(error).strip().splitlines() or [type(error).__name__])[0], storage_options)
     names = {cls.__name__ for cls in type(error).__mro__}
     if names & set(_NO_CREDENTIALS) or "credentials" in detail.lower() and "unable to locate" in detail.lower():
         return AuthError(f"{shown}: no credentials for {protocol}:// were found ({detail})",
@@ -145,8 +145,3 @@ def explain(error: BaseException, url: str, storage_options: dict | None = None,
     return StorageError(f"{shown}: storage failure while {doing}: {type(error).__name__}: {detail}",
                         "check the network and the storage service, then run the same command again: it resumes "
                         "and does not download again what the Hub already holds")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
