@@ -229,15 +229,14 @@ class _Checker:
             if config is not INVALID and not (isinstance(config, dict) and config.get("model_type")):
                 self.add("error", files[config_key], 'has no "model_type"', "use the config.json transformers "
                          "wrote for this model", "bad-config")
-        base = self.layout.config.get("base_model")
-        self.check_base_model(self.layout.model_dir / HYPERPARAMETERS, base, required=False)
+        self.check_base_model(self.layout.model_dir / HYPERPARAMETERS, self.layout.config.get("base_model"),
+                              required=False)
         index_key = "model/model_weights/model.safetensors.index.json"
         if index_key in files:
             self.check_shards(index_key)
         elif "model/model_weights/model.safetensors" in files:
             self.header("model/model_weights/model.safetensors")
-        orphans = [k for k in files if _SHARD.match(PurePosixPath(k).name) and index_key not in files]
-        for key in orphans:
+        for key in [] if index_key in files else [k for k in files if _SHARD.match(PurePosixPath(k).name)]:
             self.add("error", files[key], "shard without model.safetensors.index.json", "copy the index file from "
                      "the training run", "orphan-shard")
 

@@ -106,12 +106,8 @@ class Experiment:
             lines.append(f"  {mark}{t.trial_id:20} {score:>12} {(t.kind or '-'):8} {size:>10}  "
                          f"{format_parameters(t.parameters)}")
         lines.append("  (* best: published to main by `push`)" if best else "  no trial can be published")
-        for t in self.trials:
-            if t.problem:
-                lines.append(f"  cannot publish trial {t.trial_id}: {t.problem}")
-        for note in self.notes:
-            lines.append(f"  note: {note}")
-        return "\n".join(lines)
+        lines += [f"  cannot publish trial {t.trial_id}: {t.problem}" for t in self.trials if t.problem]
+        return "\n".join(lines + [f"  note: {note}" for note in self.notes])
 
 
 def format_parameters(parameters: dict) -> str:
@@ -126,9 +122,8 @@ def is_trial_dir(d: Path) -> bool:
 
 
 def experiment_dir(path, storage_options: dict | None = None):
-    """The experiment directory `path` names: itself, or the one experiment under a `results/` directory (or
-    the directory `ludwig hyperopt` ran in). None when `path` is no hyperopt output. A URL (s3://...) is read
-    through its fsspec filesystem (`storage.resolve`) and gives a `StoragePath`."""
+    """The experiment directory `path` (local or a URL) names: itself, or the one experiment under it or its
+    `results/`; None when `path` is no hyperopt output."""
     path = resolve(path, storage_options)
     if not path.is_dir():
         return None
@@ -145,9 +140,8 @@ def experiment_dir(path, storage_options: dict | None = None):
 
 
 def is_experiment(path, storage_options: dict | None = None) -> bool:
-    """Whether `path` names a hyperopt output, for choosing between a sweep and a one-model push. A path that
-    cannot be read (no such bucket, no credentials, ...) answers no: the one-model `check` then reads it again and
-    reports the failure in its own terms (for `push`: "check failed, nothing was uploaded")."""
+    """Whether `path` names a hyperopt output; one that cannot be read answers no, so that the one-model `check`
+    reports the failure in its own terms."""
     try:
         return experiment_dir(path, storage_options) is not None
     except ExportError:
@@ -163,8 +157,7 @@ def _subdirs(d: Path) -> list[Path]:
 
 # --- reading ---------------------------------------------------------------------------------------------------
 def read_experiment(path, storage_options: dict | None = None) -> Experiment:
-    """Parse the experiment `path` (a local path or a URL) names (see `experiment_dir`) and describe every
-    trial. No network besides reading a URL's small JSON files."""
+    """Parse the experiment `path` names (see `experiment_dir`) and describe every trial."""
     directory = experiment_dir(path, storage_options)
     if directory is None:
         raise InvalidModelError(f"{path}: not a hyperopt output (no {STATISTICS} and no trial_* directories)",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +34,7 @@ class DigestCache:
     """sha256 (and git sha1) of remote objects by URL + version; a small JSON file beside `hashing.HashCache`'s."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path if path is not None else default_cache_path().parent / "remote-digests.json"
-        self._entries = JsonEntries(self.path)
+        self._entries = JsonEntries(path or default_cache_path().parent / "remote-digests.json")
 
     def get(self, key: str | None) -> Digest | None:
         hit = self._entries.get(key) if key is not None else None
@@ -46,10 +47,7 @@ class DigestCache:
         if key is None:
             return
         self._entries.put(key, [digest.size, digest.sha256, digest.git_sha1])
-        self.save()  # now: an interrupted push keeps what it learned
-
-    def save(self) -> None:
-        self._entries.save()
+        self._entries.save()  # now: an interrupted push keeps what it learned
 
 
 class StagingBudget:
@@ -257,9 +255,6 @@ class RemoteFile:
 
     def _ranged(self, full: str, offset: int, size: int, pin):
         """Ranged GETs, a few in flight, in order; at most PARALLEL_CHUNKS + 1 chunks in memory."""
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
         fs = self.path.tree.fs
         ranges = iter([(start, min(start + CHUNK, size)) for start in range(offset, size, CHUNK)])
         with ThreadPoolExecutor(max_workers=PARALLEL_CHUNKS) as pool:
@@ -273,8 +268,7 @@ class RemoteFile:
                         return  # a short answer: the object changed or the connection dropped (said by `_read`)
                     following = next(ranges, None)
                     if following is not None:
-                        window.append((pool.submit(read_range, fs, full, pin, following[0], following[1]),
-                                       following))
+                        window.append((pool.submit(read_range, fs, full, pin, *following), following))
                     yield chunk
             finally:
                 for future, _ in window:
