@@ -89,9 +89,8 @@ def quiet_third_party() -> None:
 
 
 def quiet_for_commands() -> None:
-    """For our own commands (not a user's process): hide the libraries' deprecation chatter and their
-    internal warnings about how Ludwig calls them, which the user cannot act on. Our output and real errors
-    (exceptions, ERROR logs) are untouched."""
+    """For our own commands (not a user's process): hide the libraries' warnings the user cannot act on (how
+    Ludwig calls them, deprecations); our output and real errors are untouched."""
     quiet_third_party()
     for category in (DeprecationWarning, FutureWarning, UserWarning):
         for origin in ("transformers", "ludwig", "peft", "torch", "torchaudio", "torchvision", "ray", "dask"):

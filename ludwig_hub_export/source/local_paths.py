@@ -67,9 +67,8 @@ def model_paths(*documents: object) -> set[str]:
 
 
 def rewrite_local_paths(document: object, hub_id: str | None, bases: Iterable[str]) -> tuple[object, list[LocalPath]]:
-    """(a copy of `document` whose local paths to one of `bases` are `hub_id`, every local path found).
-
-    Without `hub_id` nothing is replaced: the list is what `check` reports. The document itself is not changed."""
+    """(a copy of `document` whose local paths to one of `bases` are `hub_id`, every local path found); without
+    `hub_id` nothing is replaced: the list is what `check` reports."""
     wanted = {_norm(b) for b in bases}
     found: list[LocalPath] = []
     out = copy.deepcopy(document)

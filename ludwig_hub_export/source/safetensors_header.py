@@ -26,8 +26,6 @@ class SafetensorsError(ValueError):
 
 @dataclass
 class TensorInfo:
-    """One tensor of a safetensors header: dtype, shape and byte range."""
-
     dtype: str
     shape: tuple[int, ...]
     start: int
@@ -36,8 +34,6 @@ class TensorInfo:
 
 @dataclass
 class SafetensorsHeader:
-    """A safetensors file's header, validated, read without loading a tensor."""
-
     tensors: dict[str, TensorInfo]
     metadata: dict[str, str] = field(default_factory=dict)
     header_size: int = 0

@@ -174,7 +174,7 @@ def _take(layout: ModelLayout, weights: Path, adapter_dir: Path | None, mode: st
     for path in sorted(p for p in weights.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(weights)
         in_adapter = adapter_dir is not None and (
-            adapter_dir in path.parents if adapter_dir != weights
+            path != adapter_dir and path.is_relative_to(adapter_dir) if adapter_dir != weights
             else path.parent == weights and (path.name.startswith("adapter_") or path.name == "README.md"))
         if mode == "adapter" and not in_adapter:
             layout.left_out[f"{WEIGHTS}/{rel.as_posix()}"] = "part of the merged full model, not of the adapter"

@@ -73,8 +73,7 @@ class StagingBudget:
 
 @dataclass(eq=False)
 class RemoteFile:
-    """One object to upload. `digest_if_known()` costs nothing; `stage()` downloads (once) and hashes;
-    `release()` removes the staged copy."""
+    """One object to upload: `digest_if_known()` costs nothing, `stage()` downloads once and hashes."""
 
     path: StoragePath
     cache: DigestCache
@@ -138,14 +137,12 @@ class RemoteFile:
             return target
 
     def stream(self, write) -> None:
-        """The whole object, in order, into `write`, with no staged copy (for a client that hashes what it is
-        fed while it uploads: the Xet path)."""
+        """The whole object, in order, into `write`, with no staged copy (and so no start over)."""
         self._read(write, self.size, hashed=False)
 
     def _read(self, write, size: int, hashed: bool, restart=None) -> Digest | None:
-        """The object's bytes in order into `write`, each piece hashed (`hashed`) as it arrives: all of one
-        version. When the object changed (or a cut stream cannot be resumed pinned), `restart()` empties what
-        `write` got and the object is read again from byte 0; without `restart`, that is an error."""
+        """The object's bytes, all of one version, in order into `write`; when it changed (or a cut cannot be
+        resumed pinned), `restart()` empties `write` and it is read again from byte 0 (no `restart`: an error)."""
         tries = 1
         while True:
             try:
@@ -227,10 +224,8 @@ class RemoteFile:
             raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
 
     def _pieces(self, full: str, size: int, pinned: bool):
-        """One streamed GET where the filesystem has one: a request per file, not per chunk (some servers read the
-        whole object for every ranged GET: moto's took 6x longer for 32 MiB ranges). If the stream fails midway,
-        or there is none, the rest comes by ranged GETs, which the storage client retries itself: pinned to the
-        listed version, or, where they cannot be, only from byte 0 (a cut stream is `_Cut`: read again)."""
+        """One streamed GET where there is one (some servers read the whole object for every ranged GET), the rest
+        by ranged GETs the client retries: pinned, or only from byte 0 (else `_Cut`: read again)."""
         got = 0
         pin = self.path.pin
         try:

@@ -119,8 +119,7 @@ def _get_pinned(fs, path: str, pin: Pin, extra: dict) -> dict:
 
 
 def _precondition_failed(error: BaseException) -> bool:
-    """s3fs turns a 412 into OSError(EINVAL, "At least one of the pre-conditions ..."), the botocore error as its
-    cause."""
+    """s3fs turns a 412 into OSError(EINVAL, "At least one of the pre-conditions ..."), botocore's as its cause."""
     cause = error.__cause__
     response = getattr(cause, "response", None) or {}
     if response.get("Error", {}).get("Code") in ("PreconditionFailed", "412") or \
@@ -130,8 +129,7 @@ def _precondition_failed(error: BaseException) -> bool:
 
 
 def streamed(fs, path: str, pin: Pin | None = None) -> Stream | None:
-    """A streamed read of `path` (of the pinned version where `pinnable`), or None when `fs` has none (the
-    caller reads by ranges)."""
+    """A streamed read of `path` (pinned where `pinnable`), or None when `fs` has none (read by ranges then)."""
     if pinnable(fs, pin):
         return Stream(fs, _get_pinned(fs, path, pin, {})["Body"])
     if not getattr(fs, "async_impl", False):

@@ -83,7 +83,6 @@ def _unsafe(rel: str | None) -> str | None:
 
 
 def entry_of(info: dict) -> Entry:
-    """What a listing or `info` says of one object."""
     is_dir = info.get("type") == "directory"
     mtime = 0.0
     for key in ("LastModified", "last_modified", "mtime", "updated", "created"):
@@ -161,14 +160,6 @@ class StoragePath:
     def parent(self) -> StoragePath:
         # The tree's root is the top: nothing above what the user named is listed (or trusted).
         return StoragePath(self.tree, self.rel.rpartition("/")[0]) if self.rel else self
-
-    @property
-    def parents(self) -> list[StoragePath]:
-        out, path = [], self
-        while path.rel:
-            path = path.parent
-            out.append(path)
-        return out
 
     def relative_to(self, other: StoragePath) -> PurePosixPath:
         if not self.is_relative_to(other):
