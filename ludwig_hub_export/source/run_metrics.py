@@ -63,14 +63,11 @@ def saved_metrics(statistics: dict | None, progress: dict | None, config: dict) 
                             _count(progress.get("epoch")), _count(progress.get("steps")),
                             field if isinstance(field, str) else None, metric if isinstance(metric, str) else None,
                             trainer.get("model_soup") if isinstance(trainer.get("model_soup"), str) else None)
-    last: dict[str, dict[str, dict[str, float]]] = {}
-    for split in SPLITS:
-        for feature, metrics in ((statistics or {}).get(split) or {}).items():
-            if not isinstance(metrics, dict):
-                continue
-            for name, values in metrics.items():
-                if isinstance(values, list) and values and _is_number(values[-1]):
-                    last.setdefault(split, {}).setdefault(feature, {})[name] = float(values[-1])
+    last = {split: _numbers({feature: {name: values[-1] for name, values in metrics.items()
+                                       if isinstance(values, list) and values}
+                             for feature, metrics in ((statistics or {}).get(split) or {}).items()
+                             if isinstance(metrics, dict)}) for split in SPLITS}
+    last = {split: features for split, features in last.items() if features}
     return SavedMetrics(last) if last else None
 
 

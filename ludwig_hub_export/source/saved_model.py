@@ -89,14 +89,8 @@ def describe(source: Path, model_dir: Path, run_dir: Path | None, prefer_adapter
         require_safe(run_dir or model_dir)
     config = _read_config(model_dir)
     model_type = str(config.get("model_type") or "ecd").lower()
-    files: dict[str, Path] = {}
-    for name in (HYPERPARAMETERS, METADATA):
-        if (model_dir / name).is_file():
-            files[f"model/{name}"] = model_dir / name
-    if run_dir is not None:
-        for name in RUN_FILES:
-            if (run_dir / name).is_file():
-                files[name] = run_dir / name
+    files = {f"model/{name}": model_dir / name for name in (HYPERPARAMETERS, METADATA) if (model_dir / name).is_file()}
+    files.update({name: run_dir / name for name in RUN_FILES if run_dir is not None and (run_dir / name).is_file()})
     layout = ModelLayout(source, model_dir, run_dir, "ecd", "", config, files)
     weights = model_dir / WEIGHTS
     if (model_dir / ECD_SAFETENSORS).is_file():

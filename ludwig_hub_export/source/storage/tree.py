@@ -197,9 +197,7 @@ class StoragePath:
             if rel and rel.startswith(prefix) and "/" not in rel[len(prefix):]:
                 yield StoragePath(self.tree, rel)
 
-    def rglob(self, pattern: str):
-        if pattern != "*":
-            raise NotImplementedError("StoragePath.rglob supports '*' only")
+    def rglob(self, pattern: str):  # "*" only: all that `describe` asks
         prefix = f"{self.rel}/" if self.rel else ""
         for rel in sorted(self.tree.entries):
             if rel and rel.startswith(prefix):
@@ -231,20 +229,17 @@ class StoragePath:
         with self.tree.errors(self.rel):
             return read_range(self.tree.fs, self.tree.full(self.rel), self.pin)
 
-    def open(self, mode: str = "rb", first_read: int = HEADER_BLOCK):
-        """A seekable binary file whose reads are ranged GETs (headers, a log's tail); see `_Reading`."""
-        if mode != "rb":
-            raise ValueError("storage sources are read-only")
-        return _Reading(self, self.stat().st_size, first_read)
+    def open(self, mode: str = "rb"):
+        """A seekable read-only binary file whose reads are ranged GETs (headers, a log's tail); see `_Reading`."""
+        return _Reading(self, self.stat().st_size)
 
 
 class _Reading:
-    """Reads as ranged GETs. A read at offset 0 fetches at least `first_read` bytes: a safetensors header (8 bytes
-    of length, then the JSON) usually fits, so one request instead of two, each a round trip to the bucket. Any
-    other read fetches exactly what it asks beyond what is held. Storage failures become our errors."""
+    """Reads as ranged GETs. A read at offset 0 fetches at least `HEADER_BLOCK` bytes: a safetensors header usually
+    fits, so one round trip to the bucket instead of two. Storage failures become our errors."""
 
-    def __init__(self, path: StoragePath, size: int, first_read: int) -> None:
-        self.path, self.size, self.first_read = path, size, first_read
+    def __init__(self, path: StoragePath, size: int) -> None:
+        self.path, self.size = path, size
         self.pos = 0
         self._head = b""  # what the first read fetched, from offset 0
 
@@ -253,7 +248,7 @@ class _Reading:
         if self.pos >= end:
             return b""
         if self.pos == 0 and not self._head:
-            self._head = self._get(0, max(end, min(self.size, self.first_read)))
+            self._head = self._get(0, max(end, min(self.size, HEADER_BLOCK)))
         out = self._head[self.pos:end]
         if self.pos + len(out) < end:
             out += self._get(self.pos + len(out), end)
