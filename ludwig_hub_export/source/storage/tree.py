@@ -192,16 +192,11 @@ class StoragePath:
         return False  # object stores have none
 
     def iterdir(self):
-        prefix = f"{self.rel}/" if self.rel else ""
-        for rel in sorted(self.tree.entries):
-            if rel and rel.startswith(prefix) and "/" not in rel[len(prefix):]:
-                yield StoragePath(self.tree, rel)
+        return (path for path in self.rglob("*") if path.parent == self)
 
     def rglob(self, pattern: str):  # "*" only: all that `describe` asks
         prefix = f"{self.rel}/" if self.rel else ""
-        for rel in sorted(self.tree.entries):
-            if rel and rel.startswith(prefix):
-                yield StoragePath(self.tree, rel)
+        return (StoragePath(self.tree, rel) for rel in sorted(self.tree.entries) if rel and rel.startswith(prefix))
 
     def stat(self) -> _Stat:
         entry = self._entry()
