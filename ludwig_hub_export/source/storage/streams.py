@@ -11,6 +11,8 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from fsspec.asyn import sync
+
 from ...errors import StorageError
 
 PIECE = 8 << 20  # what each read hands on; two are in memory at most (one handled, one arriving)
@@ -25,8 +27,6 @@ class Stream:
         self._next = None
 
     def _read(self) -> bytes:
-        from fsspec.asyn import sync
-
         return sync(self._fs.loop, _fill, self._file, PIECE)
 
     def __iter__(self):
@@ -39,8 +39,6 @@ class Stream:
             yield piece
 
     def close(self) -> None:
-        from fsspec.asyn import sync
-
         self._pool.shutdown(wait=True, cancel_futures=True)
         try:
             sync(self._fs.loop, _close, self._file)
@@ -91,8 +89,6 @@ def read_range(fs, path: str, pin: Pin | None, start: int | None = None, end: in
         return fs.cat_file(path, start=start, end=end)
     if start is not None and end is not None and end <= start:
         return b""
-    from fsspec.asyn import sync
-
     ranged = {} if start is None and end is None else {"Range": f"bytes={start or 0}-{'' if end is None else end - 1}"}
     body = _get_pinned(fs, path, pin, ranged)["Body"]
     try:
@@ -134,8 +130,6 @@ def streamed(fs, path: str, pin: Pin | None = None) -> Stream | None:
         return Stream(fs, _get_pinned(fs, path, pin, {})["Body"])
     if not getattr(fs, "async_impl", False):
         return None
-    from fsspec.asyn import sync
-
     try:
         file = sync(fs.loop, fs.open_async, path, "rb")
     except (NotImplementedError, ValueError):
