@@ -59,13 +59,11 @@ def load_model(model_dir: str | Path, logging_level: int | None = None, **kwargs
 
     from ..deps import require
 
-    logging_level = logging.ERROR if logging_level is None else logging_level
-
     LudwigModel = require("ludwig.api", "LudwigModel")
     ConfigValidationError = require("ludwig.error", "ConfigValidationError")
-
+    kwargs["logging_level"] = logging.ERROR if logging_level is None else logging_level
     try:
-        return LudwigModel.load(str(model_dir), logging_level=logging_level, **kwargs)
+        return LudwigModel.load(str(model_dir), **kwargs)
     except ConfigValidationError:
         config = json.loads((Path(model_dir) / "model_hyperparameters.json").read_text())
         # An LLM config fails even without null keys in the file (load re-renders them, e.g. the uploaded
@@ -73,4 +71,4 @@ def load_model(model_dir: str | Path, logging_level: int | None = None, **kwargs
         if not drop_null_adapters(config) and config.get("model_type") != "llm":
             raise
     with _tolerate_null_adapters():
-        return LudwigModel.load(str(model_dir), logging_level=logging_level, **kwargs)
+        return LudwigModel.load(str(model_dir), **kwargs)
