@@ -75,11 +75,8 @@ def redact(text: str, storage_options: dict | None = None) -> str:
 def _strings(value: object):
     if isinstance(value, str):
         yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
+    elif isinstance(value, (dict, list, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
             yield from _strings(item)
 
 
