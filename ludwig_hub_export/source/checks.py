@@ -40,9 +40,9 @@ class _Checker:
     for_upload: bool
     _small_files: dict[Path, bytes] = field(default_factory=dict)
 
-    def add(self, severity: str, path: Path | str, message: str, fix: str, code: str) -> None:
+    def add(self, severity: str, path, message: str, fix: str, code: str) -> None:
         shown = path
-        if isinstance(path, Path):
+        if not isinstance(path, str):  # a local `Path` or a `StoragePath`: shown from the model's folder
             try:
                 shown = str(path.relative_to(self.layout.run_dir or self.layout.model_dir))
             except ValueError:

@@ -2,7 +2,7 @@
 its digest cached by URL + version + size + mtime (no version or mtime: not cached), so a rerun downloads nothing
 the Hub has. Every read is of the version listed (`streams.Pin`), never a splice of two: a cut stream is resumed by
 ranges only where they are pinned (S3), else read again from byte 0 and checked against a fresh listing. A changed
-object is read again whole (same size) up to `MAX_TRIES` times; `stream`, which cannot start over, fails instead.
+object is read again whole (same size) up to `MAX_TRIES` times.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class RemoteFile:
                         out.seek(0)
                         out.truncate()
 
-                    digest = self._read(out.write, size, hashed=True, restart=restart)
+                    digest = self._read(out.write, size, restart)
             except BaseException:
                 target.unlink(missing_ok=True)
                 if self.budget is not None:
@@ -136,19 +136,15 @@ class RemoteFile:
             self.cache.put(self.cache_key, digest)
             return target
 
-    def stream(self, write) -> None:
-        """The whole object, in order, into `write`, with no staged copy (and so no start over)."""
-        self._read(write, self.size, hashed=False)
-
-    def _read(self, write, size: int, hashed: bool, restart=None) -> Digest | None:
-        """The object's bytes, all of one version, in order into `write`; when it changed (or a cut cannot be
-        resumed pinned), `restart()` empties `write` and it is read again from byte 0 (no `restart`: an error)."""
+    def _read(self, write, size: int, restart) -> Digest:
+        """The object's bytes, all of one version, in order into `write`, and their digest; when it changed (or a
+        cut cannot be resumed pinned), `restart()` empties `write` and it is read again from byte 0."""
         tries = 1
         while True:
             try:
-                return self._read_once(write, size, hashed)
+                return self._read_once(write, size)
             except (ObjectChanged, _Cut) as e:
-                if restart is not None and tries < MAX_TRIES:
+                if tries < MAX_TRIES:
                     # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
                     if isinstance(e, ObjectChanged):
                         self._relist(size)
@@ -182,10 +178,10 @@ class RemoteFile:
                                f"{size} when listed)", "run the same command again: it lists the model again")
         tree.entries[self.path.rel] = entry
 
-    def _read_once(self, write, size: int, hashed: bool) -> Digest | None:
+    def _read_once(self, write, size: int) -> Digest:
         tree = self.path.tree
-        sha = hashlib.sha256() if hashed else None
-        git = hashlib.sha1(b"blob %d\0" % size) if hashed and size <= GIT_SHA1_MAX else None
+        sha = hashlib.sha256()
+        git = hashlib.sha1(b"blob %d\0" % size) if size <= GIT_SHA1_MAX else None
         pinned = pinnable(tree.fs, self.path.pin)
         pieces = self._pieces(tree.full(self.path.rel), size, pinned)
         got = 0
@@ -195,8 +191,7 @@ class RemoteFile:
                     chunk = next(pieces, None)
                 if chunk is None:
                     break
-                if sha is not None:
-                    sha.update(chunk)
+                sha.update(chunk)
                 if git is not None:
                     git.update(chunk)
                 write(chunk)
@@ -209,7 +204,7 @@ class RemoteFile:
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
                                "the connection dropped)", "run the same command again")
-        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None) if sha is not None else None
+        return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
 
     def _check_unchanged(self) -> None:
         """After an unpinned read: the object must still be the one listed (size, time, version), else what was
