@@ -146,7 +146,6 @@ class HashCache:
     def __init__(self, path: Path | None = None, resolution_ns: int = 1) -> None:
         self.path = path if path is not None else default_cache_path()
         self.resolution_ns = resolution_ns  # 1: file times as the OS reports them (a test may coarsen them)
-        self._opened_ns = time.time_ns()  # no read this cache is told of started earlier (`put` without `before`)
         self._lock = threading.Lock()
         self.bytes_read = 0
         self._entries = JsonEntries(self.path)
@@ -155,11 +154,9 @@ class HashCache:
     def stat(self, path: Path) -> FileState:
         """The file's state now: take it before a read whose digest is to be cached (see `put`)."""
         at = time.time_ns()  # before the stat: a change after this moment may still get times of this tick
-        return self._state(path, os.stat(path), at)
-
-    def _state(self, path: Path, st: os.stat_result, at_ns: int) -> FileState:
+        st = os.stat(path)
         sig = signature(st, self.resolution_ns)
-        return FileState("|".join(map(str, [Path(path).resolve(), *sig])), st.st_size, (sig[1], sig[3]), at_ns)
+        return FileState("|".join(map(str, [Path(path).resolve(), *sig])), st.st_size, (sig[1], sig[3]), at)
 
     def _hit(self, state: FileState) -> Digest | None:
         hit = self._entries.get(state.key)
@@ -224,16 +221,11 @@ class HashCache:
         """The digest if this exact file (path, size, mtime, inode, ctime) was hashed before, and not racy."""
         return self._hit(self.stat(path))
 
-    def put(self, path: Path, digest: Digest, before: FileState | os.stat_result | None = None) -> bool:
+    def put(self, path: Path, digest: Digest, before: FileState) -> bool:
         """Remember a digest read elsewhere (by hf_xet while it sent the file), kept only if the file is still as
-        `before` (`stat(path)` taken before that read; a bare stat or None: as of this cache's making) and not
-        racy. True when kept."""
+        `before` (`stat(path)` taken before that read: else the digest may be of other bytes) and not racy."""
         now = self.stat(path)
-        if isinstance(before, os.stat_result):
-            before = self._state(path, before, self._opened_ns)
-        if before is not None and before.key != now.key:
-            return False  # changed since the read started: the digest may be of other bytes
-        return self._store(now, digest, before.at_ns if before is not None else self._opened_ns)
+        return before.key == now.key and self._store(now, digest, before.at_ns)
 
     def digest_many(self, paths: list[Path]) -> None:
         """Hash several files at once (hashlib releases the GIL on large reads: one file per core)."""
