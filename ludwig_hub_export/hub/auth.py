@@ -31,16 +31,6 @@ class Token:
         return f"token from {self.origin}"
 
 
-@dataclass
-class Identity:
-    """Who a token belongs to, as `/api/whoami-v2` says."""
-
-    user: str
-    orgs: list[str]
-    role: str | None  # "write", "read", "fineGrained" or None when the Hub does not say
-    org_roles: dict[str, str] = field(default_factory=dict)  # org -> roleInOrg: admin, write, contributor, read
-
-
 def _shown(path: Path) -> str:
     home = str(Path.home())
     text = str(path)
@@ -132,23 +122,6 @@ def resolve_token(explicit: str | None = None) -> Token:
     return tokens[0]
 
 
-def run_token_command(command: str | TokenProvider) -> str | None:
-    """A fresh token from a user-given command (its stdout) or Python callable."""
-    if callable(command):
-        return (command() or "").strip() or None
-    import shlex  # here: only a refresh needs them, and every command imports this module
-    import subprocess
-
-    try:
-        result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise AuthError(f"--token-command could not run: {e}", "check the command and try it by hand") from None
-    if result.returncode != 0:
-        raise AuthError(f"--token-command exited with status {result.returncode}",
-                        "check the command and try it by hand (its output is not shown: it may hold a token)")
-    return result.stdout.strip() or None
-
-
 def fresher_token(stale: Token, token_command: str | TokenProvider | None = None,
                   interactive: bool | None = None, explicit: bool = False) -> Token | None:
     """A token different from `stale`: from the sources again, the token command, or a prompt on a terminal.
@@ -161,10 +134,22 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
     for candidate in candidates:  # no "argument" among them: find_tokens() was given none
         if candidate.value != stale.value:
             return candidate
-    if token_command is not None:
-        value = run_token_command(token_command)
-        if value and value != stale.value:
-            return Token(value, "token command")
+    if callable(token_command):  # the user's Python callable, or command (its stdout)
+        value = (token_command() or "").strip()
+    elif token_command is not None:
+        import shlex  # here: only a refresh needs them, and every command imports this module
+        import subprocess
+
+        try:
+            result = subprocess.run(shlex.split(token_command), capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise AuthError(f"--token-command could not run: {e}", "check the command and try it by hand") from None
+        if result.returncode != 0:
+            raise AuthError(f"--token-command exited with status {result.returncode}",
+                            "check the command and try it by hand (its output is not shown: it may hold a token)")
+        value = result.stdout.strip()
+    if token_command is not None and value and value != stale.value:
+        return Token(value, "token command")
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if interactive:
@@ -178,34 +163,30 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
     return None
 
 
-def identity_from_whoami(info: dict) -> Identity:
-    access = ((info.get("auth") or {}).get("accessToken") or {})
-    orgs = [o for o in info.get("orgs") or [] if isinstance(o, dict) and o.get("name")]
-    return Identity(str(info.get("name")), [o["name"] for o in orgs], access.get("role"),
-                    {o["name"]: str(o.get("roleInOrg") or "") for o in orgs})
-
-
-def check_can_write(identity: Identity, token: Token, repo_id: str, create_pr: bool = False) -> None:
-    """Refuse what the Hub would refuse: a read token, a namespace the user is not in, an org where the user's
-    role (`roleInOrg`) is read, or contributor without `create_pr` (contributors open PRs, never push to a
-    branch). An org role the Hub does not report is left to the Hub."""
-    namespace = repo_id.split("/", 1)[0]
-    if identity.role == "read":
-        raise AuthError(f"the {token} is read-only (user {identity.user}): it cannot create repos or upload",
+def check_can_write(info: dict, token: Token, repo_id: str, create_pr: bool = False) -> str:
+    """Refuse, by whoami's answer `info`, what the Hub would refuse: a read token, a namespace the user is not in,
+    an org where the user's role (`roleInOrg`) is read, or contributor without `create_pr` (contributors open PRs,
+    never push to a branch). An org role the Hub does not report is left to the Hub. Returns the user's name."""
+    user, namespace = str(info.get("name")), repo_id.split("/", 1)[0]
+    orgs = {o["name"]: str(o.get("roleInOrg") or "") for o in info.get("orgs") or []
+            if isinstance(o, dict) and o.get("name")}  # org -> roleInOrg: admin, write, contributor, read
+    if ((info.get("auth") or {}).get("accessToken") or {}).get("role") == "read":
+        raise AuthError(f"the {token} is read-only (user {user}): it cannot create repos or upload",
                         "create a token with the 'write' role at https://huggingface.co/settings/tokens and use it "
                         "(--token, HF_TOKEN or `hf auth login`)")
-    if namespace not in {identity.user, *identity.orgs}:
-        where = ", ".join([identity.user, *identity.orgs])
-        raise AuthError(f"the {token} belongs to {identity.user}, who cannot write to the namespace '{namespace}' "
+    if namespace not in {user, *orgs}:
+        where = ", ".join([user, *orgs])
+        raise AuthError(f"the {token} belongs to {user}, who cannot write to the namespace '{namespace}' "
                         f"(writable: {where})",
                         f"push to one of {where}, or use a token of a member of '{namespace}'")
-    role = identity.org_roles.get(namespace) if namespace != identity.user else None
+    role = orgs.get(namespace) if namespace != user else None
     if role == "read":
-        raise AuthError(f"{identity.user} is a read-only member of the organisation '{namespace}': the Hub refuses "
+        raise AuthError(f"{user} is a read-only member of the organisation '{namespace}': the Hub refuses "
                         f"any upload to {repo_id} from the {token}",
                         f"ask an admin of '{namespace}' for the write role (or contributor, then push with "
                         "--create-pr), or push to your own namespace")
     if role == "contributor" and not create_pr:
-        raise AuthError(f"{identity.user} is a contributor of the organisation '{namespace}': contributors may open "
+        raise AuthError(f"{user} is a contributor of the organisation '{namespace}': contributors may open "
                         f"pull requests on {repo_id}, not commit to its branches",
                         "push again with --create-pr (create_pr=True), or ask an admin of the org for the write role")
+    return user

@@ -10,7 +10,7 @@ from .remote import Snapshot, snapshot
 from .session import HubSession
 
 
-def authenticate(s: HubSession, ahead=None) -> auth.Identity:
+def authenticate(s: HubSession, ahead=None) -> None:
     """Who the token belongs to, and that it may write to the repo (else an `AuthError` saying why). `ahead`: a
     future of (token, whoami's answer) asked earlier; used if it answered for the session's current token."""
     info = None
@@ -20,10 +20,8 @@ def authenticate(s: HubSession, ahead=None) -> auth.Identity:
             info = answer if token is s.token else None
     if info is None:
         info = s.call("whoami", lambda: s.api.whoami(cache=False))
-    identity = auth.identity_from_whoami(info)
-    auth.check_can_write(identity, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
-    s.console.once(f"authenticated as {identity.user} with the {s.token}")
-    return identity
+    user = auth.check_can_write(info, s.token, s.settings.repo_id, create_pr=s.settings.create_pr)
+    s.console.once(f"authenticated as {user} with the {s.token}")
 
 
 def ensure_repo(s: HubSession, seen: Snapshot | None = None) -> Snapshot:

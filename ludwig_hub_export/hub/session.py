@@ -128,8 +128,8 @@ class HubSession:
                              "token, or pass --token-command to fetch one")
         if status == 403:  # whoami, asked only now, may say more of the token than the Hub's refusal
             try:
-                auth.check_can_write(auth.identity_from_whoami(self.api.whoami(cache=False)), self.token,
-                                     self.settings.repo_id, create_pr=self.settings.create_pr)
+                auth.check_can_write(self.api.whoami(cache=False), self.token, self.settings.repo_id,
+                                     create_pr=self.settings.create_pr)
             except AuthError as refused:
                 return AuthError(f"{where}: {refused.message}", refused.remedy)
             except Exception:  # noqa: BLE001 - no better answer: the Hub's refusal is explained as it is
