@@ -197,7 +197,9 @@ def test_mixed_model_kinds_are_refused_before_any_request(results, local_hub, tm
 
 
 def test_a_branch_name_the_hub_refuses_is_refused_first(results, local_hub):
-    from ludwig_hub_export.workflows.sweep_targets import check_branch_name
+    from types import SimpleNamespace
+
+    from ludwig_hub_export.workflows.sweep_targets import targets_for
 
     # A trial id from result.json is only used when it is a plain Ray id: anything else never becomes a name.
     trial = sorted((results / "hyperopt").glob("trial_*"))[0]
@@ -211,9 +213,10 @@ def test_a_branch_name_the_hub_refuses_is_refused_first(results, local_hub):
     assert not weird.publishable and "not a Ray trial id" in weird.problem
     with pytest.raises(UsageError, match="no such trial"):
         export_sweep(results, "tester/sweep", trial="../../main", **_options())
-    for bad in ("trial-a..b", "trial-x.lock", "trial-a b", "main", "-x"):
+    best = read_experiment(results).best
+    for bad in ("a..b", "x.lock", "a b", "x.", "a/b"):
         with pytest.raises(UsageError, match="not a name the Hub accepts"):
-            check_branch_name(bad, "x")
+            targets_for([best, SimpleNamespace(trial_id=bad)], "tester/sweep", as_repos=False)
     assert sum(local_hub.stats.requests.values()) == 0
 
 

@@ -103,16 +103,13 @@ class HubExportCallback(Callback):
     def _after(self, original):
         def save_then_export(save_path, *args, **kwargs):
             result = original(save_path, *args, **kwargs)
-            self._disarm()
+            for name in self._originals:
+                self._model.__dict__.pop(name, None)  # disarmed: back to the class's method
+            self._originals.clear()
             self._export(Path(save_path))
             return result
 
         return save_then_export
-
-    def _disarm(self) -> None:
-        for name in self._originals:
-            self._model.__dict__.pop(name, None)  # back to the class's method
-        self._originals.clear()
 
     def _export(self, model_dir: Path) -> None:
         from .api import export

@@ -84,10 +84,6 @@ class Journal:
             self.creations.remove(at)
             self.save()
 
-    def creations_within(self, window: float) -> list[float]:
-        now = time.time()
-        return sorted(t for t in self.creations if now - t < window)
-
     def save(self) -> None:
         body = {k: v for k, v in asdict(self).items() if k != "path"}
         write_atomically(self.path, json.dumps({"format": FORMAT, **body}, indent=2) + "\n")

@@ -171,11 +171,9 @@ def _verify(manifest: Manifest, snapshot: Path, label: str) -> dict[str, list]:
 def _still_verified(home: Path, manifest: Manifest) -> bool:
     """The commit's files were verified and none changed since (stat signatures: no byte is read)."""
     try:
-        record = json.loads((home / VERIFIED).read_text())
-        files = record["files"]
-        if set(files) != {e.path for e in manifest.files}:
-            return False
-        return all(signature(os.stat(home / "tree" / e.target)) == files[e.path] for e in manifest.files)
+        files = json.loads((home / VERIFIED).read_text())["files"]
+        return set(files) == {e.path for e in manifest.files} and \
+            all(signature(os.stat(home / "tree" / e.target)) == files[e.path] for e in manifest.files)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 

@@ -136,13 +136,11 @@ def export_sweep(path: str | Path, repo_id: str, *, trials: str | None = None, t
         _publish(order, report, journal, settings, sections, prints, plan, started, say)
         if mode == "repos":
             _collection(report, journal, settings, experiment, order)
-    except DeferredError as e:
-        e.report = report
-        e.message = f"{e.message}\n{_left(report)}"
-        e.args = (f"{e.message}\n  -> {e.remedy}",)
-        raise
     except ExportError as e:
         e.report = report  # type: ignore[attr-defined]
+        if isinstance(e, DeferredError):  # what was published, and what the rerun has left
+            e.message = f"{e.message}\n{_left(report)}"
+            e.args = (f"{e.message}\n  -> {e.remedy}",)
         raise
     report.duration = time.monotonic() - started
     return report
@@ -189,7 +187,7 @@ def _publish(order, report: SweepReport, journal: Journal, settings: ExportSetti
             time.sleep(wait)
             left -= wait
         if report.mode == "repos":
-            recent = journal.creations_within(plan.quotas.repo_create.window)
+            recent = sorted(t for t in journal.creations if time.time() - t < plan.quotas.repo_create.window)
             if len(recent) >= plan.quotas.repo_create.limit:
                 _defer(row, f"{len(recent)} repos were created within the creation quota's window "
                             f"({plan.quotas.repo_create})", recent[0] + plan.quotas.repo_create.window - time.time())
@@ -310,12 +308,11 @@ def _collection(report: SweepReport, journal: Journal, settings: ExportSettings,
 
 
 def _left(report: SweepReport) -> str:
-    done = [r for r in report.trials if r.status in ("published", "already published")]
-    left = [r for r in report.trials if r.status in ("pending", "deferred")]
-    lines = [f"published and verified: {len(done)} trial(s)"]
-    lines += [f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in done]
-    lines.append(f"left for the rerun: {len(left)} trial(s)")
-    lines += [f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in left]
+    lines = []
+    for label, states in (("published and verified", ("published", "already published")),
+                          ("left for the rerun", ("pending", "deferred"))):
+        rows = [r for r in report.trials if r.status in states]
+        lines += [f"{label}: {len(rows)} trial(s)", *(f"  {r.trial_id} -> {r.repo_id}@{r.revision}" for r in rows)]
     return "\n".join(lines)
 
 

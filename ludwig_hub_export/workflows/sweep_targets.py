@@ -66,16 +66,11 @@ def targets_for(chosen: list[Trial], repo_id: str, as_repos: bool) -> list[Targe
     out = [Target(chosen[0], repo_id, "main")]
     for t in chosen[1:]:
         branch = f"{BRANCH_PREFIX}{t.trial_id}"
-        check_branch_name(branch, t.trial_id)
+        if not _BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", ".")):  # names git refuses
+            raise UsageError(f"branch {branch!r} (for trial {t.trial_id}) is not a name the Hub accepts",
+                             "publish the trials as repos (--trials-as repos), or this trial alone (--trial)")
         out.append(Target(t, repo_id, branch))
     return out
-
-
-def check_branch_name(branch: str, trial_id: str = "") -> None:
-    """Branch names the Hub (git) refuses: no '..', '.lock' ending, control or special characters."""
-    if not _BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", ".")) or branch == "main":
-        raise UsageError(f"branch {branch!r} (for trial {trial_id}) is not a name the Hub accepts",
-                         "publish the trials as repos (--trials-as repos), or this trial alone (--trial)")
 
 
 def hub_path(target: Target) -> str:
