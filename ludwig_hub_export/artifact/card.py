@@ -99,16 +99,15 @@ def render(*, repo_id: str, kind: str, config: dict, base_model: str | None, sta
 
     saved = saved_metrics(statistics, progress, config)
     results = eval_results(kind, config, saved, dataset)  # the model-index, from huggingface_hub's EvalResults
+    name = repo_id.split("/")[-1]
     front = ModelCardData(
         library_name=LIBRARY[kind], base_model=base_model or None, license=license or None,
         license_name=license_name if license == "other" else None,
         license_link=license_link if license == "other" else None,
         datasets=[dataset] if dataset else None, tags=card_tags(kind, config, base_model, adapter_config),
         pipeline_tag=pipeline_tag(kind, config), eval_results=results or None,
-        model_name=repo_id.split("/")[-1] if results else None, base_model_relation=relation(kind, base_model),
-    ).to_yaml(original_order=["library_name", "base_model", "base_model_relation", "license", "license_name",
-                              "license_link", "datasets", "tags", "pipeline_tag"])
-    name = repo_id.split("/")[-1]
+        model_name=name if results else None, base_model_relation=relation(kind, base_model),
+    ).to_yaml(original_order=list(OWNED_KEYS[:-1]))  # model-index last, as huggingface_hub writes it
     lines = ["---", front, "---", MARKER, "", f"# {name}", "",
              f"A {KIND_TEXT[kind]} trained with [Ludwig](https://ludwig.ai) {versions.get('ludwig', '')}".rstrip()
              + " and published with ludwig-hub-export.", ""]
@@ -250,14 +249,6 @@ def _metrics(saved: SavedMetrics | None) -> list[str]:
     return lines + [""]
 
 
-INSTALL_LINE = "pip install 'ludwig-hub-export[ludwig]'"
-
-
-def load_line(repo_id: str) -> str:
-    """The card's one line that loads the model (the tests run it exactly as printed)."""
-    return f'from ludwig_hub_export import load; model = load("{repo_id}")'
-
-
 def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | None) -> list[str]:
     base = base_model or "<base model id>"
     lines = ["## How to use", ""]
@@ -272,7 +263,8 @@ def _usage(repo_id: str, kind: str, base_model: str | None, adapter_name: str | 
     local = f"./{repo_id.split('/')[-1]}"
     lines += ["With Ludwig, in one call (the files go through the Hugging Face cache, verified against "
               "`ludwig_export.json` once per commit; a branch, tag or commit goes in `revision=`):", "",
-              "```bash", INSTALL_LINE, "```", "", "```python", load_line(repo_id), "```", "",
+              "```bash", "pip install 'ludwig-hub-export[ludwig]'", "```", "",  # the tests run these as printed
+              "```python", f'from ludwig_hub_export import load; model = load("{repo_id}")', "```", "",
               "Or into a directory of your own (`pull` rebuilds the `model/` directory Ludwig loads):", "",
               "```bash", f"ludwig-hub-export pull {repo_id} {local}", "```", ""]
     if kind == "ecd":
@@ -314,5 +306,4 @@ def hyperopt_section(experiment, trial, where: dict[str, str]) -> str:
 
 
 def _cell(value) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]
+    return str(value).replace("|", "\\|").replace("\n", " ").replace("`", "'")[:200]

@@ -243,7 +243,7 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     counted = None
     if not any(f.path in DOWNLOAD_COUNTED for f in plan.files):
         counted = COUNTED_CONFIG  # Ludwig's native config format; the Hub counts downloads on it
-        add_generated(COUNTED_CONFIG, "ludwig", lambda: _yaml(train_config(ludwig_config)))
+        add_generated(COUNTED_CONFIG, "ludwig", lambda: _train_yaml(ludwig_config))
     stats_file = layout.files.get("training_statistics.json")
     statistics = _json_or_none(stats_file)
     # Which evaluation's weights Ludwig saved (the card shows their metrics): a run's training_progress.json.
@@ -253,12 +253,11 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
         adapter_config = _json_or_none(layout.model_dir / "model_weights" / ADAPTER_CONFIG)
 
     def make_card() -> bytes:
-        inputs = dict(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base, statistics=statistics,
-                      adapter_name=layout.adapter_name, versions=versions(), license=license,
-                      license_name=license_name, license_link=license_link, dataset=dataset,
-                      adapter_config=adapter_config, counted_file=counted, sections=card_sections,
-                      progress=progress)
-        return card.render(**inputs).encode()
+        return card.render(repo_id=repo_id, kind=layout.kind, config=config, base_model=hub_base,
+                           statistics=statistics, adapter_name=layout.adapter_name, versions=versions(),
+                           license=license, license_name=license_name, license_link=license_link, dataset=dataset,
+                           adapter_config=adapter_config, counted_file=counted, sections=card_sections,
+                           progress=progress).encode()
 
     add_generated(CARD, "card", make_card)
     plan.files.sort(key=lambda f: (ROLE_ORDER[f.role], -f.size if f.role == "weights" else 0, f.path))
@@ -267,16 +266,13 @@ def build_plan(report: CheckReport, repo_id: str, *, base_model: str | None = No
     return plan
 
 
-def _yaml(config: dict) -> bytes:
-    import yaml
-
-    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
-
-
-def train_config(config: dict) -> dict:
+def _train_yaml(config: dict) -> bytes:
     """The config that `ludwig train --config` runs as it is, without a terminal: a `hyperopt` key (even null)
     makes it ask "Do you want to continue?" on stdin (ludwig/train.py), which fails unattended."""
-    return {k: v for k, v in config.items() if k not in TRAIN_PROMPTS}
+    import yaml
+
+    return yaml.safe_dump({k: v for k, v in config.items() if k not in TRAIN_PROMPTS}, sort_keys=False,
+                          allow_unicode=True).encode()
 
 
 def _json_or_none(path: Path | None) -> dict | None:
