@@ -502,7 +502,7 @@ def test_an_object_overwritten_while_its_cut_download_resumes_is_read_again_whol
     key, old, new = f"{BUCKET}/changing/w.bin", os.urandom(1 << 20), os.urandom(1 << 20)
     s3().pipe(key, old)
     remote = RemoteFile(resolve(f"s3://{BUCKET}/changing") / "w.bin", DigestCache(tmp_path / "c.json"))
-    listed = remote.path.version
+    listed = remote.path.pin.etag
     _cut_then_overwrite(local_s3, key, 300_000, new)
     staged = remote.stage(tmp_path / "staged")
     assert staged.read_bytes() == new and remote.digest.sha256 == hashlib.sha256(new).hexdigest()
@@ -510,7 +510,7 @@ def test_an_object_overwritten_while_its_cut_download_resumes_is_read_again_whol
     assert gets[0].range is None and gets[0].bytes_sent == 300_000  # the cut stream
     assert 412 in [r.status for r in gets] and (gets[-1].status, gets[-1].bytes_sent) == (200, len(new))
     # the digest is kept under the version read, not the one listed first
-    assert remote.path.version != listed and DigestCache(tmp_path / "c.json").get(remote.cache_key) == remote.digest
+    assert remote.path.pin.etag != listed and DigestCache(tmp_path / "c.json").get(remote.cache_key) == remote.digest
 
 
 def test_a_version_aware_listing_reads_the_listed_version_whole_though_it_was_overwritten(local_s3, tmp_path,

@@ -80,7 +80,7 @@ class RemoteFile:
     staged: Path | None = None
     digest: Digest | None = None
     bytes_downloaded: int = 0
-    budget: StagingBudget | None = None
+    budget: StagingBudget = field(default_factory=StagingBudget)  # one of its own: no wait
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -93,10 +93,8 @@ class RemoteFile:
 
     @property
     def cache_key(self) -> str | None:
-        stat = self.path.stat()
-        if self.path.version is None and not stat.st_mtime:
-            return None
-        return f"{self.url}|{self.path.version}|{stat.st_size}|{stat.st_mtime}"
+        stat, version = self.path.stat(), self.path.pin.etag
+        return f"{self.url}|{version}|{stat.st_size}|{stat.st_mtime}" if version is not None or stat.st_mtime else None
 
     def digest_if_known(self) -> Digest | None:
         if self.digest is None:
@@ -117,38 +115,37 @@ class RemoteFile:
                                   "at a time)")
             token = hashlib.sha1(self.path.url.encode()).hexdigest()[:12]
             target = staging_dir / f"{token}-{self.path.name}"
-            if self.budget is not None:
-                self.budget.acquire(size)
+            self.budget.acquire(size)
             try:
                 with open(target, "wb") as out, self.path.tree.errors(self.path.rel, "downloading"):
-
-                    def restart() -> None:
-                        out.seek(0)
-                        out.truncate()
-
-                    digest = self._read(out.write, size, restart)
+                    digest = self._read(out, size)
             except BaseException:
                 target.unlink(missing_ok=True)
-                if self.budget is not None:
-                    self.budget.release(size)
+                self.budget.release(size)
                 raise
             self.staged, self.digest = target, digest
             self.cache.put(self.cache_key, digest)
             return target
 
-    def _read(self, write, size: int, restart) -> Digest:
-        """The object's bytes, all of one version, in order into `write`, and their digest; when it changed (or a
-        cut cannot be resumed pinned), `restart()` empties `write` and it is read again from byte 0."""
+    def _read(self, out, size: int) -> Digest:
+        """The object's bytes, all of one version, in order into `out`, and their digest; when it changed (or a
+        cut cannot be resumed pinned), `out` is emptied and it is read again from byte 0."""
         tries = 1
         while True:
             try:
-                return self._read_once(write, size)
+                return self._read_once(out.write, size)
             except (ObjectChanged, _Cut) as e:
                 if tries < MAX_TRIES:
                     # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
                     if isinstance(e, ObjectChanged):
-                        self._relist(size)
-                    restart()
+                        entry = self._entry_now()  # the same size, or the plan is stale
+                        if entry.size != size or entry.is_dir:
+                            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} "
+                                               f"bytes, {size} when listed)", "run the same command again: it lists "
+                                               "the model again")
+                        self.path.tree.entries[self.path.rel] = entry
+                    out.seek(0)
+                    out.truncate()
                     tries += 1
                 elif isinstance(e, _Cut):
                     raise StorageError(f"{self.url}: the download was cut and this storage cannot resume it pinned "
@@ -168,15 +165,6 @@ class RemoteFile:
             if invalidate is not None:
                 invalidate(full)
             return entry_of(tree.fs.info(full))
-
-    def _relist(self, size: int) -> None:
-        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
-        tree = self.path.tree
-        entry = self._entry_now()
-        if entry.size != size or entry.is_dir:
-            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
-                               f"{size} when listed)", "run the same command again: it lists the model again")
-        tree.entries[self.path.rel] = entry
 
     def _read_once(self, write, size: int) -> Digest:
         tree = self.path.tree
@@ -270,5 +258,4 @@ class RemoteFile:
             if self.staged is not None:
                 self.staged.unlink(missing_ok=True)
                 self.staged = None
-                if self.budget is not None:
-                    self.budget.release(self.size)
+                self.budget.release(self.size)

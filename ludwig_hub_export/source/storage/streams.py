@@ -84,12 +84,11 @@ def pinnable(fs, pin: Pin | None) -> bool:
 
 
 def read_range(fs, path: str, pin: Pin | None, start: int | None = None, end: int | None = None) -> bytes:
-    """Bytes [start, end) of the object (all of it without them), of the pinned version where `pinnable`."""
+    """Bytes [start, end) of the object (all of it without them; callers ask no empty range), of the pinned version
+    where `pinnable`."""
     if not pinnable(fs, pin):
         return fs.cat_file(path, start=start, end=end)
-    if start is not None and end is not None and end <= start:
-        return b""
-    ranged = {} if start is None and end is None else {"Range": f"bytes={start or 0}-{'' if end is None else end - 1}"}
+    ranged = {} if start is None else {"Range": f"bytes={start}-{end - 1}"}
     body = _get_pinned(fs, path, pin, ranged)["Body"]
     try:
         return sync(fs.loop, body.read)
@@ -124,7 +123,7 @@ def _precondition_failed(error: BaseException) -> bool:
     return getattr(error, "errno", None) == errno.EINVAL and "pre-condition" in str(error).lower()
 
 
-def streamed(fs, path: str, pin: Pin | None = None) -> Stream | None:
+def streamed(fs, path: str, pin: Pin | None) -> Stream | None:
     """A streamed read of `path` (pinned where `pinnable`), or None when `fs` has none (read by ranges then)."""
     if pinnable(fs, pin):
         return Stream(fs, _get_pinned(fs, path, pin, {})["Body"])

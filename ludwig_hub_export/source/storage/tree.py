@@ -4,6 +4,7 @@ would not map to a safe relative path (``..``, empty parts, backslashes, control
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,20 +86,14 @@ def _unsafe(rel: str | None) -> str | None:
 def entry_of(info: dict) -> Entry:
     is_dir = info.get("type") == "directory"
     mtime = 0.0
-    for key in ("LastModified", "last_modified", "mtime", "updated", "created"):
-        value = info.get(key)
-        if isinstance(value, datetime):
-            mtime = value.timestamp()
-        elif isinstance(value, (int, float)):
-            mtime = float(value)
-        elif isinstance(value, str):
-            try:
-                mtime = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                continue
-        else:
+    for value in map(info.get, ("LastModified", "last_modified", "mtime", "updated", "created")):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+        except ValueError:
             continue
-        break
+        if isinstance(value, (datetime, int, float)):
+            mtime = value.timestamp() if isinstance(value, datetime) else float(value)
+            break
     version = next((str(info[k]).strip('"') for k in ("ETag", "etag", "generation", "md5Hash", "content_md5")
                     if info.get(k)), None)
     version_id = info.get("VersionId")
@@ -112,7 +107,7 @@ class _Stat:
     st_mtime: float
 
     @property
-    def st_mtime_ns(self) -> int:
+    def st_mtime_ns(self) -> int:  # the sweep journal's fingerprint signs a trial's files by it
         return int(self.st_mtime * 1e9)
 
 
@@ -209,11 +204,6 @@ class StoragePath:
         return _Stat(entry.size, entry.mtime)
 
     @property
-    def version(self) -> str | None:
-        entry = self._entry()
-        return entry.version if entry else None
-
-    @property
     def pin(self) -> Pin | None:
         """What every read of this object is pinned to: the version listed (`streams.Pin`)."""
         entry = self._entry()
@@ -229,7 +219,7 @@ class StoragePath:
         return _Reading(self, self.stat().st_size)
 
 
-class _Reading:
+class _Reading(io.RawIOBase):
     """Reads as ranged GETs. A read at offset 0 fetches at least `HEADER_BLOCK` bytes: a safetensors header usually
     fits, so one round trip to the bucket instead of two. Storage failures become our errors."""
 
@@ -257,15 +247,6 @@ class _Reading:
     def seek(self, offset: int, whence: int = 0) -> int:
         self.pos = max(0, offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset)
         return self.pos
-
-    def close(self) -> None:
-        self._head = b""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def require_safe(path: StoragePath) -> None:

@@ -80,11 +80,6 @@ def _strings(value: object):
             yield from _strings(item)
 
 
-def credentials_remedy(protocol: str) -> str:
-    return _CREDENTIALS.get(_ALIASES.get(protocol, protocol),
-                            f"pass the credentials {protocol}:// needs with --storage-options JSON")
-
-
 def filesystem(url: str, storage_options: dict):
     """(fsspec filesystem, path inside it) for `url`; a missing package or unknown protocol is our error."""
     import fsspec
@@ -118,21 +113,22 @@ def storage_errors(url: str, storage_options: dict | None = None, doing: str = "
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - every storage failure gets a message with its remedy
-        raise explain(e, url, storage_options, doing) from None
+        raise _explain(e, url, storage_options, doing) from None
 
 
-def explain(error: BaseException, url: str, storage_options: dict | None = None,
-            doing: str = "reading") -> ExportError:
+def _explain(error: BaseException, url: str, storage_options: dict | None, doing: str) -> ExportError:
     protocol = protocol_of(url)
     shown = display(url)
+    remedy = _CREDENTIALS.get(_ALIASES.get(protocol, protocol),
+                              f"pass the credentials {protocol}:// needs with --storage-options JSON")
     detail = redact((str(error).strip().splitlines() or [type(error).__name__])[0], storage_options)
     names = {cls.__name__ for cls in type(error).__mro__}
     if names & set(_NO_CREDENTIALS) or "credentials" in detail.lower() and "unable to locate" in detail.lower():
         return AuthError(f"{shown}: no credentials for {protocol}:// were found ({detail})",
-                         credentials_remedy(protocol))
+                         remedy)
     if isinstance(error, PermissionError):
         return AuthError(f"{shown}: access denied while {doing} ({detail})",
-                         "use credentials that may read this bucket and key: " + credentials_remedy(protocol))
+                         "use credentials that may read this bucket and key: " + remedy)
     if isinstance(error, FileNotFoundError):
         return InvalidModelError(f"{shown}: no such bucket, key or prefix ({detail})",
                                  "check the URL (bucket name, path), and that the model was written there")
