@@ -176,7 +176,11 @@ def read_experiment(path, storage_options: dict | None = None) -> Experiment:
     _match(experiment, results, stats_file)
     for t in trials:
         _describe_run(t)
-    _rank(experiment)
+    sign = -1.0 if experiment.goal == "maximize" else 1.0  # ranked: scored best first, then the rest by id
+    scored = sorted((t for t in trials if t.score is not None), key=lambda t: (sign * t.score, t.trial_id))
+    for n, t in enumerate(scored, start=1):
+        t.rank = n
+    experiment.trials = scored + sorted((t for t in trials if t.score is None), key=lambda t: t.trial_id)
     return experiment
 
 
@@ -302,16 +306,6 @@ def _describe_run(t: Trial) -> None:
         return
     t.kind = layout.kind
     t.size = sum(p.stat().st_size for p in layout.files.values())
-
-
-def _rank(experiment: Experiment) -> None:
-    sign = -1.0 if experiment.goal == "maximize" else 1.0
-    scored = sorted((t for t in experiment.trials if t.score is not None),
-                    key=lambda t: (sign * t.score, t.trial_id))
-    for n, t in enumerate(scored, start=1):
-        t.rank = n
-    rest = sorted((t for t in experiment.trials if t.score is None), key=lambda t: t.trial_id)
-    experiment.trials = scored + rest
 
 
 def trial_of_run(source: Path) -> Path | None:

@@ -35,9 +35,12 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
         return source, run_dir
     if is_run_dir(source):
         return source / "model", source
-    hyperopt_run = _hyperopt_run(source)
-    if hyperopt_run is not None:
-        return hyperopt_run / "model", hyperopt_run
+    # A trial_* directory means its run directory; a hyperopt experiment (or results/ around it), its best trial's.
+    run = hyperopt.trial_of_run(source)
+    if run is None and hyperopt.experiment_dir(source) is not None:
+        run = hyperopt.read_experiment(source).best.run_dir
+    if run is not None:
+        return run / "model", run
     if (source / "results").is_dir() and not any(is_run_dir(d) for d in source.iterdir() if d.is_dir()):
         source = source / "results"  # the directory `ludwig train` ran in
     runs = sorted((d for d in source.iterdir() if d.is_dir() and is_run_dir(d)), key=lambda d: d.stat().st_mtime)
@@ -61,14 +64,5 @@ def _locate(source: Path, latest: bool) -> tuple[Path, Path | None]:
 def _say_once(line: str) -> None:
     print(line, file=sys.stderr)
 
-
-def _hyperopt_run(source: Path) -> Path | None:
-    """A trial_* directory means its run directory; a hyperopt experiment (or results/ around it), its best trial's."""
-    run = hyperopt.trial_of_run(source)
-    if run is not None:
-        return run
-    if hyperopt.experiment_dir(source) is None:
-        return None
-    return hyperopt.read_experiment(source).best.run_dir
 
 

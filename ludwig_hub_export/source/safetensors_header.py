@@ -48,19 +48,15 @@ def read_header(path) -> SafetensorsHeader:
     if size < 8:
         raise SafetensorsError(f"file is {size} bytes: too short to hold the 8-byte header length (truncated?)")
     with path.open("rb") as f:
-        return _read_from(f, size)
-
-
-def _read_from(f, size: int) -> SafetensorsHeader:
-    first = f.read(8)
-    if len(first) != 8:
-        raise SafetensorsError(f"only {len(first)} of the 8 header-length bytes could be read (truncated?)")
-    (n,) = struct.unpack("<Q", first)
-    if n > MAX_HEADER_SIZE:
-        raise SafetensorsError(f"header length {n} is absurd (the format allows at most {MAX_HEADER_SIZE})")
-    if 8 + n > size:
-        raise SafetensorsError(f"header length {n} runs past the end of the {size}-byte file (truncated?)")
-    raw = f.read(n)
+        first = f.read(8)
+        if len(first) != 8:
+            raise SafetensorsError(f"only {len(first)} of the 8 header-length bytes could be read (truncated?)")
+        (n,) = struct.unpack("<Q", first)
+        if n > MAX_HEADER_SIZE:
+            raise SafetensorsError(f"header length {n} is absurd (the format allows at most {MAX_HEADER_SIZE})")
+        if 8 + n > size:
+            raise SafetensorsError(f"header length {n} runs past the end of the {size}-byte file (truncated?)")
+        raw = f.read(n)
     if len(raw) != n:
         raise SafetensorsError(f"only {len(raw)} of the {n} header bytes could be read (truncated?)")
     if not raw.startswith(b"{"):
