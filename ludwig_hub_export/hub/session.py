@@ -72,7 +72,7 @@ class HubSession:
         self.deadline = deadline
         self.revision = settings.revision or "main"
         self.report = new_report(settings, plan.kind, plan.notes, self.token, plan.bytes_hashed)
-        self._last_commit = 0.0
+        self.last_commit = 0.0  # when the last commit landed (monotonic): --min-interval paces from it
         self._make_api()
 
     def _make_api(self) -> None:
@@ -150,16 +150,6 @@ class HubSession:
                         f"{describe(error)} {server_message(error)}".rstrip(),
                         "the Hub or the network is having trouble; run the same command again later: it resumes "
                         "and uploads only what is missing")
-
-    def pace(self) -> None:
-        """--min-interval between commits, for accounts near their commit limits."""
-        wait = self.settings.min_interval - (time.monotonic() - self._last_commit)
-        if self._last_commit and wait > 0:
-            self.console.say(f"pacing: waiting {wait:.1f} s before the next commit (--min-interval)")
-            time.sleep(wait)
-
-    def committed(self) -> None:
-        self._last_commit = time.monotonic()
 
 
 def server_message(error: BaseException) -> str:

@@ -59,10 +59,14 @@ def prepare(s: HubSession, plan: ExportPlan, todo: list[PlannedFile], remote: di
         else:
             _add(out, f)
     unknown = [f for f in todo if f.digest is None]
-    if not client_hashes_while_uploading() or sum(f.size for f in unknown) <= XET_HASH_FIRST_BYTES:
-        _hash(plan, unknown, out)
-    else:
+    if client_hashes_while_uploading() and sum(f.size for f in unknown) > XET_HASH_FIRST_BYTES:
         _send_first(s, plan, unknown, out)
+    elif unknown:  # hashed before the transfer, several files at once, by the hash cache
+        plan.cache.digest_many([f.source for f in unknown])
+        for f in unknown:
+            f.digest = plan.cache.digest(f.source)
+            out.ops[f.path].upload_info.sha256 = bytes.fromhex(f.digest.sha256)
+        plan.cache.save()
     manifest = add_manifest(plan)  # every digest is known now: of the bytes that will land
     if not manifest.matches_remote(remote.get(manifest.path)):
         _add(out, manifest)
@@ -91,17 +95,6 @@ def _add(out: Outgoing, f: PlannedFile) -> None:
             op.upload_info.sha256 = bytes.fromhex(f.digest.sha256)  # known: the client does not read it again
     out.ops[f.path] = op
     out.files.append(f)
-
-
-def _hash(plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
-    """The sha256 of large files before the transfer, several files at once, by the hash cache."""
-    if not files:
-        return
-    plan.cache.digest_many([f.source for f in files])
-    for f in files:
-        f.digest = plan.cache.digest(f.source)
-        out.ops[f.path].upload_info.sha256 = bytes.fromhex(f.digest.sha256)
-    plan.cache.save()
 
 
 def _send_first(s: HubSession, plan: ExportPlan, files: list[PlannedFile], out: Outgoing) -> None:
@@ -146,14 +139,6 @@ def _send_from_storage(s: HubSession, plan: ExportPlan, f: PlannedFile, out: Out
         f.release()
     out.ops[f.path] = op
     out.files.append(f)
-
-
-def send_before_commits(s: HubSession, out: Outgoing) -> None:
-    """Before a push split into several commits: every upload mode in one lookup and every LFS/Xet file in one
-    transfer, so that no commit carries a lookup or a transfer of its own."""
-    ops = [out.ops[f.path] for f in out.files]
-    s.call(f"upload of {len(ops)} file(s)", lambda: s.api.preupload_lfs_files(
-        s.settings.repo_id, additions=ops, revision=s.revision, free_memory=False))
 
 
 def check_unchanged(out: Outgoing, files: list[PlannedFile] | None = None) -> None:

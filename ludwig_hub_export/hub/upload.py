@@ -4,6 +4,8 @@ compared with the local files first, so a commit that landed is not made twice."
 
 from __future__ import annotations
 
+import time
+
 from ..errors import HubError
 from ..limits import human_size
 from ..artifact.plan import CARD, MANIFEST, PlannedFile
@@ -11,7 +13,7 @@ from ..report import repo_url
 from .remote import missing, pr_refs, remote_state
 from .retry import OutOfTime, classify, describe
 from .session import HubSession
-from .transfer import Outgoing, send_before_commits
+from .transfer import Outgoing
 
 
 def batches(files: list[PlannedFile], size: int) -> list[list[PlannedFile]]:
@@ -28,7 +30,10 @@ def _create_commit(s: HubSession, ops: list, message: str, create_pr: bool, step
                    description: str | None = None) -> str | None:
     """One commit, made at most once even when its answer is lost: `landed_anyway(error)` looks before a retry and
     gives (oid, PR url) when it landed. Returns the oid (None: a deletion that landed unseen)."""
-    s.pace()
+    wait = s.settings.min_interval - (time.monotonic() - s.last_commit)
+    if s.last_commit and wait > 0:  # for accounts near their commit limits
+        s.console.say(f"pacing: waiting {wait:.1f} s before the next commit (--min-interval)")
+        time.sleep(wait)
 
     def attempt():
         info = s.api.create_commit(s.settings.repo_id, ops, commit_message=message, commit_description=description,
@@ -36,7 +41,7 @@ def _create_commit(s: HubSession, ops: list, message: str, create_pr: bool, step
         return info.oid, info.pr_url
 
     oid, pr_url = s.call(step, attempt, after_failure=landed_anyway)
-    s.committed()
+    s.last_commit = time.monotonic()
     if oid:
         s.report.commits.append(oid)
     if pr_url:  # the commit opened a PR: later commits go to it
@@ -73,7 +78,10 @@ def upload(s: HubSession, out: Outgoing) -> None:
     parts = batches(out.files, s.settings.limits.files_per_commit)
     try:
         if len(parts) > 1 and not s.settings.create_pr:
-            send_before_commits(s, out)
+            # Every upload mode in one lookup, every LFS/Xet file in one transfer: no commit carries its own.
+            ops = [out.ops[f.path] for f in out.files]
+            s.call(f"upload of {len(ops)} file(s)", lambda: s.api.preupload_lfs_files(
+                s.settings.repo_id, additions=ops, revision=s.revision, free_memory=False))
         for n, batch in enumerate(parts, start=1):
             suffix = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
             s.console.say(f"committing {len(batch)} file(s), {human_size(sum(f.size for f in batch))}{suffix}")
@@ -87,10 +95,6 @@ def upload(s: HubSession, out: Outgoing) -> None:
         s.report.fallback = e.message
         s.console.say(f"the folder commit keeps failing ({e.message.splitlines()[0]}); "
                       "falling back to one commit per file")
-    upload_per_file(s, out, message)
-
-
-def upload_per_file(s: HubSession, out: Outgoing, message: str) -> None:
     remaining = missing(s, out.files)
     manifest = next(f for f in s.plan.files if f.path == MANIFEST)
     stale = remote_state(s, [MANIFEST]).get(MANIFEST)
