@@ -109,11 +109,7 @@ def repo_target(text: object, revision: str | None = None, *, endpoint: str | No
         why = "has no namespace" if "/" not in text and is_repo_id(text) else "is not of the form NAMESPACE/NAME"
         raise UsageError(f"{flag} {text!r} {why}", f"{example} (your user name or an organisation you "
                                                     "belong to, then the model's name)")
-    return _from_url(text, revision, endpoint, flag, example)
-
-
-def _from_url(text: str, revision: str | None, endpoint: str | None, flag: str, example: str) -> tuple[str, str | None]:
-    from huggingface_hub import parse_hf_uri
+    from huggingface_hub import parse_hf_uri  # a URL on the Hub
     from huggingface_hub.errors import HfUriError
 
     shown = redact_url(text)

@@ -64,25 +64,26 @@ def _format(args: argparse.Namespace) -> str:
     return chosen or alias or "human"
 
 
-def _name_values(flag: str, specs: list[str] | None, form: str, example: str) -> dict[str, str]:
-    """Repeated ``FLAG NAME=VALUE`` options as a dict (a UsageError naming the form for one without ``=``)."""
+def _overridden(defaults, flag: str, specs: list[str] | None, form: str, example: str, names: str):
+    """`defaults` (`HubLimits`, `RateQuotas`) with repeated ``FLAG NAME=VALUE`` options applied; a UsageError
+    naming the form, or the bad name or value."""
     overrides = {}
     for spec in specs or []:
         key, sep, value = spec.partition("=")
         if not sep:
             raise UsageError(f"{flag} {spec!r} is not {form}", f"for example: {flag} {example}")
         overrides[key.strip()] = value.strip()
-    return overrides
+    try:
+        return defaults.with_overrides(overrides)
+    except ValueError as e:
+        raise UsageError(f"{flag}: {e}", names) from None
 
 
 def _limits(args: argparse.Namespace):
     from ..limits import HubLimits
 
-    overrides = _name_values("--limit", getattr(args, "limit", None), "NAME=VALUE", "max_file_size=50GB")
-    try:
-        return HubLimits().with_overrides(overrides)
-    except ValueError as e:
-        raise UsageError(f"--limit: {e}", "see the limits listed in `ludwig-hub-export check --help`") from None
+    return _overridden(HubLimits(), "--limit", getattr(args, "limit", None), "NAME=VALUE", "max_file_size=50GB",
+                       "see the limits listed in `ludwig-hub-export check --help`")
 
 
 def _storage_options(args: argparse.Namespace) -> dict | None:
@@ -166,27 +167,20 @@ def _settings(args: argparse.Namespace, repo_id: str):
     )
 
 
-def _quotas(args: argparse.Namespace):
-    from ..workflows.rate_plan import RateQuotas
-
-    overrides = _name_values("--quota", args.quota, "NAME=LIMIT/SECONDS", "commits=128/3600")
-    try:
-        return RateQuotas().with_overrides(overrides)
-    except ValueError as e:
-        raise UsageError(f"--quota: {e}", "names: api, commits, repo_create") from None
-
-
 def _push_sweep(args: argparse.Namespace) -> int:
     from ..errors import DeferredError
+    from ..workflows.rate_plan import RateQuotas
     from ..workflows.sweep import export_sweep
 
     settings = _settings(args, args.repo_id)
+    quotas = _overridden(RateQuotas(), "--quota", args.quota, "NAME=LIMIT/SECONDS", "commits=128/3600",
+                         "names: api, commits, repo_create")
     options = {f: getattr(settings, f) for f in settings.__dataclass_fields__ if f != "repo_id"}
     trials = args.trials or (None if args.trial else "best")
     report = None
     try:
         report = export_sweep(args.path, settings.repo_id, trials=trials, trial=args.trial,
-                              as_repos=args.trials_as == "repos", quotas=_quotas(args), **options)
+                              as_repos=args.trials_as == "repos", quotas=quotas, **options)
     except DeferredError as e:
         report = getattr(e, "report", None)
         raise

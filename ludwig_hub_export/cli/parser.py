@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="convert pickle weights (.bin, legacy model_weights) to safetensors, loading them "
                             "safely (weights_only); the source files are not changed")
 
-    def storage_access(p: argparse.ArgumentParser) -> None:
+    def limits_and_storage(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
         p.add_argument("--storage-options", metavar="JSON",
                        help="options for the URL's fsspec filesystem, e.g. '{\"anon\": true}' or "
                             "'{\"profile\": \"prod\"}' (credentials otherwise come from the usual places: AWS "
@@ -80,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="Hub id of the base model, written into the uploaded adapter config")
     check_cmd.add_argument("--strict", action="store_true", help="treat warnings as failures")
     _add_format_flags(check_cmd, "only PASSED, PASSED with warnings or FAILED")
-    check_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
-    storage_access(check_cmd)
+    limits_and_storage(check_cmd)
     check_cmd.set_defaults(func=_check)
 
     norm = commands.add_parser(
@@ -134,8 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     push_cmd.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                           help="read timeout of each request (default: 120)")
     push_cmd.add_argument("--strict", action="store_true", help="refuse to push when check has warnings")
-    push_cmd.add_argument("--limit", action="append", metavar="NAME=VALUE", help="override a Hub limit")
-    storage_access(push_cmd)
+    limits_and_storage(push_cmd)
     push_cmd.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of the export")
     _add_format_flags(push_cmd, "only the URL on stdout, no logs, no progress bars")
     sweep = push_cmd.add_argument_group(
