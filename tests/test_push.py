@@ -561,13 +561,17 @@ def test_an_exports_settings_go_on_the_shared_client_and_leave_with_the_export()
     export only; the client itself is kept (its warm connections save handshakes at a distance)."""
     from huggingface_hub.utils import get_session
 
+    from ludwig_hub_export.hub.retry import Deadline, RateLimitPacer
     from ludwig_hub_export.hub.session import PutBytes, client_settings
 
     client, timeout = get_session(), get_session().timeout
-    with client_settings(FAST, quiet=True, put_bytes=(put_bytes := PutBytes())):
+    pacer, put_bytes = RateLimitPacer(Deadline(60)), PutBytes()
+    with client_settings(FAST, True, pacer, put_bytes):
         assert get_session() is client and put_bytes.request_hook in client.event_hooks["request"]
+        assert pacer.response_hook in client.event_hooks["response"]
         assert client.timeout.read == FAST.read_timeout
     assert get_session() is client and put_bytes.request_hook not in client.event_hooks["request"]
+    assert pacer.response_hook not in client.event_hooks["response"]
     assert client.timeout == timeout
 
 

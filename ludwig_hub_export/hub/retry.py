@@ -100,19 +100,15 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def parse_ratelimit(headers):
-    from huggingface_hub.utils import parse_ratelimit_headers
-
-    return parse_ratelimit_headers(headers or {})
-
-
 def next_wait(error: BaseException, attempt: int, policy: RetryPolicy) -> Wait:
     """The wait before try number `attempt + 1` (from 1), by the rules in the module docstring."""
     headers = _response(error, "headers") or {}
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if retry_after is not None:
         return Wait(retry_after, f"the Hub asked to retry after {retry_after:.0f} s", required=True)
-    info = parse_ratelimit(headers)
+    from huggingface_hub.utils import parse_ratelimit_headers
+
+    info = parse_ratelimit_headers(headers)
     if info is not None and (info.remaining == 0 or status_of(error) == 429):
         quota = f"'{info.resource_type}' quota" + (f" of {info.limit}" if info.limit else "")
         return Wait(float(info.reset_in_seconds), f"{quota} spent, resets in {info.reset_in_seconds} s",
@@ -192,7 +188,9 @@ class RateLimitPacer:
 
     def response_hook(self, response) -> None:
         """Take the server's word for what remains."""
-        info = parse_ratelimit(response.headers)
+        from huggingface_hub.utils import parse_ratelimit_headers
+
+        info = parse_ratelimit_headers(response.headers)
         if info is not None:
             with self._lock:
                 self._info, self._remaining = info, info.remaining

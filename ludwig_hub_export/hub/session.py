@@ -32,8 +32,7 @@ class PutBytes:
 
 
 @contextlib.contextmanager
-def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | None = None,
-                    put_bytes: PutBytes | None = None):
+def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer, put_bytes: PutBytes):
     """For this export only, on the client's shared HTTP client: timeouts (it has none), the pacer's and
     `PutBytes`' hooks, its progress bars off when quiet. Configured in place, not replaced (`set_client_factory`
     closes it): its warm connections save a TCP and TLS handshake each."""
@@ -44,9 +43,7 @@ def client_settings(policy: RetryPolicy, quiet: bool, pacer: RateLimitPacer | No
     bars_off = quiet and not are_progress_bars_disabled()  # else left as the user set them
     client = get_session()
     timeout = client.timeout
-    hooks = [("request", pacer.request_hook), ("response", pacer.response_hook)] if pacer is not None else []
-    if put_bytes is not None:
-        hooks.append(("request", put_bytes.request_hook))
+    hooks = [("request", pacer.request_hook), ("response", pacer.response_hook), ("request", put_bytes.request_hook)]
     client.timeout = httpx2.Timeout(policy.read_timeout, connect=policy.connect_timeout)
     for event, hook in hooks:
         client.event_hooks[event].append(hook)
