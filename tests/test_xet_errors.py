@@ -141,7 +141,7 @@ def test_plain_connection_errors_are_still_connection_failures():
 
 def test_bounds_keep_what_the_user_set():
     environ = {"HF_XET_CLIENT_RETRY_MAX_ATTEMPTS": "9"}
-    xet_errors.apply_retry_bounds(xet_errors.bounded_retry_env(15, 120), environ)
+    xet_errors.bound_retries(15, 120, environ)
     assert environ["HF_XET_CLIENT_RETRY_MAX_ATTEMPTS"] == "9"
     assert environ["HF_XET_CLIENT_READ_TIMEOUT"] == "120000ms"
 

@@ -33,9 +33,9 @@ class Wait:
 
 def bound_xet_retries(policy: RetryPolicy) -> None:
     """Call before the process's first Xet transfer: hf_xet reads its retry settings once."""
-    from .xet_errors import apply_retry_bounds, bounded_retry_env
+    from .xet_errors import bound_retries
 
-    apply_retry_bounds(bounded_retry_env(policy.connect_timeout, policy.read_timeout))
+    bound_retries(policy.connect_timeout, policy.read_timeout)
 
 
 class Deadline:

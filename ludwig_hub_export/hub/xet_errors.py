@@ -5,7 +5,7 @@ hf_xet (Rust) raises builtin exceptions whose only trace of the HTTP answer is t
 (a ``ConnectionError`` on upload, a ``RuntimeError`` "Task error: ..." on download), "error sending request for
 url (<url>)" when no answer came, and "Internal error: <the CAS's message>" without any status when the CAS
 refuses a shard inside its 200 ``/v2/shards`` stream. hf_xet also retries each call for minutes by default:
-`bounded_retry_env` keeps that within seconds, so `retry.py` decides and the budget holds.
+`bound_retries` keeps that within seconds, so `retry.py` decides and the budget holds.
 """
 
 from __future__ import annotations
@@ -71,15 +71,11 @@ def xet_failure_reason(error: BaseException) -> str | None:
                  and xet_status(e) is None and not is_xet_no_answer(e)), None)
 
 
-def bounded_retry_env(connect_timeout: float, read_timeout: float) -> dict[str, str]:
-    """``HF_XET_*`` settings: 2 more tries per call, short waits (about 1.5 s in all instead of minutes)."""
-    return {"HF_XET_CLIENT_RETRY_MAX_ATTEMPTS": "2", "HF_XET_CLIENT_RETRY_BASE_DELAY": "500ms",
-            "HF_XET_CLIENT_RETRY_MAX_DURATION": "4000ms",
-            "HF_XET_CLIENT_CONNECT_TIMEOUT": f"{int(connect_timeout * 1000)}ms",
-            "HF_XET_CLIENT_READ_TIMEOUT": f"{int(read_timeout * 1000)}ms"}
-
-
-def apply_retry_bounds(settings: dict[str, str], environ=os.environ) -> None:
-    """Put `settings` in the environment, keeping any the user set (hf_xet reads them at its first session)."""
-    for name, value in settings.items():
+def bound_retries(connect_timeout: float, read_timeout: float, environ=os.environ) -> None:
+    """``HF_XET_*`` settings for 2 more tries per call with short waits (about 1.5 s in all instead of minutes),
+    except any the user set; hf_xet reads them at its first session."""
+    for name, value in {"HF_XET_CLIENT_RETRY_MAX_ATTEMPTS": "2", "HF_XET_CLIENT_RETRY_BASE_DELAY": "500ms",
+                        "HF_XET_CLIENT_RETRY_MAX_DURATION": "4000ms",
+                        "HF_XET_CLIENT_CONNECT_TIMEOUT": f"{int(connect_timeout * 1000)}ms",
+                        "HF_XET_CLIENT_READ_TIMEOUT": f"{int(read_timeout * 1000)}ms"}.items():
         environ.setdefault(name, value)

@@ -66,9 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(hub.env(hf_home=hf_home))
     # As the exporter does (xet_errors): hf_xet's own retries take seconds, not minutes, so a persistent fault
     # on a Xet call fails a test quickly. hf_xet reads these once, when this process first uses it.
-    from ..hub.xet_errors import apply_retry_bounds, bounded_retry_env
+    from ..hub.xet_errors import bound_retries
 
-    apply_retry_bounds(bounded_retry_env(connect_timeout=15, read_timeout=120))
+    bound_retries(connect_timeout=15, read_timeout=120)
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None and getattr(constants, "ENDPOINT", None) != hub.url:
         warnings.warn(
