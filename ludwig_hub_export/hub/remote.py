@@ -72,9 +72,8 @@ def missing(s: HubSession, files: list[PlannedFile], revision: str | None = None
 
 
 def differing(plan: ExportPlan, files: list[PlannedFile], state: dict[str, RemoteEntry]) -> list[PlannedFile]:
-    """The files whose bytes `state` does not have at their path. A file not hashed yet is hashed (or, in object
-    storage, downloaded once) only when the remote has a file of its size there (a resume, an unchanged re-push);
-    otherwise it is certainly missing, and the upload hashes it."""
+    """The files whose bytes `state` does not have at their path. A file not hashed yet is hashed (or downloaded
+    from object storage) only when the remote has a file of its size there; otherwise it is certainly missing."""
     unsure = [f for f in files if f.digest is None and f.path in state and state[f.path].size == f.size]
     local = [f for f in unsure if f.source is not None]
     if local:
@@ -95,9 +94,8 @@ def pr_refs(s: HubSession) -> set[str]:
 
 
 def verify(s: HubSession, seen: Snapshot | None = None) -> dict[str, RemoteEntry]:
-    """Every planned file's remote oid equals the local hash, or a `HubError` naming the ones that differ.
-    `seen`: a snapshot taken after the last change (nothing was uploaded since), which is the verification.
-    Returns what the revision holds at the planned paths."""
+    """What the revision holds at the planned paths, once every remote oid equals the local hash (else a
+    `HubError`). `seen`: a snapshot taken after the last change (nothing uploaded since), which is the verification."""
     state = seen.files if seen else remote_state(s, [f.path for f in s.plan.files])
     wrong = differing(s.plan, s.plan.files, state)
     if wrong:

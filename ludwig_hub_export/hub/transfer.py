@@ -1,11 +1,8 @@
 """What the commit adds: one client operation per file, made so that the manifest describes exactly the bytes
-that land. A small file is committed from memory, with the digest of those bytes. A large file travels as an
-LFS/Xet object by path, its stat taken before anything reads it (`Changed` if it differs after). LFS needs its
-sha256 before the transfer: hashed here, several at once, by the hash cache. On Xet, hf_xet computes it in the read
-that chunks the file: files of unknown digest are sent first and their digests taken back, unless they are few
-bytes in all (an adapter), where hashing costs less than that lookup. A large file in object storage is staged,
-sent and removed, one at a time. All through huggingface_hub's public API (`CommitOperationAdd`,
-`preupload_lfs_files`), which asks the upload modes, sends and retries the transfers itself.
+that land (a small file from memory, a large one by path, its stat taken before anything reads it). LFS needs a
+file's sha256 before the transfer, so it is hashed here; hf_xet computes it in the read that chunks the file, so on
+Xet files of unknown digest are sent first and their digests taken back. All through huggingface_hub's public API
+(`CommitOperationAdd`, `preupload_lfs_files`), which asks the upload modes, sends and retries the transfers itself.
 """
 
 from __future__ import annotations
