@@ -32,26 +32,20 @@ def check_relative(value: object, field: str, repo_id: str) -> str:
     """`value` when it is a safe relative POSIX path; UntrustedRepoError naming `field` otherwise."""
     if not isinstance(value, str):
         raise _refuse(repo_id, field, value, f"expected a string, got {type(value).__name__}")
-    if not value:
-        raise _refuse(repo_id, field, value, "it is empty")
-    if "\0" in value:
-        raise _refuse(repo_id, field, value, "it contains a NUL byte")
-    if "\\" in value:
-        raise _refuse(repo_id, field, value, "it contains a backslash (a path separator on Windows)")
-    if _CONTROL.search(value):
-        raise _refuse(repo_id, field, value, "it contains a control character")
     try:
-        encoded = value.encode("utf-8")
+        size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise _refuse(repo_id, field, value, "it is not valid Unicode (a lone surrogate)") from None
-    if value.startswith("/") or value.startswith("~"):
-        raise _refuse(repo_id, field, value, "it is absolute (or home-relative)")
-    if _DRIVE.match(value):
-        raise _refuse(repo_id, field, value, "it starts with a drive letter")
-    if ":" in value:
-        raise _refuse(repo_id, field, value, "it contains ':' (a drive or an alternate data stream on Windows)")
-    if len(encoded) > MAX_PATH:
-        raise _refuse(repo_id, field, value, f"it is longer than {MAX_PATH} bytes")
+        size = None
+    for bad, why in ((not value, "it is empty"), ("\0" in value, "it contains a NUL byte"),
+                     ("\\" in value, "it contains a backslash (a path separator on Windows)"),
+                     (_CONTROL.search(value), "it contains a control character"),
+                     (size is None, "it is not valid Unicode (a lone surrogate)"),
+                     (value.startswith(("/", "~")), "it is absolute (or home-relative)"),
+                     (_DRIVE.match(value), "it starts with a drive letter"),
+                     (":" in value, "it contains ':' (a drive or an alternate data stream on Windows)"),
+                     ((size or 0) > MAX_PATH, f"it is longer than {MAX_PATH} bytes")):
+        if bad:  # the first that applies, in this order
+            raise _refuse(repo_id, field, value, why)
     for segment in value.split("/"):
         if segment == "":
             raise _refuse(repo_id, field, value, "it has an empty segment (a doubled or trailing slash)")

@@ -14,17 +14,17 @@ from ..settings import settings_from
 def export(model, repo_id: str, **options) -> ExportReport:
     """Publish `model` (a saved-model path, or a live `LudwigModel` saved to a temporary directory first) to
     `repo_id`. Options are `ExportSettings` fields; an unknown one is a `UsageError` before anything is sent."""
+    from ..source.hyperopt import is_experiment
+
     settings = settings_from(repo_id, {k: v for k, v in options.items() if k != "trial"})
-    if isinstance(model, (str, Path)):
-        from ..source.hyperopt import is_experiment
+    is_path = isinstance(model, (str, Path))
+    if is_path and is_experiment(model, options.get("storage_options")):  # its best trial (or `trial`)
+        from .sweep import export_best
 
-        if is_experiment(model, options.get("storage_options")):  # a hyperopt output: its best trial (or `trial`)
-            from .sweep import export_best
-
-            return export_best(model, repo_id, **options)
+        return export_best(model, repo_id, **options)
     if "trial" in options:
         raise UsageError("trial= names a trial of a hyperopt output", f"{model} is not one: drop trial=")
-    if isinstance(model, (str, Path)):
+    if is_path:
         return push(model, settings)
     if not (hasattr(model, "save") and hasattr(model, "config_obj")):
         raise UsageError(f"cannot export a {type(model).__name__}",

@@ -67,7 +67,7 @@ def parse_hf_path(path: str) -> tuple[str, str | None]:
 def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = None, local_files_only: bool = False,
               allow_pickle: bool = False, endpoint: str | None = None) -> Path:
     """Ludwig's model directory for `repo_id` at `revision`: files from the HF cache, verified once per commit."""
-    from huggingface_hub import cached_assets_path, is_offline_mode
+    from huggingface_hub import cached_assets_path, is_offline_mode, snapshot_download
 
     offline = local_files_only or is_offline_mode()
     with _hub_errors(repo_id, revision, offline):
@@ -84,7 +84,9 @@ def model_dir(repo_id: str, *, revision: str | None = None, token: str | None = 
                 infos = HfApi(endpoint=endpoint, token=token).get_paths_info(
                     repo_id, [e.path for e in manifest.files], revision=commit)
                 check_against_listing(manifest, {info.path: info for info in infos}, label)
-            snapshot = _download(repo_id, commit, manifest, token, offline, endpoint)
+            patterns = [glob.escape(e.path) for e in manifest.files]  # exact paths, also those holding * ? [
+            snapshot = Path(snapshot_download(repo_id, revision=commit, allow_patterns=patterns, token=token,
+                                              endpoint=endpoint, local_files_only=offline))
             signatures = _verify(manifest, snapshot, label)
             _lay_out(manifest, snapshot, home, repo_id)
             write_atomically(home / VERIFIED, json.dumps({"repo_id": repo_id, "commit": commit,
@@ -131,15 +133,6 @@ def _read_manifest(repo_id: str, revision: str | None, token: str | None, offlin
     with open(path, "rb") as f:
         raw = f.read(MAX_MANIFEST_BYTES + 1)
     return raw, commit, offline
-
-
-def _download(repo_id: str, commit: str, manifest: Manifest, token: str | None, offline: bool,
-              endpoint: str | None) -> Path:
-    from huggingface_hub import snapshot_download
-
-    patterns = [glob.escape(e.path) for e in manifest.files]  # exact paths, also those holding * ? [
-    return Path(snapshot_download(repo_id, revision=commit, allow_patterns=patterns, token=token, endpoint=endpoint,
-                                  local_files_only=offline))
 
 
 def _sha256(path: Path) -> tuple[int, str, list, list]:
