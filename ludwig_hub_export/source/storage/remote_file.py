@@ -188,23 +188,18 @@ class RemoteFile:
             pieces.close()
             self.bytes_downloaded += got
         if not pinned and got == size:
-            self._check_unchanged()
+            # Unpinned: the object must still be the one listed, else what was read may be of another version, or of
+            # two. What both the listing and `info` say (some stores fill different fields in each): a false alarm
+            # costs one more read; a missed change would publish two versions' bytes.
+            listed, now = tree.entries.get(self.path.rel), self._entry_now()
+            if listed is None or now.size != listed.size or (
+                    now.version != listed.version if now.version and listed.version else
+                    bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
+                raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
                                "the connection dropped)", "run the same command again")
         return Digest(size, sha.hexdigest(), git.hexdigest() if git else None)
-
-    def _check_unchanged(self) -> None:
-        """After an unpinned read: the object must still be the one listed (size, time, version), else what was
-        read may be of another version, or of two."""
-        listed = self.path.tree.entries.get(self.path.rel)
-        now = self._entry_now()
-        # What both the listing and `info` say (some stores fill different fields in each): a false alarm costs
-        # one more read; a missed change would publish two versions' bytes.
-        if listed is None or now.size != listed.size or (
-                now.version != listed.version if now.version and listed.version else
-                bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
-            raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
 
     def _pieces(self, full: str, size: int, pinned: bool):
         """One streamed GET where there is one (some servers read the whole object for every ranged GET), the rest

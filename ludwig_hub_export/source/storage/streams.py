@@ -7,6 +7,7 @@ public ``call_s3`` (412: `ObjectChanged`). Other stores are unpinned (`pinnable`
 from __future__ import annotations
 
 import errno
+import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,9 +26,7 @@ class Stream:
         self._fs, self._file = fs, file
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage-read-ahead")
         self._next = None
-
-    def _read(self) -> bytes:
-        return sync(self._fs.loop, _fill, self._file, PIECE)
+        self._read = functools.partial(sync, fs.loop, _fill, file, PIECE)
 
     def __iter__(self):
         self._next = self._pool.submit(self._read)
@@ -84,8 +83,7 @@ def pinnable(fs, pin: Pin | None) -> bool:
 
 
 def read_range(fs, path: str, pin: Pin | None, start: int | None = None, end: int | None = None) -> bytes:
-    """Bytes [start, end) of the object (all of it without them; callers ask no empty range), of the pinned version
-    where `pinnable`."""
+    """Bytes [start, end) of the object (all of it without them), of the pinned version where `pinnable`."""
     if not pinnable(fs, pin):
         return fs.cat_file(path, start=start, end=end)
     ranged = {} if start is None else {"Range": f"bytes={start}-{end - 1}"}
