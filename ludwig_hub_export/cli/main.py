@@ -11,12 +11,9 @@ from .parser import build_parser
 
 
 # What Ctrl-C leaves, and that the same command resumes from it.
-_PUSH_INTERRUPTED = ("interrupted: nothing on the Hub changed unless a commit was reported above; files sent so far "
-                     "are kept by the Hub, so the same command resumes and sends only the rest")
-
-
 _INTERRUPTED = {
-    "push": _PUSH_INTERRUPTED, "upload": _PUSH_INTERRUPTED,
+    **dict.fromkeys(("push", "upload"), "interrupted: nothing on the Hub changed unless a commit was reported "
+                    "above; files sent so far are kept by the Hub, so the same command resumes and sends only the rest"),
     "pull": "interrupted: files verified so far stay in DEST's staging area; the same command resumes and "
             "downloads only the rest",
 }

@@ -100,9 +100,12 @@ class RatePlan:
 def rate_plan(targets: list, quotas: RateQuotas, files_per_commit: int, repo_exists: bool | None = None,
               as_repos: bool = False, xet: bool = True) -> RatePlan:
     """Requests, commits and bytes the targets need, and the time the quotas impose on them."""
+    from ..source.layout import find_layout
+
     n = len(targets)
     creations = n if as_repos else (0 if repo_exists or n == 0 else 1)
-    commits = sum(max(1, math.ceil(_file_count(t.trial) / files_per_commit)) for t in targets)
+    commits = sum(max(1, math.ceil((len(find_layout(t.trial.run_dir).files) + 3) / files_per_commit))
+                  for t in targets)  # + ludwig_config, README, manifest
     branches = sum(t.revision != "main" for t in targets)
     api = n * (API_CALLS_PER_TRIAL + (API_CALLS_XET if xet else 0)) + branches * API_CALLS_PER_BRANCH + creations
     api += (2 + n if as_repos else (1 if branches else 0)) if n else 0
@@ -121,12 +124,6 @@ def rate_plan(targets: list, quotas: RateQuotas, files_per_commit: int, repo_exi
         plan.commit_interval = quotas.commits.window / quotas.commits.limit
     plan.duration = max(waits + [plan.commit_interval * max(0, n - 1)])
     return plan
-
-
-def _file_count(trial) -> int:
-    from ..source.layout import find_layout
-
-    return len(find_layout(trial.run_dir).files) + 3  # + ludwig_config, README, manifest
 
 
 def _duration(seconds: float) -> str:

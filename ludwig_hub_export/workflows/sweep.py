@@ -248,7 +248,6 @@ def _still_there(settings: ExportSettings, entries: dict[str, dict]) -> set[str]
     from huggingface_hub.errors import RepositoryNotFoundError
 
     api = _api(settings)
-    heads: dict[str, dict[str, str]] = {}
 
     def refs(repo_id: str) -> dict[str, str]:
         try:
@@ -256,14 +255,9 @@ def _still_there(settings: ExportSettings, entries: dict[str, dict]) -> set[str]
         except RepositoryNotFoundError:
             return {}
 
-    confirmed = set()
-    for trial_id, entry in entries.items():
-        repo_id = str(entry.get("repo_id"))
-        if repo_id not in heads:
-            heads[repo_id] = _call(settings, "list refs", lambda r=repo_id: refs(r))
-        if entry.get("commit") and heads[repo_id].get(str(entry.get("revision"))) == entry.get("commit"):
-            confirmed.add(trial_id)
-    return confirmed
+    heads = functools.cache(lambda repo_id: _call(settings, "list refs", lambda: refs(repo_id)))
+    return {trial_id for trial_id, entry in entries.items()
+            if heads(str(entry.get("repo_id"))).get(str(entry.get("revision"))) == entry.get("commit") is not None}
 
 
 def _first_commit(settings: ExportSettings, repo_id: str) -> str | None:
