@@ -144,12 +144,11 @@ def disk_failure(error: BaseException) -> int | None:
 
 def disk_error(number: int, dest: Path, needed: int) -> DiskError:
     what = DISK_ERRNOS[number]
+    resume = f"run the same command again: it resumes from the verified files in {state_dir(dest)}"
     if number in (errno.EMFILE, errno.ENFILE):
-        return DiskError(f"pull into {dest} stopped: {what}", "raise the limit (ulimit -n) and run the same "
-                         f"command again: it resumes from the verified files in {state_dir(dest)}")
+        return DiskError(f"pull into {dest} stopped: {what}", f"raise the limit (ulimit -n) and {resume}")
     return DiskError(f"pull into {dest} stopped: {what} on its file system; it needs about {_mb(needed)} more",
-                     f"free that much space and run the same command again: it resumes from the verified files "
-                     f"in {state_dir(dest)}")
+                     f"free that much space and {resume}")
 
 
 def _mb(n: int) -> str:

@@ -64,6 +64,7 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
     `progress`: a bar (None: on a terminal); `lock_wait`: how long to wait for another pull into `dest`."""
     from huggingface_hub import HfApi
 
+    from ..hub.download import fetch_bytes
     from ..hub_inputs import check_token, hub_endpoint, repo_target, require_online
 
     # What the command line checks, for the API too: before any request, named, never retried.
@@ -86,7 +87,8 @@ def pull(repo_id: str, dest: str | Path, *, revision: str | None = None, token: 
         raise InvalidModelError(
             f"{repo_id}@{revision or 'main'} has no {MANIFEST}: it was not published by ludwig-hub-export, or "
             "its export did not complete", "push it (again) with ludwig-hub-export push; an interrupted push resumes")
-    raw = hub.call(f"download {MANIFEST}", lambda: hub.read_small(MANIFEST, commit))
+    raw = hub.call(f"download {MANIFEST}", lambda: fetch_bytes(hub.fs, f"{repo_id}/{MANIFEST}", commit,
+                                                                limit=MAX_MANIFEST_BYTES, label=f"{repo_id}: {MANIFEST}"))
     manifest = parse_manifest(raw, repo_id)
     refuse_pickle(manifest, repo_id, allow_pickle)
     check_against_listing(manifest, siblings, f"{repo_id}@{commit[:12]}")
@@ -172,12 +174,6 @@ class _Hub:
         from ..hub.download import open_hub
 
         return open_hub(self.token, self.endpoint)
-
-    def read_small(self, path: str, commit: str) -> bytes:
-        from ..hub.download import fetch_bytes
-
-        return fetch_bytes(self.fs, f"{self.repo_id}/{path}", commit, limit=MAX_MANIFEST_BYTES,
-                           label=f"{self.repo_id}: {path}")
 
     def call(self, step: str, fn):
         from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
