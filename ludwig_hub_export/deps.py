@@ -13,7 +13,7 @@ import traceback
 import warnings
 from importlib import metadata
 
-from .errors import ExportError
+from .errors import ExportError, cause_chain
 
 # The packages whose versions must agree with each other; named in every message about a broken set.
 TORCH_FAMILY = ("torch", "torchaudio", "torchvision", "torchcodec")
@@ -35,6 +35,16 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def _culprit(error: BaseException) -> str | None:
+    """The top-level package whose code raised `error` (the deepest site-packages frame)."""
+    culprit = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        _, found, rest = frame.filename.replace("\\", "/").partition("/site-packages/")
+        if found and rest:
+            culprit = rest.split("/")[0].removesuffix(".py")
+    return culprit
+
+
 def explain_import_failure(module: str, error: BaseException) -> DependencyError:
     """One message for any failure to import `module`: what is missing or broken, and what to do."""
     top = module.split(".")[0]
@@ -43,15 +53,8 @@ def explain_import_failure(module: str, error: BaseException) -> DependencyError
         how = f"pip install 'ludwig-hub-export[{extra}]'" if extra else f"pip install {top}"
         return DependencyError(f"{top} is not installed, and this command needs it", how)
     # Lazy importers (transformers) re-raise with a vaguer message: the first failure is the informative one.
-    root, seen = error, {id(error)}
-    while (cause := root.__cause__ or root.__context__) is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        root = cause
-    # The culprit: the top-level package of the deepest site-packages frame.
-    frames = [f.filename.replace("\\", "/").partition("/site-packages/")
-              for f in traceback.extract_tb(root.__traceback__)]
-    culprit = next((rest.split("/")[0].removesuffix(".py") for _, found, rest in reversed(frames) if found and rest),
-                   None) or (root.name.split(".")[0] if isinstance(root, ImportError) and root.name else top)
+    *_, root = cause_chain(error)
+    culprit = _culprit(root) or (root.name.split(".")[0] if isinstance(root, ImportError) and root.name else top)
     versions = ", ".join(f"{name} {v}" for name in TORCH_FAMILY if (v := _version(name)))
     first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
     message = (f"importing {module} failed in {culprit}: {type(root).__name__}: {first_line}"

@@ -3,6 +3,8 @@ class carries the exit code the command line uses for it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
@@ -67,3 +69,12 @@ class StorageError(ExportError):
     """Object storage (s3://, gs://, ...) kept failing: a network or server error, after the client's retries."""
 
     exit_code = EXIT_HUB
+
+
+def cause_chain(error: BaseException | None) -> Iterator[BaseException]:
+    """`error`, then what caused it (`raise ... from`, or raised while handling), to the root; each once."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__

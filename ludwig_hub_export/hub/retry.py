@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..settings import RetryPolicy
-from .xet_errors import chain, is_xet_auth_error, is_xet_error, is_xet_no_answer, xet_status
+from ..errors import cause_chain
+from .xet_errors import is_xet_auth_error, is_xet_error, is_xet_no_answer, xet_status
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -50,7 +51,7 @@ class Deadline:
 
 def _response(error: BaseException, attribute: str):
     """`attribute` of the first response found along the exception's causes."""
-    return next((v for e in chain(error) if (v := getattr(getattr(e, "response", None), attribute, None))
+    return next((v for e in cause_chain(error) if (v := getattr(getattr(e, "response", None), attribute, None))
                  is not None), None)
 
 
@@ -64,7 +65,7 @@ def is_connection_failure(error: BaseException) -> bool:
     """Timeouts, refused/dropped/reset connections: the answer never arrived."""
     import httpx2
 
-    for e in chain(error):
+    for e in cause_chain(error):
         if is_xet_error(e):  # hf_xet raises ConnectionError for HTTP errors too: read its message
             return is_xet_no_answer(e)
         if isinstance(e, (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError,

@@ -14,6 +14,8 @@ import os
 import re
 from collections.abc import Iterator
 
+from ..errors import cause_chain
+
 _STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3})\b")
 # What hf_xet (reqwest, hyper) says when the request got no complete answer: worth another try.
 _NO_ANSWER = ("error sending request", "connection closed", "connection reset", "broken pipe", "timed out",
@@ -25,14 +27,6 @@ _XET_PREFIXES = ("Network error:", "Server error:", "Rate limited:", "Timeout:",
 _NO_STATUS_FAILURES = ("Internal error:", "Data integrity error:")
 
 
-def chain(error: BaseException | None) -> Iterator[BaseException]:
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
-
-
 def is_xet_error(error: BaseException) -> bool:
     """Raised by hf_xet: one of its own exception types, or a builtin one carrying its message shape."""
     return type(error).__module__ == "hf_xet" or isinstance(
@@ -40,7 +34,7 @@ def is_xet_error(error: BaseException) -> bool:
 
 
 def _xet_errors(error: BaseException) -> Iterator[BaseException]:
-    return (e for e in chain(error) if is_xet_error(e))
+    return (e for e in cause_chain(error) if is_xet_error(e))
 
 
 def xet_status(error: BaseException) -> int | None:

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import DiskError, UsageError
+from ..errors import DiskError, UsageError, cause_chain
 from ..hashing import signature, write_atomically
 from ..artifact.safe_paths import STAGING
 
@@ -130,15 +130,12 @@ def check_room(dest: Path, sizes: list[int], dirs: int, label: str) -> None:
 def disk_failure(error: BaseException) -> int | None:
     """The errno of a full disk, a spent quota or too many open files behind `error` (hf_xet reports them as
     text: '(os error 28)'), else None."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
-            return error.errno
+    for e in cause_chain(error):
+        if isinstance(e, OSError) and e.errno in DISK_ERRNOS:
+            return e.errno
         for number in DISK_ERRNOS:
-            if f"(os error {number})" in str(error):
+            if f"(os error {number})" in str(e):
                 return number
-        error = error.__cause__ or error.__context__
     return None
 
 
