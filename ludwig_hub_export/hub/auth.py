@@ -122,6 +122,23 @@ def resolve_token(explicit: str | None = None) -> Token:
     return tokens[0]
 
 
+def run_token_command(command: str | TokenProvider) -> str | None:
+    """A fresh token from a user-given command (its stdout) or Python callable."""
+    if callable(command):
+        return (command() or "").strip() or None
+    import shlex  # here: only a refresh needs them, and every command imports this module
+    import subprocess
+
+    try:
+        result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise AuthError(f"--token-command could not run: {e}", "check the command and try it by hand") from None
+    if result.returncode != 0:
+        raise AuthError(f"--token-command exited with status {result.returncode}",
+                        "check the command and try it by hand (its output is not shown: it may hold a token)")
+    return result.stdout.strip() or None
+
+
 def fresher_token(stale: Token, token_command: str | TokenProvider | None = None,
                   interactive: bool | None = None, explicit: bool = False) -> Token | None:
     """A token different from `stale`: from the sources again, the token command, or a prompt on a terminal.
@@ -134,22 +151,10 @@ def fresher_token(stale: Token, token_command: str | TokenProvider | None = None
     for candidate in candidates:  # no "argument" among them: find_tokens() was given none
         if candidate.value != stale.value:
             return candidate
-    if callable(token_command):  # the user's Python callable, or command (its stdout)
-        value = (token_command() or "").strip()
-    elif token_command is not None:
-        import shlex  # here: only a refresh needs them, and every command imports this module
-        import subprocess
-
-        try:
-            result = subprocess.run(shlex.split(token_command), capture_output=True, text=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise AuthError(f"--token-command could not run: {e}", "check the command and try it by hand") from None
-        if result.returncode != 0:
-            raise AuthError(f"--token-command exited with status {result.returncode}",
-                            "check the command and try it by hand (its output is not shown: it may hold a token)")
-        value = result.stdout.strip()
-    if token_command is not None and value and value != stale.value:
-        return Token(value, "token command")
+    if token_command is not None:
+        value = run_token_command(token_command)
+        if value and value != stale.value:
+            return Token(value, "token command")
     if interactive is None:
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if interactive:

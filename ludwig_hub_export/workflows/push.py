@@ -60,7 +60,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
     from ..hub.repo import authenticate, ensure_repo
     from ..hub.retry import Deadline, Deferred, RateLimitPacer, bound_xet_retries
     from ..hub.session import HubSession, PutBytes, client_settings, deferred_error
-    from ..hub.transfer import check_unchanged, client_hashes_while_uploading, prepare
+    from ..hub.transfer import check_unchanged, prepare
     from ..hub.upload import upload, withdraw_manifest
 
     deadline = Deadline(settings.retry.budget)
@@ -106,11 +106,7 @@ def publish(plan: ExportPlan, settings: ExportSettings, console: Console,
                 except HubError:
                     withdraw_manifest(s)  # no manifest may claim what the revision does not hold
                     raise
-                # On Xet the stored files' sizes, an upper bound (hf_xet sends only the chunks the Hub lacks, and
-                # no public API says how many); on LFS the bytes PUT. Plus the regular files' sizes.
-                stored = [f for f in out.files if f.path in landed and landed[f.path].sha256 is not None]
-                result.bytes_uploaded = sum(f.size for f in out.files if f not in stored) + (
-                    sum(f.size for f in stored) if client_hashes_while_uploading() else put_bytes.total)
+                result.bytes_uploaded = _bytes_sent(out, put_bytes, landed)
             result.bytes_hashed = plan.bytes_hashed
             if result.pr_url is None and s.revision != "main":
                 result.url = f"{result.url}/tree/{s.revision}"
@@ -160,6 +156,16 @@ def _settle_card(s, plan: ExportPlan, seen) -> str:
         s.report.notes.append(update.reason)
         s.console.say(update.reason)
     return update.reason
+
+
+def _bytes_sent(out, put_bytes, landed: dict) -> int:
+    """The regular files' sizes, plus on LFS the bytes PUT; on Xet the files' sizes, an upper bound (hf_xet sends
+    only the chunks the Hub lacks, and no public API says how many)."""
+    from ..hub.transfer import client_hashes_while_uploading
+
+    stored = [f for f in out.files if f.path in landed and landed[f.path].sha256 is not None]
+    regular = sum(f.size for f in out.files if f not in stored)
+    return regular + (sum(f.size for f in stored) if client_hashes_while_uploading() else put_bytes.total)
 
 
 def _file_results(plan: ExportPlan, uploaded: set[str]) -> list[FileResult]:

@@ -255,9 +255,13 @@ def _still_there(settings: ExportSettings, entries: dict[str, dict]) -> set[str]
         except RepositoryNotFoundError:
             return {}
 
-    heads = functools.cache(lambda repo_id: _call(settings, "list refs", lambda: refs(repo_id)))
-    return {trial_id for trial_id, entry in entries.items()
-            if heads(str(entry.get("repo_id"))).get(str(entry.get("revision"))) == entry.get("commit") is not None}
+    heads = functools.cache(lambda repo_id: _call(settings, "list refs", lambda: refs(repo_id)))  # once a repo
+    confirmed = set()
+    for trial_id, entry in entries.items():
+        head = heads(str(entry.get("repo_id"))).get(str(entry.get("revision")))
+        if entry.get("commit") and head == entry.get("commit"):
+            confirmed.add(trial_id)
+    return confirmed
 
 
 def _first_commit(settings: ExportSettings, repo_id: str) -> str | None:

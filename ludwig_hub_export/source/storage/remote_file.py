@@ -138,12 +138,7 @@ class RemoteFile:
                 if tries < MAX_TRIES:
                     # Read again whole: the new version (re-listed), or the same one from byte 0 after a cut.
                     if isinstance(e, ObjectChanged):
-                        entry = self._entry_now()  # the same size, or the plan is stale
-                        if entry.size != size or entry.is_dir:
-                            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} "
-                                               f"bytes, {size} when listed)", "run the same command again: it lists "
-                                               "the model again")
-                        self.path.tree.entries[self.path.rel] = entry
+                        self._relist(size)
                     out.seek(0)
                     out.truncate()
                     tries += 1
@@ -165,6 +160,24 @@ class RemoteFile:
             if invalidate is not None:
                 invalidate(full)
             return entry_of(tree.fs.info(full))
+
+    def _relist(self, size: int) -> None:
+        """The object as it is now, in place of what the listing said: the same size, or the plan is stale."""
+        entry = self._entry_now()
+        if entry.size != size or entry.is_dir:
+            raise StorageError(f"{self.url}: the object changed while it was read (now {entry.size} bytes, "
+                               f"{size} when listed)", "run the same command again: it lists the model again")
+        self.path.tree.entries[self.path.rel] = entry
+
+    def _check_unchanged(self) -> None:
+        """After an unpinned read: the object must still be the one listed, else what was read may be of another
+        version, or of two. What both the listing and `info` say (some stores fill different fields in each): a
+        false alarm costs one more read; a missed change would publish two versions' bytes."""
+        listed, now = self.path.tree.entries.get(self.path.rel), self._entry_now()
+        if listed is None or now.size != listed.size or (
+                now.version != listed.version if now.version and listed.version else
+                bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
+            raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
 
     def _read_once(self, write, size: int) -> Digest:
         tree = self.path.tree
@@ -188,14 +201,7 @@ class RemoteFile:
             pieces.close()
             self.bytes_downloaded += got
         if not pinned and got == size:
-            # Unpinned: the object must still be the one listed, else what was read may be of another version, or of
-            # two. What both the listing and `info` say (some stores fill different fields in each): a false alarm
-            # costs one more read; a missed change would publish two versions' bytes.
-            listed, now = tree.entries.get(self.path.rel), self._entry_now()
-            if listed is None or now.size != listed.size or (
-                    now.version != listed.version if now.version and listed.version else
-                    bool(now.mtime and listed.mtime) and now.mtime != listed.mtime):
-                raise ObjectChanged(f"{self.url}: the object changed while it was read", "run the same command again")
+            self._check_unchanged()
         if got != size:
             raise StorageError(f"{self.url}: the download ended after {got} of {size} bytes (the object changed or "
                                "the connection dropped)", "run the same command again")

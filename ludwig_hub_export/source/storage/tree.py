@@ -228,6 +228,12 @@ class _Reading(io.RawIOBase):
         self.pos = 0
         self._head = b""  # what the first read fetched, from offset 0
 
+    def readable(self) -> bool:  # io.RawIOBase says False unless told
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
     def read(self, n: int = -1) -> bytes:
         end = self.size if n < 0 else min(self.size, self.pos + n)
         if self.pos >= end:
